@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, the real components the end-to-end tests drive:
+# nginx and Caddy (proxies in front of Headtower), Chromium (the Users page) and
+# PostgreSQL (the shared user store). Only what is missing is installed.
+set -euo pipefail
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# Debian enables these on install; the tests start their own instances from generated configs.
+for svc in nginx caddy postgresql; do
+  (command -v systemctl >/dev/null && systemctl stop "$svc") >/dev/null 2>&1 || true
+done
+echo "test dependencies present: nginx caddy chromium postgresql"

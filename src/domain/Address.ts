@@ -1,0 +1,124 @@
+import { Either } from "effect"
+import ipaddr from "ipaddr.js"
+import { isIP } from "node:net"
+
+/*
+ * Addresses and CIDR lists. Validation is `net.isIP` (strict dotted-decimal: no `127.1`, no
+ * hex or octal forms that ipaddr.js would accept); arithmetic is ipaddr.js. An IPv4-mapped IPv6
+ * address (`::ffff:a.b.c.d`) is the IPv4 address everywhere (spec Decision 1), and a zone ID
+ * (`fe80::1%eth0`) does not take part in matching.
+ */
+
+export interface IpAddress {
+  readonly family: 4 | 6
+  /** Canonical text: IPv4 dotted-decimal, IPv6 RFC 5952, mapped IPv4 unmapped, zone dropped. */
+  readonly text: string
+  readonly value: ipaddr.IPv4 | ipaddr.IPv6
+}
+
+export interface Cidr {
+  readonly family: 4 | 6
+  readonly prefix: number
+  /** Normalised text (`10.0.0.0/8`), host bits cleared. */
+  readonly text: string
+  readonly network: ipaddr.IPv4 | ipaddr.IPv6
+}
+
+const toIpAddress = (value: ipaddr.IPv4 | ipaddr.IPv6): IpAddress => {
+  if (value.kind() === "ipv6") {
+    const v6 = value as ipaddr.IPv6
+    if (v6.isIPv4MappedAddress()) return toIpAddress(v6.toIPv4Address())
+    const bare = new ipaddr.IPv6(v6.parts)
+    return { family: 6, text: bare.toRFC5952String(), value: bare }
+  }
+  return { family: 4, text: value.toString(), value }
+}
+
+/** A single address, strictly; `undefined` when the text is not one. */
+export const parseIp = (text: string): IpAddress | undefined => {
+  const percent = text.indexOf("%")
+  const bare = percent === -1 ? text : text.slice(0, percent)
+  const family = isIP(bare)
+  if (family === 0) return undefined
+  // A zone ID is only meaningful on IPv6 and must not be empty.
+  if (percent !== -1 && (family !== 6 || percent === text.length - 1)) return undefined
+  return toIpAddress(ipaddr.parse(bare))
+}
+
+export interface ParsedCidr {
+  readonly cidr: Cidr
+  /** The written network had bits set past the prefix (`10.0.0.1/8`); it was normalised. */
+  readonly hostBitsSet: boolean
+}
+
+/**
+ * One CIDR (`10.0.0.0/8`, `::1/128`) or a bare address meaning a host route. Mapped IPv6
+ * ranges inside `::ffff:0:0/96` become the IPv4 range they denote.
+ */
+export const parseCidr = (text: string): Either.Either<ParsedCidr, string> => {
+  const trimmed = text.trim()
+  const slash = trimmed.indexOf("/")
+  const addressText = slash === -1 ? trimmed : trimmed.slice(0, slash)
+  const prefixText = slash === -1 ? undefined : trimmed.slice(slash + 1)
+  if (addressText.includes("%")) return Either.left("a CIDR cannot carry a zone ID")
+  const family = isIP(addressText)
+  if (family === 0) return Either.left(`"${addressText}" is not an IPv4 or IPv6 address`)
+  const max = family === 4 ? 32 : 128
+  let prefix = max
+  if (prefixText !== undefined) {
+    if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) {
+      return Either.left(`prefix length "${prefixText}" must be a whole number from 0 to ${max}`)
+    }
+    prefix = Number(prefixText)
+  }
+  let address: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(addressText)
+  if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress() && prefix >= 96) {
+    address = (address as ipaddr.IPv6).toIPv4Address()
+    prefix -= 96
+  }
+  const network = networkOf(address, prefix)
+  const hostBitsSet = network.toNormalizedString() !== address.toNormalizedString()
+  const canonical = toIpAddress(network)
+  const cidr: Cidr = {
+    family: canonical.family,
+    prefix,
+    text: `${canonical.text}/${prefix}`,
+    network
+  }
+  return Either.right({ cidr, hostBitsSet })
+}
+
+const networkOf = (address: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): ipaddr.IPv4 | ipaddr.IPv6 => {
+  const bytes = address.toByteArray()
+  for (let bit = prefix; bit < bytes.length * 8; bit++) {
+    const index = bit >> 3
+    bytes[index] = bytes[index]! & ~(0x80 >> (bit & 7))
+  }
+  return ipaddr.fromByteArray(bytes)
+}
+
+/** True when the CIDR covers every address of its family (`0.0.0.0/0`, `::/0`). */
+export const isCatchAll = (cidr: Cidr): boolean => cidr.prefix === 0
+
+/** A compiled list: parsed once at start-up, matched per request. */
+export interface CidrList {
+  readonly cidrs: ReadonlyArray<Cidr>
+  /** The first rule containing the address, or undefined. */
+  readonly match: (ip: IpAddress) => Cidr | undefined
+}
+
+export const compileCidrs = (cidrs: ReadonlyArray<Cidr>): CidrList => {
+  const v4 = cidrs.filter((c) => c.family === 4)
+  const v6 = cidrs.filter((c) => c.family === 6)
+  return {
+    cidrs,
+    match: (ip) => (ip.family === 4 ? v4 : v6).find((c) => ip.value.match(c.network, c.prefix))
+  }
+}
+
+/** "Localhost", the default of both CIDR lists (spec Decision 1). */
+export const LOCALHOST_CIDRS: ReadonlyArray<string> = ["127.0.0.1/32", "::1/128"]
+
+/** Parses a list that is known to be valid (defaults, tests); throws on a bad entry. */
+export const cidrListUnsafe = (texts: ReadonlyArray<string>): CidrList =>
+  compileCidrs(texts.map((t) => Either.getOrThrowWith(parseCidr(t), (e) => new Error(`${t}: ${e}`)).cidr))

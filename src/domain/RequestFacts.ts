@@ -1,0 +1,26 @@
+/**
+ * What authenticate may know about one request. Built by the HTTP edge from Node's
+ * `headersDistinct` (every value of every header, not the comma-joined `headers`), so a
+ * header sent twice is visible as two values. Values are as Node decoded them (Latin-1).
+ */
+export interface RequestFacts {
+  /** The raw socket peer address as Node reports it (may be `::ffff:a.b.c.d`); undefined when unknown. */
+  readonly peer: string | undefined
+  /** Lower-case header name → every value received, in order. */
+  readonly headers: ReadonlyMap<string, ReadonlyArray<string>>
+}
+
+export const requestFacts = (
+  peer: string | undefined,
+  headers: Iterable<readonly [string, string | ReadonlyArray<string>]>
+): RequestFacts => {
+  const map = new Map<string, Array<string>>()
+  for (const [name, value] of headers) {
+    const key = name.toLowerCase()
+    const list = map.get(key) ?? []
+    if (typeof value === "string") list.push(value)
+    else list.push(...value)
+    map.set(key, list)
+  }
+  return { peer, headers: map }
+}

@@ -1,0 +1,31 @@
+import { Schema } from "effect"
+
+export const Role = Schema.Literal("owner", "admin", "member")
+export type Role = typeof Role.Type
+
+/** The stable proxy identity, `proxy:<header value>`. */
+export const Identity = Schema.String.pipe(Schema.startsWith("proxy:"), Schema.brand("Identity"))
+export type Identity = typeof Identity.Type
+
+export const UserId = Schema.String.pipe(Schema.brand("UserId"))
+export type UserId = typeof UserId.Type
+
+/** Profile facts a proxy supplies alongside the identity; each is optional metadata. */
+export class Profile extends Schema.Class<Profile>("Profile")({
+  identity: Identity,
+  email: Schema.NullOr(Schema.String),
+  name: Schema.NullOr(Schema.String),
+  picture: Schema.NullOr(Schema.String)
+}) {}
+
+export class User extends Schema.Class<User>("User")({
+  id: UserId,
+  identity: Identity,
+  email: Schema.NullOr(Schema.String),
+  name: Schema.NullOr(Schema.String),
+  picture: Schema.NullOr(Schema.String),
+  role: Role,
+  disabled: Schema.Boolean,
+  createdAt: Schema.DateFromSelf,
+  lastSeenAt: Schema.DateFromSelf
+}) {}

@@ -1,0 +1,91 @@
+import { HttpApiSchema } from "@effect/platform"
+import { Schema } from "effect"
+
+/*
+ * Errors a caller can act on. Each carries only a human message: the HTTP edge encodes them
+ * as `{ _tag, message }`, so nothing here may name the CIDR configuration or a secret.
+ * Details for operators go to the rejection log line and span attributes instead.
+ */
+
+export class ProxyAuthDisabled extends Schema.TaggedError<ProxyAuthDisabled>()(
+  "ProxyAuthDisabled",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
+/** The client (or the direct peer when no forwarded header applies) is outside `allowed_cidrs`. */
+export class ClientNotAllowed extends Schema.TaggedError<ClientNotAllowed>()(
+  "ClientNotAllowed",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 403 })
+) {}
+
+export class MissingIdentityHeader extends Schema.TaggedError<MissingIdentityHeader>()(
+  "MissingIdentityHeader",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
+/** An identity header (or the ip_header) was sent more than once. */
+export class AmbiguousHeader extends Schema.TaggedError<AmbiguousHeader>()(
+  "AmbiguousHeader",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+export class InvalidHeader extends Schema.TaggedError<InvalidHeader>()(
+  "InvalidHeader",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** A trusted proxy sent an `ip_header` that is missing, empty or names no usable address. */
+export class InvalidForwardedAddress extends Schema.TaggedError<InvalidForwardedAddress>()(
+  "InvalidForwardedAddress",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+export class UserDisabled extends Schema.TaggedError<UserDisabled>()(
+  "UserDisabled",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 403 })
+) {}
+
+export class UserStoreUnavailable extends Schema.TaggedError<UserStoreUnavailable>()(
+  "UserStoreUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+export class UserNotFound extends Schema.TaggedError<UserNotFound>()(
+  "UserNotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/** Demoting or disabling the last owner would leave the instance without one. */
+export class LastOwner extends Schema.TaggedError<LastOwner>()(
+  "LastOwner",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+export class Forbidden extends Schema.TaggedError<Forbidden>()(
+  "Forbidden",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 403 })
+) {}
+
+/** Why a request's client IP could not be established; authenticate's first step. */
+export type ClientIpError = ClientNotAllowed | InvalidForwardedAddress | AmbiguousHeader
+
+export type IdentityError = MissingIdentityHeader | AmbiguousHeader | InvalidHeader
+
+/** The closed union `authenticate` fails with; the HTTP edge maps each tag to its status. */
+export type AuthenticationError =
+  | ProxyAuthDisabled
+  | ClientIpError
+  | IdentityError
+  | UserDisabled
+  | UserStoreUnavailable

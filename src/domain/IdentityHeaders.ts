@@ -1,0 +1,157 @@
+import type { ProxyAuthConfig } from "./AppConfig.js"
+import type { RequestFacts } from "./RequestFacts.js"
+import type { Identity } from "./User.js"
+
+/*
+ * Reading the identity and profile headers. The identity is taken exactly as the proxy sent
+ * it (after UTF-8 decoding): no case folding, no Unicode normalisation, no percent-decoding.
+ * The proxy is the authority on who is who, so two values it can tell apart (NFC vs NFD
+ * "André", full-width "ａｌｉｃｅ" vs "alice", "Alice" vs "alice") stay two identities here;
+ * merging them would let one account act as another.
+ */
+
+/** Documented limits, in UTF-8 bytes for the identity (what the database stores) and characters otherwise. */
+export const LIMITS = {
+  identityBytes: 256,
+  emailChars: 254, // RFC 5321 forward-path
+  nameChars: 256,
+  pictureChars: 2048
+} as const
+
+export type HeaderRejection =
+  | { readonly _tag: "Missing"; readonly header: string; readonly reason: string }
+  | { readonly _tag: "Ambiguous"; readonly header: string; readonly reason: string }
+  | { readonly _tag: "Invalid"; readonly header: string; readonly reason: string }
+
+export interface ExtractedProfile {
+  readonly identity: Identity
+  readonly email: string | null
+  readonly name: string | null
+  readonly picture: string | null
+  /** Optional metadata that was dropped, and why; login goes on without it. */
+  readonly dropped: ReadonlyArray<{ readonly header: string; readonly reason: string }>
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/
+
+/**
+ * Node hands header bytes over as Latin-1; the proxy sends UTF-8. Undefined when the bytes are
+ * not valid UTF-8 (a proxy sending Latin-1 is misconfigured: guessing would mint identities).
+ */
+export const decodeHeaderValue = (raw: string): string | undefined => {
+  if (PRINTABLE_ASCII.test(raw)) return raw
+  for (let i = 0; i < raw.length; i++) if (raw.charCodeAt(i) > 0xff) return undefined
+  try {
+    return utf8.decode(Buffer.from(raw, "latin1"))
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Characters that have no place in an identity: C0/C1 controls (tab included), DEL, line and
+ * paragraph separators, and bidirectional overrides that make one name display as another.
+ */
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/u
+
+type Read =
+  | { readonly _tag: "Absent" }
+  | { readonly _tag: "Value"; readonly value: string }
+  | HeaderRejection
+
+/** The one value of a header: absent, rejected (sent twice, not UTF-8, control characters), or text. */
+const readHeader = (facts: RequestFacts, header: string): Read => {
+  const values = facts.headers.get(header.toLowerCase())
+  if (values === undefined || values.length === 0) return { _tag: "Absent" }
+  if (values.length > 1) {
+    // Decision 4: never joined, never first-wins.
+    return { _tag: "Ambiguous", header, reason: `${header} was sent ${values.length} times` }
+  }
+  const decoded = decodeHeaderValue(values[0]!)
+  if (decoded === undefined) return { _tag: "Invalid", header, reason: `${header} is not valid UTF-8` }
+  if (FORBIDDEN.test(decoded)) return { _tag: "Invalid", header, reason: `${header} contains control or formatting characters` }
+  return { _tag: "Value", value: decoded.trim() }
+}
+
+const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/u
+
+const checkEmail = (v: string): string | undefined =>
+  v.length > LIMITS.emailChars ? `longer than ${LIMITS.emailChars} characters` : EMAIL.test(v) ? undefined : "not an email address"
+
+const checkName = (v: string): string | undefined =>
+  v.length > LIMITS.nameChars ? `longer than ${LIMITS.nameChars} characters` : undefined
+
+const checkPicture = (v: string): string | undefined => {
+  if (v.length > LIMITS.pictureChars) return `longer than ${LIMITS.pictureChars} characters`
+  let url: URL
+  try {
+    url = new URL(v)
+  } catch {
+    return "not an absolute URL"
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return `scheme ${url.protocol} is not http or https`
+  if (url.username !== "" || url.password !== "") return "URL carries credentials"
+  return undefined
+}
+
+export const extractProfile = (
+  config: ProxyAuthConfig,
+  facts: RequestFacts
+): { readonly _tag: "Ok"; readonly profile: ExtractedProfile } | { readonly _tag: "Rejected"; readonly rejection: HeaderRejection } => {
+  const user = readHeader(facts, config.userHeader)
+  if (user._tag === "Absent") {
+    return { _tag: "Rejected", rejection: { _tag: "Missing", header: config.userHeader, reason: `${config.userHeader} is missing` } }
+  }
+  if (user._tag !== "Value") return { _tag: "Rejected", rejection: user }
+  if (user.value === "") {
+    return { _tag: "Rejected", rejection: { _tag: "Missing", header: config.userHeader, reason: `${config.userHeader} is empty` } }
+  }
+  if (Buffer.byteLength(user.value, "utf8") > LIMITS.identityBytes) {
+    return {
+      _tag: "Rejected",
+      rejection: { _tag: "Invalid", header: config.userHeader, reason: `${config.userHeader} is longer than ${LIMITS.identityBytes} bytes` }
+    }
+  }
+
+  const dropped: Array<{ header: string; reason: string }> = []
+  const optional = (header: string | undefined, check: (v: string) => string | undefined): string | null | HeaderRejection => {
+    if (header === undefined) return null
+    const read = readHeader(facts, header)
+    switch (read._tag) {
+      case "Absent":
+        return null
+      case "Ambiguous":
+        // Sent twice is a forgery signal, not bad metadata: reject the request (Decision 4).
+        return read
+      case "Missing":
+      case "Invalid":
+        dropped.push({ header, reason: read.reason })
+        return null
+      case "Value": {
+        if (read.value === "") return null
+        const problem = check(read.value)
+        if (problem === undefined) return read.value
+        dropped.push({ header, reason: `${header} is ${problem}` })
+        return null
+      }
+    }
+  }
+  const email = optional(config.emailHeader, checkEmail)
+  const name = optional(config.nameHeader, checkName)
+  const picture = optional(config.pictureHeader, checkPicture)
+  for (const v of [email, name, picture]) {
+    if (typeof v === "object" && v !== null) return { _tag: "Rejected", rejection: v }
+  }
+
+  return {
+    _tag: "Ok",
+    profile: {
+      identity: `proxy:${user.value}` as Identity,
+      email: email as string | null,
+      name: name as string | null,
+      picture: picture as string | null,
+      dropped
+    }
+  }
+}

@@ -34,6 +34,22 @@ const toIpAddress = (value: ipaddr.IPv4 | ipaddr.IPv6): IpAddress => {
   return { family: 4, text: value.toString(), value }
 }
 
+/*
+ * ipaddr.js 2.5 reads any IPv6 text with a dotted tail as IPv4-mapped: `::1.2.3.4` (IPv4-
+ * compatible, really `::102:304`) would come back as 1.2.3.4 and match IPv4 rules. Text that
+ * `isIP` accepted has a strict dotted tail, so spell it as two hex groups before parsing.
+ */
+const parseValid = (text: string): ipaddr.IPv4 | ipaddr.IPv6 => {
+  const tail = text.includes(":") ? /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text) : null
+  if (tail === null) return ipaddr.parse(text)
+  const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number]
+  const hex = `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  return ipaddr.parse(text.slice(0, tail.index) + hex)
+}
+
+// RFC 6874 zone IDs are unreserved characters; anything else is not part of an address.
+const ZONE_ID = /^[0-9A-Za-z._~-]+$/
+
 /** A single address, strictly; `undefined` when the text is not one. */
 export const parseIp = (text: string): IpAddress | undefined => {
   const percent = text.indexOf("%")
@@ -41,8 +57,8 @@ export const parseIp = (text: string): IpAddress | undefined => {
   const family = isIP(bare)
   if (family === 0) return undefined
   // A zone ID is only meaningful on IPv6 and must not be empty.
-  if (percent !== -1 && (family !== 6 || percent === text.length - 1)) return undefined
-  return toIpAddress(ipaddr.parse(bare))
+  if (percent !== -1 && (family !== 6 || !ZONE_ID.test(text.slice(percent + 1)))) return undefined
+  return toIpAddress(parseValid(bare))
 }
 
 export interface ParsedCidr {
@@ -71,7 +87,7 @@ export const parseCidr = (text: string): Either.Either<ParsedCidr, string> => {
     }
     prefix = Number(prefixText)
   }
-  let address: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(addressText)
+  let address: ipaddr.IPv4 | ipaddr.IPv6 = parseValid(addressText)
   if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress() && prefix >= 96) {
     address = (address as ipaddr.IPv6).toIPv4Address()
     prefix -= 96
@@ -107,12 +123,20 @@ export interface CidrList {
   readonly match: (ip: IpAddress) => Cidr | undefined
 }
 
+/*
+ * One address space, as net.BlockList and Express's proxy-addr see it: an IPv4 address is also
+ * `::ffff:a.b.c.d` (Decision 1), so an IPv6 rule spanning the mapped range (`::/0`) covers it.
+ * Matching it only against IPv4 rules would make `1.2.3.4` and `::ffff:1.2.3.4` disagree.
+ */
 export const compileCidrs = (cidrs: ReadonlyArray<Cidr>): CidrList => {
-  const v4 = cidrs.filter((c) => c.family === 4)
   const v6 = cidrs.filter((c) => c.family === 6)
   return {
     cidrs,
-    match: (ip) => (ip.family === 4 ? v4 : v6).find((c) => ip.value.match(c.network, c.prefix))
+    match: (ip) => {
+      if (ip.family === 6) return v6.find((c) => ip.value.match(c.network, c.prefix))
+      const mapped = (ip.value as ipaddr.IPv4).toIPv4MappedAddress()
+      return cidrs.find((c) => (c.family === 4 ? ip.value : mapped).match(c.network, c.prefix))
+    }
   }
 }
 

@@ -1,0 +1,172 @@
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import type { HttpClientError, HttpClientResponse } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Option, ParseResult, Schedule, Schema } from "effect"
+import {
+  type HeadscaleCredentials,
+  HeadscaleHealth,
+  ListNodesResponse,
+  ListUsersResponse
+} from "../domain/Headscale.js"
+import {
+  type HeadscaleError,
+  HeadscaleBadResponse,
+  HeadscaleTimeout,
+  HeadscaleUnauthorized,
+  HeadscaleUnavailable
+} from "../domain/headscaleErrors.js"
+import { Config } from "./Config.js"
+
+/*
+ * Time bound: every method gives up after `headscale.timeout_ms` in total — one deadline
+ * around all attempts and backoff, so a caller (authenticate runs per request) never waits
+ * longer than the configured value, however Headscale misbehaves.
+ *
+ * Retries: only GETs are made here (idempotent), retried at most RETRIES times, only when
+ * Headscale was unreachable or answered 5xx. A rejected key or an undecodable body is not
+ * transient, and retrying a slow server would only add load, so those fail at once.
+ */
+const RETRIES = 2
+/** 100 ms then 200 ms (±20% jitter): under 400 ms of waiting, well inside a timeout. */
+const retrySchedule = Schedule.exponential("100 millis").pipe(
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(RETRIES))
+)
+
+/** Headscale's `GET /api/v1/user` filters; it applies only the first set of name, email, id. */
+export interface ListUsersFilter {
+  readonly name?: string
+  readonly email?: string
+  readonly id?: string
+}
+
+/** Error bodies: grpc-gateway status (0.29) or RFC 7807 problem+json (0.30). */
+const UpstreamErrorBody = Schema.parseJson(Schema.Union(
+  Schema.Struct({ code: Schema.Number, message: Schema.String }),
+  Schema.Struct({ status: Schema.Number, detail: Schema.String })
+))
+const upstreamDetail = (body: string): string | undefined =>
+  Schema.decodeUnknownOption(UpstreamErrorBody)(body).pipe(
+    Option.map((error) => ("message" in error ? error.message : error.detail).slice(0, 200)),
+    Option.getOrUndefined
+  )
+
+const unauthorized = () =>
+  new HeadscaleUnauthorized({ message: "Headscale rejected the configured API key" })
+
+export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtower/HeadscaleClient", {
+  effect: Effect.gen(function*() {
+    const config = yield* Config
+    const http = yield* HttpClient.HttpClient
+    const { timeoutMs } = config.headscale
+    const baseUrl = config.headscale.url.replace(/\/+$/, "")
+
+    const transportFailure = (route: string, error: HttpClientError.HttpClientError) =>
+      error._tag === "RequestError" && error.reason === "Transport"
+        ? Effect.fail(new HeadscaleUnavailable({ message: `Headscale could not be reached (GET ${route})` }))
+        // A malformed base URL is a configuration bug the Config service should have caught.
+        : Effect.die(error)
+
+    const decodeBody = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) =>
+      response.json.pipe(
+        Effect.flatMap(Schema.decodeUnknown(schema)),
+        Effect.catchAll((error) =>
+          Effect.logWarning("Headscale response did not decode").pipe(
+            Effect.annotateLogs({
+              route,
+              issue: ParseResult.isParseError(error) ? ParseResult.TreeFormatter.formatErrorSync(error) : "not JSON"
+            }),
+            Effect.zipRight(Effect.fail(
+              new HeadscaleBadResponse({ message: `Headscale sent a response that could not be read (GET ${route})` })
+            ))
+          )
+        )
+      )
+
+    /** Turns one response into data or a typed error; the status alone decides, except for legacy 500s. */
+    const interpret = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) => {
+      const status = response.status
+      if (status >= 200 && status < 300) return decodeBody(route, schema, response)
+      // The 401 body is plain text `Unauthorized` (problem+json in 0.30): the status is enough.
+      if (status === 401 || status === 403) return Effect.fail(unauthorized())
+      return response.text.pipe(
+        Effect.orElseSucceed(() => ""),
+        Effect.flatMap((body): Effect.Effect<never, HeadscaleError> => {
+          // 0.23–0.26 answered a bad key with 500 and the same plain-text body.
+          if (status >= 500 && body.trim() === "Unauthorized") return Effect.fail(unauthorized())
+          const detail = upstreamDetail(body)
+          const suffix = detail === undefined ? "" : `: ${detail}`
+          const message = `Headscale answered ${status} to GET ${route}${suffix}`
+          return Effect.annotateCurrentSpan("headscale.upstream_error", detail ?? "").pipe(
+            Effect.zipRight(Effect.fail(
+              status >= 500 ? new HeadscaleUnavailable({ message }) : new HeadscaleBadResponse({ message })
+            ))
+          )
+        })
+      )
+    }
+
+    const get = <A, I>(
+      route: string,
+      schema: Schema.Schema<A, I>,
+      credentials: HeadscaleCredentials,
+      urlParams: Record<string, string> = {}
+    ): Effect.Effect<A, HeadscaleError> =>
+      Effect.suspend(() => {
+        let attempts = 0
+        const request = HttpClientRequest.get(`${baseUrl}${route}`, { urlParams, acceptJson: true }).pipe(
+          HttpClientRequest.bearerToken(credentials.apiKey)
+        )
+        const attempt = Effect.suspend(() => {
+          attempts += 1
+          return http.execute(request)
+        }).pipe(
+          Effect.catchAll((error) => transportFailure(route, error)),
+          Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+          Effect.flatMap((response) => interpret(route, schema, response))
+        )
+        return attempt.pipe(
+          Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "HeadscaleUnavailable" }),
+          Effect.timeoutFail({
+            duration: timeoutMs,
+            onTimeout: () =>
+              new HeadscaleTimeout({ message: `Headscale did not answer GET ${route} within ${timeoutMs} ms` })
+          }),
+          Effect.tapBoth({
+            onFailure: (error) => Effect.annotateCurrentSpan({ "headscale.outcome": error._tag, "headscale.attempts": attempts }),
+            onSuccess: () => Effect.annotateCurrentSpan({ "headscale.outcome": "ok", "headscale.attempts": attempts })
+          }),
+          (effect) => Effect.annotateCurrentSpan("headscale.route", route).pipe(Effect.zipRight(effect))
+        )
+      })
+
+    const listUsers = Effect.fn("HeadscaleClient.listUsers")(
+      function*(credentials: HeadscaleCredentials, filter: ListUsersFilter = {}) {
+        // Only non-empty filters: Headscale treats `?name=` as no filter anyway.
+        const params = Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined && value !== ""))
+        const { users } = yield* get("/api/v1/user", ListUsersResponse, credentials, params)
+        return users
+      }
+    )
+
+    const listNodes = Effect.fn("HeadscaleClient.listNodes")(function*(credentials: HeadscaleCredentials) {
+      const { nodes } = yield* get("/api/v1/node", ListNodesResponse, credentials)
+      return nodes
+    })
+
+    const health = Effect.fn("HeadscaleClient.health")(function*(credentials: HeadscaleCredentials) {
+      return yield* get("/api/v1/health", HeadscaleHealth, credentials)
+    })
+
+    return { listUsers, listNodes, health } as const
+  }),
+  // Config and HttpClient come from the app: tests point Config at a fake Headscale.
+  dependencies: []
+}) {}
+
+/**
+ * The HTTP client for HeadscaleClient.Default. Undici rather than FetchHttpClient: its Agent
+ * belongs to this layer (sockets pooled per layer and closed when it is released, nothing on
+ * Node's global fetch dispatcher), and Node's fetch is built on undici anyway.
+ */
+export const headscaleHttpClientLayer = NodeHttpClient.layerUndici

@@ -1,0 +1,9 @@
+import { Migrator } from "@effect/sql"
+import users from "./0001_users.js"
+import audit from "./0002_audit.js"
+
+/** Every migration, keyed `<id>_<name>`; ids only grow, applied ones are never edited. */
+export const migrations = Migrator.fromRecord({
+  "0001_users": users,
+  "0002_audit": audit
+})

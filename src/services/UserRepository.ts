@@ -1,0 +1,349 @@
+import { SqlClient, SqlError } from "@effect/sql"
+import { Effect, Option, ParseResult, Schema } from "effect"
+import type { ParseError } from "effect/ParseResult"
+import { randomUUID } from "node:crypto"
+import { LastOwner, UserNotFound, UserStoreUnavailable } from "../domain/errors.js"
+import { Identity, type Profile, Role, User, UserId } from "../domain/User.js"
+import { DatabaseLive } from "./Database.js"
+
+/*
+ * Users and their audit log, over any `SqlClient` (SQLite or PostgreSQL). Every change and
+ * the audit event recording it commit in one transaction. Infrastructure failures become
+ * `UserStoreUnavailable` (503); a row that does not decode is a bug, hence a defect.
+ */
+
+export const AuditKind = Schema.Literal("user_provisioned", "role_changed", "user_disabled", "user_enabled")
+export type AuditKind = typeof AuditKind.Type
+
+export class AuditEvent extends Schema.Class<AuditEvent>("AuditEvent")({
+  id: Schema.String,
+  at: Schema.DateFromSelf,
+  kind: AuditKind,
+  /** Who made the change; null when a user was provisioned by their own first login. */
+  actorId: Schema.NullOr(UserId),
+  actorIdentity: Schema.NullOr(Identity),
+  subjectId: UserId,
+  subjectIdentity: Identity,
+  clientIp: Schema.String,
+  /** What changed, for people: `role=owner`, `member→admin`. */
+  detail: Schema.NullOr(Schema.String)
+}) {}
+
+/** The signed-in user making an administrative change, as the audit log records them. */
+export interface AuditActor {
+  readonly userId: UserId
+  readonly identity: Identity
+  readonly clientIp: string
+}
+
+export interface LastSeen {
+  readonly id: UserId
+  readonly at: Date
+}
+
+const UserRow = Schema.Struct({
+  id: UserId,
+  identity: Identity,
+  email: Schema.NullOr(Schema.String),
+  name: Schema.NullOr(Schema.String),
+  picture: Schema.NullOr(Schema.String),
+  role: Role,
+  disabled: Schema.Number,
+  created_at: Schema.Date,
+  last_seen_at: Schema.Date
+})
+const decodeUsers = Schema.decodeUnknown(Schema.Array(UserRow))
+const toUser = (row: typeof UserRow.Type) =>
+  new User({
+    id: row.id,
+    identity: row.identity,
+    email: row.email,
+    name: row.name,
+    picture: row.picture,
+    role: row.role,
+    disabled: row.disabled !== 0,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at
+  })
+
+const AuditRow = Schema.Struct({
+  id: Schema.String,
+  at: Schema.Date,
+  kind: AuditKind,
+  actor_id: Schema.NullOr(UserId),
+  actor_identity: Schema.NullOr(Identity),
+  subject_id: UserId,
+  subject_identity: Identity,
+  client_ip: Schema.String,
+  detail: Schema.NullOr(Schema.String)
+})
+const decodeAudit = Schema.decodeUnknown(Schema.Array(AuditRow))
+
+/** Closes a method's error channel: SqlError is an outage (503), a ParseError a bug. */
+const storeErrors = <A, E, R>(
+  effect: Effect.Effect<A, E | SqlError.SqlError | ParseError, R>
+) =>
+  effect.pipe(
+    Effect.catchIf(
+      (error): error is ParseError => error instanceof ParseResult.ParseError,
+      (error) => Effect.die(error)
+    ),
+    Effect.catchIf(
+      (error): error is SqlError.SqlError => error instanceof SqlError.SqlError,
+      (error) =>
+        Effect.logError("user store query failed", error).pipe(
+          Effect.zipRight(Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" })))
+        )
+    )
+  )
+
+const isEnabledOwner = (user: User) => user.role === "owner" && !user.disabled
+
+export class UserRepository extends Effect.Service<UserRepository>()("headtower/UserRepository", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const columns = sql.literal(
+      "id, identity, email, name, picture, role, disabled, created_at, last_seen_at"
+    )
+    const selectUsers = (where: ReturnType<typeof sql.literal>) =>
+      Effect.map(
+        Effect.flatMap(sql`SELECT ${columns} FROM users ${where}`, decodeUsers),
+        (rows) => rows.map(toUser)
+      )
+    const byId = (id: UserId) => selectUsers(sql`WHERE id = ${id}`)
+
+    const recordAudit = (event: Omit<AuditEvent, "id" | "at">, at: Date) =>
+      sql`INSERT INTO audit_events ${sql.insert({
+        id: randomUUID(),
+        at: at.toISOString(),
+        kind: event.kind,
+        actor_id: event.actorId,
+        actor_identity: event.actorIdentity,
+        subject_id: event.subjectId,
+        subject_identity: event.subjectIdentity,
+        client_ip: event.clientIp,
+        detail: event.detail
+      })}`
+
+    /*
+     * Last-owner rule. In one statement, lock the target row and every enabled owner, in
+     * `seq` order (one fixed order, so two such transactions cannot deadlock). On PostgreSQL
+     * `FOR UPDATE` makes a concurrent demotion of another owner wait for ours; when it
+     * resumes, READ COMMITTED re-checks the locked rows against the WHERE clause, so the owner
+     * we just demoted is no longer counted and it fails with LastOwner. SQLite has no row
+     * locks and needs none: this client runs one transaction at a time, and the file lock
+     * serialises writers across processes (a stale snapshot fails with SQLITE_BUSY).
+     */
+    const lockTargetAndOwners = (id: UserId) =>
+      selectUsers(
+        sql`WHERE id = ${id} OR (role = 'owner' AND disabled = 0) ORDER BY seq ${sql.onDialectOrElse({
+          pg: () => sql.literal("FOR UPDATE"),
+          orElse: () => sql.literal("")
+        })}`
+      )
+
+    /** Applies `change` to the target unless it would leave no enabled owner. */
+    const guardedChange = (
+      id: UserId,
+      removesOwner: (target: User) => boolean,
+      change: (target: User) => Effect.Effect<void, SqlError.SqlError>
+    ) =>
+      sql.withTransaction(
+        Effect.gen(function* () {
+          const locked = yield* lockTargetAndOwners(id)
+          const target = locked.find((user) => user.id === id)
+          if (target === undefined) {
+            return yield* new UserNotFound({ message: "No such user" })
+          }
+          if (removesOwner(target) && !locked.some((user) => user.id !== id && isEnabledOwner(user))) {
+            return yield* new LastOwner({ message: "The last owner cannot be demoted or disabled" })
+          }
+          yield* change(target)
+          const [updated] = yield* byId(id)
+          return updated ?? target
+        })
+      )
+
+    /*
+     * One owner per instance, guaranteed by a unique key rather than by reading first: every
+     * newly inserted user tries to INSERT the single `instance_owner_claim` row (primary key
+     * fixed at 1) with ON CONFLICT DO NOTHING, in the transaction that creates the user. Only
+     * one insert can ever win; on PostgreSQL a racing insert waits for the winner's
+     * transaction and then does nothing (or wins, if the winner rolled back). The user is
+     * owner exactly when its claim returned a row. The same identity racing itself is settled
+     * by the unique `identity` column: the losers' INSERT does nothing and they refresh the
+     * winner's row instead. Locks are always taken users → claim, so no deadlock.
+     */
+    const provision = Effect.fn("UserRepository.provision")(
+      function* (profile: Profile, context: { readonly clientIp: string }) {
+        yield* Effect.annotateCurrentSpan("user.identity", profile.identity)
+        const now = new Date().toISOString()
+        const result = yield* sql.withTransaction(
+          Effect.gen(function* () {
+            const id = UserId.make(randomUUID())
+            const inserted = yield* sql`INSERT INTO users ${sql.insert({
+              id,
+              identity: profile.identity,
+              email: profile.email,
+              name: profile.name,
+              picture: profile.picture,
+              role: "member",
+              disabled: 0,
+              created_at: now,
+              last_seen_at: now
+            })} ON CONFLICT (identity) DO NOTHING RETURNING id`
+            if (inserted.length === 0) {
+              // Known user: the proxy's profile is the source of truth, last_seen never goes back.
+              yield* sql`UPDATE users SET email = ${profile.email}, name = ${profile.name},
+                picture = ${profile.picture},
+                last_seen_at = CASE WHEN last_seen_at < ${now} THEN ${now} ELSE last_seen_at END
+                WHERE identity = ${profile.identity}`
+              const [user] = yield* selectUsers(sql`WHERE identity = ${profile.identity}`)
+              return { user: user!, created: false }
+            }
+            const claim = yield* sql`INSERT INTO instance_owner_claim ${sql.insert({
+              singleton: 1,
+              user_id: id,
+              claimed_at: now
+            })} ON CONFLICT (singleton) DO NOTHING RETURNING user_id`
+            const role: Role = claim.length > 0 ? "owner" : "member"
+            if (role === "owner") yield* sql`UPDATE users SET role = 'owner' WHERE id = ${id}`
+            yield* recordAudit(
+              {
+                kind: "user_provisioned",
+                actorId: null,
+                actorIdentity: null,
+                subjectId: id,
+                subjectIdentity: profile.identity,
+                clientIp: context.clientIp,
+                detail: `role=${role}`
+              },
+              new Date(now)
+            )
+            const [user] = yield* byId(id)
+            return { user: user!, created: true }
+          })
+        )
+        yield* Effect.annotateCurrentSpan({ "user.created": result.created, "user.role": result.user.role })
+        return result
+      },
+      storeErrors
+    )
+
+    const get = Effect.fn("UserRepository.get")(function* (id: UserId) {
+      const [user] = yield* byId(id)
+      if (user === undefined) return yield* new UserNotFound({ message: "No such user" })
+      return user
+    }, storeErrors)
+
+    const findByIdentity = Effect.fn("UserRepository.findByIdentity")(function* (identity: Identity) {
+      const users = yield* selectUsers(sql`WHERE identity = ${identity}`)
+      return Option.fromNullable(users[0])
+    }, storeErrors)
+
+    const list = Effect.fn("UserRepository.list")(function* () {
+      return yield* selectUsers(sql`ORDER BY seq`)
+    }, storeErrors)
+
+    const setRole = Effect.fn("UserRepository.setRole")(function* (id: UserId, role: Role, actor: AuditActor) {
+      yield* Effect.annotateCurrentSpan({ "user.id": id, "user.role": role })
+      return yield* guardedChange(
+        id,
+        (target) => isEnabledOwner(target) && role !== "owner",
+        (target) =>
+          target.role === role
+            ? Effect.void
+            : Effect.zipRight(
+                sql`UPDATE users SET role = ${role} WHERE id = ${id}`,
+                recordAudit(
+                  {
+                    kind: "role_changed",
+                    actorId: actor.userId,
+                    actorIdentity: actor.identity,
+                    subjectId: id,
+                    subjectIdentity: target.identity,
+                    clientIp: actor.clientIp,
+                    detail: `${target.role}→${role}`
+                  },
+                  new Date()
+                )
+              )
+      )
+    }, storeErrors)
+
+    const setDisabled = Effect.fn("UserRepository.setDisabled")(
+      function* (id: UserId, disabled: boolean, actor: AuditActor) {
+        yield* Effect.annotateCurrentSpan({ "user.id": id, "user.disabled": disabled })
+        return yield* guardedChange(
+          id,
+          (target) => isEnabledOwner(target) && disabled,
+          (target) =>
+            target.disabled === disabled
+              ? Effect.void
+              : Effect.zipRight(
+                  sql`UPDATE users SET disabled = ${disabled ? 1 : 0} WHERE id = ${id}`,
+                  recordAudit(
+                    {
+                      kind: disabled ? "user_disabled" : "user_enabled",
+                      actorId: actor.userId,
+                      actorIdentity: actor.identity,
+                      subjectId: id,
+                      subjectIdentity: target.identity,
+                      clientIp: actor.clientIp,
+                      detail: null
+                    },
+                    new Date()
+                  )
+                )
+        )
+      },
+      storeErrors
+    )
+
+    /*
+     * Batched last-seen writes. Rows are updated in id order so that a batch cannot deadlock
+     * with another batch; a timestamp older than the stored one is ignored, unknown ids too.
+     */
+    const touchLastSeen = Effect.fn("UserRepository.touchLastSeen")(function* (entries: ReadonlyArray<LastSeen>) {
+      if (entries.length === 0) return
+      const sorted = [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      yield* sql.withTransaction(
+        Effect.forEach(
+          sorted,
+          ({ at, id }) => {
+            const iso = at.toISOString()
+            return sql`UPDATE users SET last_seen_at = CASE WHEN last_seen_at < ${iso} THEN ${iso} ELSE last_seen_at END
+              WHERE id = ${id}`
+          },
+          { discard: true }
+        )
+      )
+    }, storeErrors)
+
+    /** The newest `limit` audit events, newest first. */
+    const audit = Effect.fn("UserRepository.audit")(function* (limit: number) {
+      const rows = yield* Effect.flatMap(
+        sql`SELECT id, at, kind, actor_id, actor_identity, subject_id, subject_identity, client_ip, detail
+          FROM audit_events ORDER BY seq DESC LIMIT ${Math.max(0, Math.floor(limit))}`,
+        decodeAudit
+      )
+      return rows.map(
+        (row) =>
+          new AuditEvent({
+            id: row.id,
+            at: row.at,
+            kind: row.kind,
+            actorId: row.actor_id,
+            actorIdentity: row.actor_identity,
+            subjectId: row.subject_id,
+            subjectIdentity: row.subject_identity,
+            clientIp: row.client_ip,
+            detail: row.detail
+          })
+      )
+    }, storeErrors)
+
+    return { provision, get, findByIdentity, list, setRole, setDisabled, touchLastSeen, audit } as const
+  }),
+  dependencies: [DatabaseLive]
+}) {}

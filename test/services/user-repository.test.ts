@@ -1,0 +1,334 @@
+import { SqlClient } from "@effect/sql"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Context, Deferred, Effect, Either, Fiber, Layer, Option, Redacted } from "effect"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { DatabaseConfig } from "../../src/domain/AppConfig.js"
+import { Identity, Profile, type User } from "../../src/domain/User.js"
+import { DatabaseLive } from "../../src/services/Database.js"
+import { type AuditActor, UserRepository } from "../../src/services/UserRepository.js"
+import { testConfigLayer } from "../fixtures/config.js"
+import { type PostgresServer, startPostgres } from "../fixtures/postgres.js"
+
+/*
+ * One suite, two real stores: a SQLite file in a temp directory and a PostgreSQL server
+ * started for this file. Every test gets a fresh, empty database.
+ */
+
+let pg: PostgresServer | undefined
+const tempDirs: Array<string> = []
+beforeAll(async () => {
+  pg = await startPostgres()
+})
+afterAll(async () => {
+  await pg?.stop()
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
+
+interface Store {
+  readonly name: string
+  readonly kind: DatabaseConfig["kind"]
+  /** A fresh, empty database (not yet created on disk for SQLite). */
+  readonly fresh: () => Promise<DatabaseConfig>
+  /** A database that cannot be opened at all. */
+  readonly unopenable: () => DatabaseConfig
+}
+
+const stores: ReadonlyArray<Store> = [
+  {
+    name: "a SQLite file",
+    kind: "sqlite",
+    fresh: async () => {
+      const dir = mkdtempSync(join(tmpdir(), "headtower-sqlite-"))
+      tempDirs.push(dir)
+      // A directory that does not exist yet: the layer must create it.
+      return { kind: "sqlite", path: join(dir, "data", "headtower.db") }
+    },
+    // A path below a regular file cannot be created, even by root.
+    unopenable: () => ({ kind: "sqlite", path: "/dev/null/headtower/headtower.db" })
+  },
+  {
+    name: "PostgreSQL",
+    kind: "postgres",
+    fresh: async () => ({ kind: "postgres", url: Redacted.make(await pg!.createDatabase()) }),
+    unopenable: () => ({ kind: "postgres", url: Redacted.make(`postgres://postgres@127.0.0.1:${pg!.port}/no_such_db`) })
+  }
+]
+
+const layerFor = (database: DatabaseConfig) =>
+  UserRepository.DefaultWithoutDependencies.pipe(
+    Layer.provideMerge(DatabaseLive),
+    Layer.provide(testConfigLayer(undefined, { database }))
+  )
+
+/** Builds the repository (and its SqlClient) on `database`, for the enclosing scope. */
+const open = (database: DatabaseConfig) =>
+  Effect.map(Layer.build(layerFor(database)), (context) => ({
+    repo: Context.get(context, UserRepository),
+    sql: Context.get(context, SqlClient.SqlClient)
+  }))
+
+const profile = (name: string, extra: Partial<Omit<Profile, "identity">> = {}) =>
+  new Profile({
+    identity: Identity.make(`proxy:${name}`),
+    email: `${name}@example.test`,
+    name: name.toUpperCase(),
+    picture: null,
+    ...extra
+  })
+
+const ctx = { clientIp: "192.0.2.10" }
+const actorOf = (user: User): AuditActor => ({ userId: user.id, identity: user.identity, clientIp: "192.0.2.99" })
+
+describe.each(stores)("UserRepository on $name", (store) => {
+  const setup = Effect.gen(function* () {
+    const database = yield* Effect.promise(() => store.fresh())
+    return { database, ...(yield* open(database)) }
+  })
+
+  it.scopedLive("the first user becomes owner, later users members, a returning user is not re-created", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const alice = yield* repo.provision(profile("alice"), ctx)
+      const bob = yield* repo.provision(profile("bob"), ctx)
+      const again = yield* repo.provision(profile("alice"), ctx)
+      expect([alice.created, alice.user.role]).toEqual([true, "owner"])
+      expect([bob.created, bob.user.role]).toEqual([true, "member"])
+      expect([again.created, again.user.role, again.user.id]).toEqual([false, "owner", alice.user.id])
+    }))
+
+  it.scopedLive("a returning user's email, name and picture are refreshed and last_seen advances", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const first = (yield* repo.provision(profile("alice"), ctx)).user
+      yield* Effect.sleep("5 millis")
+      const changed = profile("alice", { email: "new@example.test", name: "Alice B", picture: "https://pic.test/a.png" })
+      const { created, user } = yield* repo.provision(changed, ctx)
+      expect(created).toBe(false)
+      expect(user.id).toBe(first.id)
+      expect([user.email, user.name, user.picture]).toEqual(["new@example.test", "Alice B", "https://pic.test/a.png"])
+      expect(user.createdAt.getTime()).toBe(first.createdAt.getTime())
+      expect(user.lastSeenAt.getTime()).toBeGreaterThan(first.lastSeenAt.getTime())
+      expect(yield* repo.list()).toHaveLength(1)
+    }))
+
+  it.scopedLive("100 concurrent first logins of distinct identities make exactly one owner and 100 users", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const results = yield* Effect.forEach(
+        Array.from({ length: 100 }, (_, i) => profile(`user${i}`)),
+        (p) => repo.provision(p, ctx),
+        { concurrency: "unbounded" }
+      )
+      const users = yield* repo.list()
+      expect(users).toHaveLength(100)
+      expect(users.filter((u) => u.role === "owner")).toHaveLength(1)
+      expect(results.filter((r) => r.user.role === "owner")).toHaveLength(1)
+      expect(results.every((r) => r.created)).toBe(true)
+      expect((yield* repo.audit(1000)).filter((e) => e.kind === "user_provisioned")).toHaveLength(100)
+    }))
+
+  it.scopedLive("100 concurrent logins of one identity create one row and all succeed", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const results = yield* Effect.forEach(
+        Array.from({ length: 100 }, () => profile("alice")),
+        (p) => repo.provision(p, ctx),
+        { concurrency: "unbounded" }
+      )
+      expect(results.filter((r) => r.created)).toHaveLength(1)
+      expect(new Set(results.map((r) => r.user.id)).size).toBe(1)
+      const users = yield* repo.list()
+      expect(users.map((u) => [u.identity, u.role])).toEqual([["proxy:alice", "owner"]])
+      expect(yield* repo.audit(1000)).toHaveLength(1)
+    }))
+
+  it.scopedLive("the last enabled owner can be neither demoted nor disabled; a disabled owner does not count", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const alice = (yield* repo.provision(profile("alice"), ctx)).user
+      const bob = (yield* repo.provision(profile("bob"), ctx)).user
+      const by = actorOf(alice)
+      expect((yield* Effect.flip(repo.setRole(alice.id, "admin", by)))._tag).toBe("LastOwner")
+      expect((yield* Effect.flip(repo.setDisabled(alice.id, true, by)))._tag).toBe("LastOwner")
+
+      yield* repo.setRole(bob.id, "owner", by)
+      expect((yield* repo.setDisabled(bob.id, true, by)).disabled).toBe(true)
+      // Bob is an owner but disabled: Alice is still the last enabled owner.
+      expect((yield* Effect.flip(repo.setRole(alice.id, "member", by)))._tag).toBe("LastOwner")
+
+      yield* repo.setDisabled(bob.id, false, by)
+      expect((yield* repo.setRole(alice.id, "member", by)).role).toBe("member")
+      expect((yield* Effect.flip(repo.setRole(bob.id, "member", by)))._tag).toBe("LastOwner")
+      const owners = (yield* repo.list()).filter((u) => u.role === "owner")
+      expect(owners.map((u) => u.id)).toEqual([bob.id])
+    }))
+
+  it.scopedLive("of two owners demoted or disabled at the same moment, exactly one change succeeds", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const alice = (yield* repo.provision(profile("alice"), ctx)).user
+      const bob = (yield* repo.provision(profile("bob"), ctx)).user
+      const by = actorOf(alice)
+      // Several rounds, alternating which change each side makes, to give the race a chance.
+      for (let round = 0; round < 6; round++) {
+        yield* repo.setRole(bob.id, "owner", by)
+        yield* repo.setRole(alice.id, "owner", by)
+        const removeOwner = (user: User, disable: boolean) =>
+          disable ? repo.setDisabled(user.id, true, by) : repo.setRole(user.id, "member", by)
+        const outcomes = yield* Effect.all(
+          [Effect.either(removeOwner(alice, round % 2 === 0)), Effect.either(removeOwner(bob, round % 3 === 0))],
+          { concurrency: 2 }
+        )
+        expect(outcomes.filter(Either.isRight)).toHaveLength(1)
+        expect(outcomes.filter(Either.isLeft).map((e) => e.left._tag)).toEqual(["LastOwner"])
+        const enabledOwners = (yield* repo.list()).filter((u) => u.role === "owner" && !u.disabled)
+        expect(enabledOwners).toHaveLength(1)
+        yield* repo.setDisabled(alice.id, false, by)
+        yield* repo.setDisabled(bob.id, false, by)
+      }
+    }))
+
+  it.scopedLive("a user can be disabled and enabled again", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const alice = (yield* repo.provision(profile("alice"), ctx)).user
+      const bob = (yield* repo.provision(profile("bob"), ctx)).user
+      expect((yield* repo.setDisabled(bob.id, true, actorOf(alice))).disabled).toBe(true)
+      expect((yield* repo.get(bob.id)).disabled).toBe(true)
+      expect((yield* repo.provision(profile("bob"), ctx)).user.disabled).toBe(true)
+      expect((yield* repo.setDisabled(bob.id, false, actorOf(alice))).disabled).toBe(false)
+      expect((yield* repo.get(bob.id)).disabled).toBe(false)
+    }))
+
+  it.scopedLive("every change is audited with actor, subject, client IP and detail, newest first", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const alice = (yield* repo.provision(profile("alice"), { clientIp: "198.51.100.1" })).user
+      const bob = (yield* repo.provision(profile("bob"), { clientIp: "198.51.100.2" })).user
+      const by = actorOf(alice)
+      yield* repo.setRole(bob.id, "admin", by)
+      yield* repo.setDisabled(bob.id, true, by)
+      yield* repo.setDisabled(bob.id, false, by)
+      // Refused and no-op changes leave no trace.
+      yield* Effect.flip(repo.setRole(alice.id, "member", by))
+      yield* repo.setRole(bob.id, "admin", by)
+      yield* repo.provision(profile("bob"), ctx)
+
+      const events = yield* repo.audit(10)
+      expect(events.map((e) => [e.kind, e.actorIdentity, e.subjectIdentity, e.clientIp, e.detail])).toEqual([
+        ["user_enabled", "proxy:alice", "proxy:bob", "192.0.2.99", null],
+        ["user_disabled", "proxy:alice", "proxy:bob", "192.0.2.99", null],
+        ["role_changed", "proxy:alice", "proxy:bob", "192.0.2.99", "member→admin"],
+        ["user_provisioned", null, "proxy:bob", "198.51.100.2", "role=member"],
+        ["user_provisioned", null, "proxy:alice", "198.51.100.1", "role=owner"]
+      ])
+      expect(events[0]!.actorId).toBe(alice.id)
+      expect(events[0]!.subjectId).toBe(bob.id)
+      expect(events[0]!.at).toBeInstanceOf(Date)
+      expect(yield* repo.audit(2)).toHaveLength(2)
+    }))
+
+  it.scopedLive("unknown ids fail with UserNotFound and unknown identities find nothing", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const alice = (yield* repo.provision(profile("alice"), ctx)).user
+      const ghost = crypto.randomUUID() as User["id"]
+      expect((yield* Effect.flip(repo.get(ghost)))._tag).toBe("UserNotFound")
+      expect((yield* Effect.flip(repo.setRole(ghost, "admin", actorOf(alice))))._tag).toBe("UserNotFound")
+      expect((yield* Effect.flip(repo.setDisabled(ghost, true, actorOf(alice))))._tag).toBe("UserNotFound")
+      expect(yield* repo.findByIdentity(Identity.make("proxy:ghost"))).toEqual(Option.none())
+      expect(Option.map(yield* repo.findByIdentity(alice.identity), (u) => u.id)).toEqual(Option.some(alice.id))
+    }))
+
+  it.scopedLive("list returns users in creation order", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      for (const name of ["carol", "alice", "bob"]) yield* repo.provision(profile(name), ctx)
+      expect((yield* repo.list()).map((u) => u.identity)).toEqual(["proxy:carol", "proxy:alice", "proxy:bob"])
+    }))
+
+  it.scopedLive("touchLastSeen writes a batch, never moves last_seen back and ignores unknown ids", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const alice = (yield* repo.provision(profile("alice"), ctx)).user
+      const bob = (yield* repo.provision(profile("bob"), ctx)).user
+      const later = new Date(alice.lastSeenAt.getTime() + 60_000)
+      const earlier = new Date(bob.lastSeenAt.getTime() - 60_000)
+      yield* repo.touchLastSeen([
+        { id: bob.id, at: earlier },
+        { id: alice.id, at: later },
+        { id: crypto.randomUUID() as User["id"], at: later }
+      ])
+      yield* repo.touchLastSeen([])
+      expect((yield* repo.get(alice.id)).lastSeenAt.getTime()).toBe(later.getTime())
+      expect((yield* repo.get(bob.id)).lastSeenAt.getTime()).toBe(bob.lastSeenAt.getTime())
+    }))
+
+  it.scopedLive("migrations are idempotent: a second start on the same database keeps the data", () =>
+    Effect.gen(function* () {
+      const database = yield* Effect.promise(() => store.fresh())
+      const alice = yield* Effect.scoped(
+        Effect.flatMap(open(database), ({ repo }) => repo.provision(profile("alice"), ctx))
+      )
+      const { repo, sql } = yield* open(database)
+      expect(Option.map(yield* repo.findByIdentity(alice.user.identity), (u) => u.role)).toEqual(Option.some("owner"))
+      expect((yield* repo.provision(profile("bob"), ctx)).user.role).toBe("member")
+      const applied = yield* sql<{ migration_id: number }>`SELECT migration_id FROM headtower_migrations ORDER BY migration_id`
+      expect(applied.map((row) => Number(row.migration_id))).toEqual([1, 2])
+    }))
+
+  it.scopedLive("a store that cannot be opened fails start-up with UserStoreUnavailable, not a defect", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(open(store.unopenable()))
+      expect(error._tag).toBe("UserStoreUnavailable")
+      expect(error.message).not.toMatch(/postgres:\/\//)
+    }))
+
+  it.scopedLive("a store lost while running fails calls with UserStoreUnavailable, not a defect", () =>
+    Effect.gen(function* () {
+      const { database, repo } = yield* setup
+      yield* repo.provision(profile("alice"), ctx)
+      if (database.kind === "postgres") {
+        const name = new URL(Redacted.value(database.url)).pathname.slice(1)
+        yield* Effect.promise(() => pg!.psql(`DROP DATABASE "${name}" WITH (FORCE)`))
+        expect((yield* Effect.flip(repo.list()))._tag).toBe("UserStoreUnavailable")
+        expect((yield* Effect.flip(repo.provision(profile("bob"), ctx)))._tag).toBe("UserStoreUnavailable")
+      } else {
+        // Another process holding the write lock beyond the busy timeout: writes give up.
+        const { sql } = yield* open(database)
+        const locked = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const holder = yield* Effect.fork(
+          sql.withTransaction(
+            sql`UPDATE users SET name = name`.pipe(
+              Effect.zipRight(Deferred.succeed(locked, undefined)),
+              Effect.zipRight(Deferred.await(release))
+            )
+          )
+        )
+        yield* Deferred.await(locked)
+        expect((yield* Effect.flip(repo.provision(profile("bob"), ctx)))._tag).toBe("UserStoreUnavailable")
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(holder)
+      }
+    }), 20_000)
+
+  it.scopedLive.runIf(store.kind === "sqlite")("the SQLite file is created with its directory, in WAL mode", () =>
+    Effect.gen(function* () {
+      const { database, sql } = yield* setup
+      expect(database.kind === "sqlite" && existsSync(database.path)).toBe(true)
+      const [mode] = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
+      expect(mode?.journal_mode).toBe("wal")
+    }))
+
+  // Replicas of a PostgreSQL deployment may start together; SQLite serves a single process.
+  it.scopedLive.runIf(store.kind === "postgres")("two replicas starting at once on an empty database both come up", () =>
+    Effect.gen(function* () {
+      const database = yield* Effect.promise(() => store.fresh())
+      const [first, second] = yield* Effect.all([open(database), open(database)], { concurrency: 2 })
+      yield* first.repo.provision(profile("alice"), ctx)
+      expect((yield* second.repo.list()).map((u) => u.role)).toEqual(["owner"])
+    }))
+})

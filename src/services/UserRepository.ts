@@ -301,22 +301,21 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
     )
 
     /*
-     * Batched last-seen writes. Rows are updated in id order so that a batch cannot deadlock
-     * with another batch; a timestamp older than the stored one is ignored, unknown ids too.
+     * Batched last-seen writes from the login cache. Each row is its own statement outside any
+     * transaction: the writes are independent and monotonic (an older timestamp never wins),
+     * and holding one row lock at a time means a batch can never deadlock with a role change
+     * that locks several rows. Unknown ids are ignored.
      */
     const touchLastSeen = Effect.fn("UserRepository.touchLastSeen")(function* (entries: ReadonlyArray<LastSeen>) {
-      if (entries.length === 0) return
-      const sorted = [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      yield* sql.withTransaction(
-        Effect.forEach(
-          sorted,
-          ({ at, id }) => {
-            const iso = at.toISOString()
-            return sql`UPDATE users SET last_seen_at = CASE WHEN last_seen_at < ${iso} THEN ${iso} ELSE last_seen_at END
-              WHERE id = ${id}`
-          },
-          { discard: true }
-        )
+      yield* Effect.annotateCurrentSpan("users.count", entries.length)
+      yield* Effect.forEach(
+        entries,
+        ({ at, id }) => {
+          const iso = at.toISOString()
+          return sql`UPDATE users SET last_seen_at = CASE WHEN last_seen_at < ${iso} THEN ${iso} ELSE last_seen_at END
+            WHERE id = ${id}`
+        },
+        { discard: true }
       )
     }, storeErrors)
 

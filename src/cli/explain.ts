@@ -1,0 +1,63 @@
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Layer, Option } from "effect"
+import { existsSync } from "node:fs"
+import type { AppConfig } from "../domain/AppConfig.js"
+import { explainProvisioning, explainTrust } from "../domain/explain.js"
+import { requestFacts } from "../domain/RequestFacts.js"
+import type { Identity } from "../domain/User.js"
+import { Config, loadConfig } from "../services/Config.js"
+import { UserRepository } from "../services/UserRepository.js"
+import { configOption } from "./options.js"
+
+const peerOption = Options.text("peer").pipe(Options.withDescription("the socket address the request comes from"))
+const headerOption = Options.text("header").pipe(
+  Options.withAlias("H"),
+  Options.withDescription("a request header, 'Name: value' (repeat for several, or to send one twice)"),
+  Options.repeated
+)
+
+/** `Name: value` as typed; the value is handed over as Node would (UTF-8 bytes read as Latin-1). */
+const parseHeader = (text: string): [string, string] | undefined => {
+  const colon = text.indexOf(":")
+  if (colon <= 0) return undefined
+  const value = text.slice(colon + 1).trim()
+  return [text.slice(0, colon).trim().toLowerCase(), Buffer.from(value, "utf8").toString("latin1")]
+}
+
+/** Reads the user store without creating it: a missing SQLite file means "no users yet". */
+const lookUp = (config: AppConfig, identity: Identity) =>
+  Effect.gen(function* () {
+    if (config.database.kind === "sqlite" && config.database.path !== ":memory:" && !existsSync(config.database.path)) {
+      return { existing: undefined, anyUserExists: false, note: "the user store does not exist yet" }
+    }
+    const users = yield* UserRepository
+    const existing = Option.getOrUndefined(yield* users.findByIdentity(identity))
+    const anyUserExists = existing !== undefined || (yield* users.list()).length > 0
+    return { existing, anyUserExists, note: undefined }
+  }).pipe(Effect.provide(UserRepository.Default.pipe(Layer.provide(Layer.succeed(Config, config)))))
+
+export const explainCommand = Command.make(
+  "explain",
+  { config: configOption, peer: peerOption, headers: headerOption },
+  ({ config: path, peer, headers }) =>
+    Effect.gen(function* () {
+      const config = yield* loadConfig(Option.getOrUndefined(path))
+      const parsed = headers.map((h) => [h, parseHeader(h)] as const)
+      const bad = parsed.find(([, p]) => p === undefined)
+      if (bad) return yield* Effect.fail(new Error(`-H ${JSON.stringify(bad[0])}: expected 'Name: value'`))
+      const facts = requestFacts(peer, parsed.map(([, p]) => p!))
+      const trust = explainTrust(config, facts)
+      const lines = [...trust.steps]
+      let { status, outcome } = trust
+      if (trust.identity !== undefined) {
+        const store = yield* lookUp(config, trust.identity)
+        if (store.note) lines.push(store.note)
+        const provisioning = explainProvisioning(store.existing, store.anyUserExists)
+        lines.push(provisioning.step)
+        status = provisioning.status
+        outcome = provisioning.outcome
+      }
+      for (const [i, line] of lines.entries()) yield* Console.log(`${String(i + 1).padStart(2)}. ${line}`)
+      yield* Console.log(`=> ${status} ${outcome} (nothing was written)`)
+    })
+).pipe(Command.withDescription("show, step by step, what proxy authentication would decide for a request"))

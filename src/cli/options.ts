@@ -1,0 +1,8 @@
+import { Options } from "@effect/cli"
+
+/** `--config FILE`; without it HEADTOWER_CONFIG, else ./headtower.yaml (resolved by the Config service). */
+export const configOption = Options.file("config", { exists: "either" }).pipe(
+  Options.withAlias("c"),
+  Options.withDescription("configuration file (default: $HEADTOWER_CONFIG, else ./headtower.yaml)"),
+  Options.optional
+)

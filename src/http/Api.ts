@@ -1,0 +1,131 @@
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema } from "@effect/platform"
+import { Context, Schema } from "effect"
+import {
+  AmbiguousHeader,
+  ClientNotAllowed,
+  Forbidden,
+  InvalidForwardedAddress,
+  InvalidHeader,
+  LastOwner,
+  MissingIdentityHeader,
+  ProxyAuthDisabled,
+  UserDisabled,
+  UserNotFound,
+  UserStoreUnavailable
+} from "../domain/errors.js"
+import { ListNodesResponse, ListUsersResponse } from "../domain/Headscale.js"
+import { HeadscaleBadResponse, HeadscaleTimeout, HeadscaleUnauthorized, HeadscaleUnavailable } from "../domain/headscaleErrors.js"
+import { Role } from "../domain/User.js"
+import type { Authenticated } from "../services/Authenticator.js"
+
+/*
+ * The HTTP contract, apart from its handlers so that clients and tests import it alone.
+ * Every error body is `{ _tag, message }`.
+ */
+
+/** The authenticated user of the current request, provided by the Authentication middleware. */
+export class CurrentUser extends Context.Tag("headtower/CurrentUser")<CurrentUser, Authenticated>() {}
+
+/** Runs `authenticate` for every `/api` route; its failures are authenticate's closed union. */
+export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("headtower/Authentication", {
+  provides: CurrentUser,
+  failure: Schema.Union(
+    ProxyAuthDisabled,
+    ClientNotAllowed,
+    MissingIdentityHeader,
+    AmbiguousHeader,
+    InvalidHeader,
+    InvalidForwardedAddress,
+    UserDisabled,
+    UserStoreUnavailable
+  )
+}) {}
+
+const Nullable = Schema.NullOr(Schema.String)
+
+export const Me = Schema.Struct({
+  id: Schema.String,
+  identity: Schema.String,
+  email: Nullable,
+  name: Nullable,
+  picture: Nullable,
+  role: Role
+})
+
+export const UserView = Schema.Struct({
+  ...Me.fields,
+  disabled: Schema.Boolean,
+  createdAt: Schema.Date,
+  lastSeenAt: Schema.Date
+})
+
+export const UserPatch = Schema.Struct({
+  role: Schema.optional(Role),
+  disabled: Schema.optional(Schema.Boolean)
+})
+
+export const AuditEvent = Schema.Struct({
+  id: Schema.String,
+  at: Schema.Date,
+  kind: Schema.String,
+  actorIdentity: Nullable,
+  subjectId: Schema.String,
+  subjectIdentity: Schema.String,
+  clientIp: Nullable,
+  detail: Nullable
+})
+
+export class MeGroup extends HttpApiGroup.make("me")
+  .add(HttpApiEndpoint.get("me", "/api/me").addSuccess(Me))
+  .middleware(Authentication) {}
+
+export class UsersGroup extends HttpApiGroup.make("users")
+  .add(HttpApiEndpoint.get("list", "/api/users").addSuccess(Schema.Array(UserView)).addError(Forbidden))
+  .add(
+    HttpApiEndpoint.patch("update", "/api/users/:id")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .setPayload(UserPatch)
+      .addSuccess(UserView)
+      .addError(Forbidden)
+      .addError(UserNotFound)
+      .addError(LastOwner)
+  )
+  .add(
+    HttpApiEndpoint.get("audit", "/api/audit")
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))) }))
+      .addSuccess(Schema.Array(AuditEvent))
+      .addError(Forbidden)
+  )
+  .addError(UserStoreUnavailable)
+  .middleware(Authentication) {}
+
+export class HeadscaleGroup extends HttpApiGroup.make("headscale")
+  .add(HttpApiEndpoint.get("users", "/api/headscale/users").addSuccess(ListUsersResponse))
+  .add(HttpApiEndpoint.get("nodes", "/api/headscale/nodes").addSuccess(ListNodesResponse))
+  .addError(HeadscaleUnauthorized)
+  .addError(HeadscaleUnavailable)
+  .addError(HeadscaleTimeout)
+  .addError(HeadscaleBadResponse)
+  .middleware(Authentication) {}
+
+export const Readiness = Schema.Struct({
+  status: Schema.Literal("ready", "not_ready"),
+  checks: Schema.Struct({ userStore: Schema.String, headscale: Schema.String })
+})
+
+export class NotReady extends Schema.TaggedError<NotReady>()(
+  "NotReady",
+  { message: Schema.String, checks: Readiness.fields.checks },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+/** Liveness and readiness need no authentication: load balancers call them. */
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+  .add(HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Readiness).addError(NotReady)) {}
+
+export class HeadtowerApi extends HttpApi.make("headtower")
+  .add(MeGroup)
+  .add(UsersGroup)
+  .add(HeadscaleGroup)
+  .add(HealthGroup) {}

@@ -1,0 +1,42 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect } from "effect"
+import { Forbidden } from "../../domain/errors.js"
+import { canManageUsers, canViewUsers } from "../../domain/permissions.js"
+import type { UserId } from "../../domain/User.js"
+import { UserRepository } from "../../services/UserRepository.js"
+import { CurrentUser, HeadtowerApi } from "../Api.js"
+import { userView } from "./views.js"
+
+const requireRole = (allowed: (role: "owner" | "admin" | "member") => boolean, what: string) =>
+  Effect.flatMap(CurrentUser, (current) =>
+    allowed(current.user.role) ? Effect.succeed(current) : Effect.fail(new Forbidden({ message: `your role may not ${what}` }))
+  )
+
+export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) =>
+  Effect.gen(function* () {
+    const users = yield* UserRepository
+    return handlers
+      .handle("list", () =>
+        requireRole(canViewUsers, "list users").pipe(
+          Effect.zipRight(users.list()),
+          Effect.map((list) => list.map(userView))
+        )
+      )
+      .handle("update", ({ path, payload }) =>
+        Effect.gen(function* () {
+          const current = yield* requireRole(canManageUsers, "change users")
+          const actor = { userId: current.user.id, identity: current.user.identity, clientIp: current.clientIp }
+          const id = path.id as UserId
+          let user = yield* users.get(id)
+          if (payload.role !== undefined && payload.role !== user.role) user = yield* users.setRole(id, payload.role, actor)
+          if (payload.disabled !== undefined && payload.disabled !== user.disabled) {
+            user = yield* users.setDisabled(id, payload.disabled, actor)
+          }
+          return userView(user)
+        })
+      )
+      .handle("audit", ({ urlParams }) =>
+        requireRole(canViewUsers, "read the audit log").pipe(Effect.zipRight(users.audit(urlParams.limit ?? 100)))
+      )
+  })
+)

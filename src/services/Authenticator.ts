@@ -1,0 +1,84 @@
+import { Effect, Option } from "effect"
+import type { HeadscaleCredentials } from "../domain/Headscale.js"
+import { ClientNotAllowed, ProxyAuthDisabled, UserDisabled, type AuthenticationError } from "../domain/errors.js"
+import type { RequestFacts } from "../domain/RequestFacts.js"
+import type { User } from "../domain/User.js"
+import { ClientIpResolver } from "./ClientIpResolver.js"
+import { Config } from "./Config.js"
+import { IdentityExtractor } from "./IdentityExtractor.js"
+import { UserRepository } from "./UserRepository.js"
+
+/** What a successful authentication hands to the rest of the request. */
+export interface Authenticated {
+  readonly user: User
+  /** The credentials every Headscale call of this request uses: the configured API key. */
+  readonly credentials: HeadscaleCredentials
+  /** The resolved client address (canonical text), for audit entries. */
+  readonly clientIp: string
+}
+
+/**
+ * The trust boundary. Order matters and is the contract: client IP, then allowed_cidrs, then
+ * the identity headers, then provisioning — so a request from outside allowed_cidrs learns
+ * nothing about header problems, and nothing is written for any rejected request.
+ */
+export class Authenticator extends Effect.Service<Authenticator>()("headtower/Authenticator", {
+  effect: Effect.gen(function* () {
+    const config = yield* Config
+    const { proxyAuth } = config.server
+    const resolver = yield* ClientIpResolver
+    const extractor = yield* IdentityExtractor
+    const users = yield* UserRepository
+    // Decision 6 makes this unreachable with proxy auth on; the check keeps the invariant local.
+    const credentials = Option.map(config.headscale.apiKey, (apiKey): HeadscaleCredentials => ({ apiKey }))
+
+    /** `seen` collects what is known so far, so a rejection can be logged with it. */
+    const decide = (facts: RequestFacts, seen: { clientIp?: string }) =>
+      Effect.gen(function* () {
+        if (!proxyAuth.enabled || Option.isNone(credentials)) {
+          return yield* new ProxyAuthDisabled({ message: "proxy authentication is not enabled on this server" })
+        }
+        const ip = yield* resolver.resolve(facts)
+        seen.clientIp = ip.clientIp.text
+        const rule = proxyAuth.allowedCidrs.match(ip.clientIp)
+        yield* Effect.annotateCurrentSpan({
+          "auth.peer": ip.peer.text,
+          "auth.client_ip": ip.clientIp.text,
+          "auth.allowed_rule": rule?.text ?? "none"
+        })
+        if (rule === undefined) {
+          return yield* new ClientNotAllowed({ message: "this client is not allowed to authenticate through the proxy" })
+        }
+        const profile = yield* extractor.extract(facts)
+        const { user } = yield* users.provision(profile, { clientIp: ip.clientIp.text })
+        if (user.disabled) {
+          return yield* new UserDisabled({ message: "this user has been disabled by a Headtower owner" })
+        }
+        yield* Effect.annotateCurrentSpan({ "auth.outcome": "authenticated", "auth.user_id": user.id, "auth.role": user.role })
+        return { user, credentials: credentials.value, clientIp: ip.clientIp.text } satisfies Authenticated
+      })
+
+    const authenticate = Effect.fn("Authenticator.authenticate")(function* (facts: RequestFacts) {
+      const seen: { clientIp?: string } = {}
+      return yield* decide(facts, seen).pipe(
+        // One structured line per rejected request: the reason, and what the server saw.
+        Effect.tapError((error: AuthenticationError) =>
+          Effect.all([
+            Effect.annotateCurrentSpan({ "auth.outcome": "rejected", "auth.reason": error._tag }),
+            Effect.logWarning("proxy authentication rejected").pipe(
+              Effect.annotateLogs({
+                reason: error._tag,
+                detail: error.message,
+                peer: facts.peer ?? "unknown",
+                client_ip: seen.clientIp ?? "unresolved"
+              })
+            )
+          ])
+        )
+      )
+    })
+
+    return { authenticate } as const
+  }),
+  dependencies: [ClientIpResolver.Default, IdentityExtractor.Default]
+}) {}

@@ -141,10 +141,14 @@ describe("Headtower behind nginx basic auth (allowed_cidrs = nginx's bind addres
 
     // Signed in as bob but claiming to be alice: nginx replaces the header rather than adding a second one.
     const spoof = await viaNginx("bob", "/api/me", {
-      headers: [["Remote-User", "alice"], ["Remote-Email", "alice@example.com"]]
+      headers: [
+        ["Remote-User", "alice"],
+        ["Remote-Email", "alice@example.com"],
+        ["Remote-Picture", "https://images.example/alice.png"]
+      ]
     })
     expect(spoof.status).toBe(200)
-    expect(spoof.json).toMatchObject({ identity: "proxy:bob", email: null, role: "member" })
+    expect(spoof.json).toMatchObject({ identity: "proxy:bob", email: null, picture: null, role: "member" })
   })
 
   it("serves the Users page through nginx to a signed-in user", async () => {

@@ -94,6 +94,8 @@ export const basicAuthServer = (options: {
       proxy_set_header Remote-User $remote_user;
       proxy_set_header Remote-Email $headtower_email;
       proxy_set_header Remote-Name $headtower_name;
+      # Headtower reads a picture header too; unset here, a client could supply its own.
+      proxy_set_header Remote-Picture "";
       ${xff}
     }
   }`

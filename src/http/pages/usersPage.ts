@@ -59,7 +59,8 @@ select, button { font: inherit; font-size: .9rem; padding: .3rem .6rem; border-r
 button { cursor: pointer; }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 button.danger { color: var(--danger); border-color: #f1a29b; }
-button:disabled { opacity: .5; cursor: default; }
+button:disabled { opacity: 1; cursor: default; background: #f2f4f7; border-color: #d0d5dd; color: #98a2b3; }
+.table-wrap { overflow-x: auto; }
 :focus-visible { outline: 3px solid #84adff; outline-offset: 2px; }
 tr.is-disabled .who, tr.is-disabled .email { opacity: .6; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
@@ -95,7 +96,8 @@ function safePicture(url) {
   return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
 }
 function initials(u) {
-  var words = displayName(u).split(/[\\s@._-]+/).filter(Boolean);
+  // Letters and digits only: a name like "<b>" should not become the initials "<B".
+  var words = displayName(u).split(/[^\\p{L}\\p{N}]+/u).filter(Boolean);
   return ((words[0] || "?").charAt(0) + (words[1] || "").charAt(0)).toUpperCase();
 }
 function avatar(u, large) {
@@ -217,7 +219,9 @@ function renderAudit(events) {
     body.appendChild(el("tr", {}, [el("td", { colspan: "4", className: "sub", text: "No changes recorded yet." })]));
   }
   events.forEach(function (e) {
-    var detail = e.detail ? e.kind + " — " + e.detail : e.kind;
+    var kind = e.kind.replace(/_/g, " ");
+    kind = kind.charAt(0).toUpperCase() + kind.slice(1);
+    var detail = e.detail ? kind + ": " + e.detail : kind;
     body.appendChild(el("tr", {}, [
       el("td", {}, [timeEl(e.at)]),
       el("td", { text: e.actorIdentity || "system" }),
@@ -229,9 +233,9 @@ function renderAudit(events) {
 
 function update(u, patch, doneText, controls) {
   controls.forEach(function (c) { c.disabled = true; });
+  // The confirmation is announced once the table shows the change, not before.
   return api("PATCH", "/api/users/" + encodeURIComponent(u.id), patch).then(function () {
-    showStatus(doneText);
-    return refresh().then(function () { return true; });
+    return refresh().then(function (loaded) { if (loaded) showStatus(doneText); return true; });
   }, function (err) {
     controls.forEach(function (c) { c.disabled = false; });
     showError("Could not update " + displayName(u) + ": " + describe(err));
@@ -248,13 +252,14 @@ function refresh() {
     $("users-section").hidden = !staff;
     $("audit-section").hidden = !staff;
     $("members-notice").hidden = staff;
-    if (!staff) return;
+    if (!staff) return true;
     return Promise.all([api("GET", "/api/users"), api("GET", "/api/audit?limit=20")]).then(function (r) {
       state.users = r[0];
       renderUsers();
       renderAudit(r[1]);
+      return true;
     });
-  }).catch(function (err) { showError("Could not load users: " + describe(err)); });
+  }).catch(function (err) { showError("Could not load users: " + describe(err)); return false; });
 }
 
 refresh().then(function () { document.body.setAttribute("data-ready", "true"); });
@@ -296,17 +301,17 @@ export const usersPage = (options: { logoutEnabled: boolean }): string =>
   </section>
   <section class="card" id="users-section" aria-labelledby="users-heading" hidden>
     <h2 id="users-heading">All users <span id="users-count" class="sub"></span></h2>
-    <table>
+    <div class="table-wrap"><table>
       <thead><tr><th scope="col">User</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col">Last seen</th></tr></thead>
       <tbody id="users-body"></tbody>
-    </table>
+    </table></div>
   </section>
   <section class="card audit" id="audit-section" aria-labelledby="audit-heading" hidden>
     <h2 id="audit-heading">Recent changes</h2>
-    <table>
+    <div class="table-wrap"><table>
       <thead><tr><th scope="col">When</th><th scope="col">By</th><th scope="col">User</th><th scope="col">Change</th></tr></thead>
       <tbody id="audit-body"></tbody>
-    </table>
+    </table></div>
   </section>
 </main>`,
     SCRIPT

@@ -6,7 +6,7 @@ import { rawRequest } from "./net.js"
 import { startProcess, waitUntilReady } from "./process.js"
 
 const run = promisify(execFile)
-const CADDY = process.env["HEADTOWER_CADDY"] ?? "/usr/bin/caddy"
+const CADDY = process.env["E2E_CADDY"] ?? "/usr/bin/caddy"
 
 /** A bcrypt hash for Caddy's basic auth, from Caddy itself (about a second each: run them concurrently). */
 export const caddyPasswordHash = async (password: string): Promise<string> =>

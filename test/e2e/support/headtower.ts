@@ -28,6 +28,10 @@ export interface Headtower {
 
 const ROOT = join(import.meta.dirname, "..", "..", "..")
 
+/** Headtower reads HEADTOWER_* variables as config: the generated file alone must decide. */
+const hermeticEnv = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("HEADTOWER_")))
+
 /**
  * Runs `headtower serve` as a real child process from a generated config: the same entry
  * point, config parser and socket a deployment uses. One process (node --import tsx), so its
@@ -60,6 +64,7 @@ export const startHeadtower = async (options: {
   writeFileSync(configFile, stringify(config))
   const started = startProcess(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", configFile], {
     cwd: ROOT,
+    env: hermeticEnv(),
     logFile: join(options.workDir, `${name}.log`)
   })
   try {

@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { rawRequest } from "./net.js"
 import { startProcess, waitUntilReady } from "./process.js"
 
-const NGINX = process.env["HEADTOWER_NGINX"] ?? "/usr/sbin/nginx"
+const NGINX = process.env["E2E_NGINX"] ?? "/usr/sbin/nginx"
 
 /** An htpasswd line with an Apache MD5 (apr1) hash, which nginx's auth_basic accepts. */
 export const htpasswdLine = (user: string, password: string): string =>
@@ -94,16 +94,19 @@ export const basicAuthServer = (options: {
       proxy_set_header Remote-User $remote_user;
       proxy_set_header Remote-Email $headtower_email;
       proxy_set_header Remote-Name $headtower_name;
-      # Headtower reads a picture header too; unset here, a client could supply its own.
-      proxy_set_header Remote-Picture "";
+      # Set even when empty: an unset header would pass the client's own through.
+      proxy_set_header Remote-Picture $headtower_picture;
       ${xff}
     }
   }`
 }
 
 /** Profile metadata per basic-auth user, as an SSO proxy would supply it. Goes once per `http {}`. */
-export const profileMaps = (profiles: Record<string, { readonly email?: string; readonly name?: string }>): string => {
-  const entries = (key: "email" | "name") =>
+export const profileMaps = (
+  profiles: Record<string, { readonly email?: string; readonly name?: string; readonly picture?: string }>
+): string => {
+  // Values go inside nginx double quotes; test data never contains a quote or backslash.
+  const entries = (key: "email" | "name" | "picture") =>
     Object.entries(profiles)
       .filter(([, p]) => p[key] !== undefined)
       .map(([user, p]) => `    ${user} "${p[key]}";`)
@@ -116,5 +119,9 @@ ${entries("email")}
   map $remote_user $headtower_name {
     default "";
 ${entries("name")}
+  }
+  map $remote_user $headtower_picture {
+    default "";
+${entries("picture")}
   }`
 }

@@ -4,7 +4,7 @@ import { join } from "node:path"
 
 /**
  * A temp directory for one test file's configs, logs and databases. Kept when
- * HEADTOWER_KEEP_E2E is set so the logs of a failed run can be read afterwards.
+ * E2E_KEEP_WORKDIR is set so the logs of a failed run can be read afterwards.
  */
 export const makeWorkDir = (name: string) => {
   const dir = mkdtempSync(join(tmpdir(), `headtower-e2e-${name}-`))
@@ -12,7 +12,7 @@ export const makeWorkDir = (name: string) => {
     dir,
     path: (file: string) => join(dir, file),
     remove: () => {
-      if (process.env["HEADTOWER_KEEP_E2E"] === undefined) rmSync(dir, { recursive: true, force: true })
+      if (process.env["E2E_KEEP_WORKDIR"] === undefined) rmSync(dir, { recursive: true, force: true })
     }
   }
 }

@@ -138,6 +138,9 @@ describe("the Users page through nginx, in Chromium", () => {
     expect(await page.getByLabel("Role for Alice Liddell", { exact: true }).inputValue()).toBe("owner")
     expect(await page.getByLabel("Role for Bob Müller", { exact: true }).inputValue()).toBe("member")
     await expect.poll(() => page.getByRole("link", { name: "Log out" }).getAttribute("href")).toBe("/logout")
+    const logout = await api("alice", "/logout")
+    expect(logout.status).toBe(302)
+    expect(logout.headers["location"]).toBe(`http://127.0.0.1:${nginxPort}/signed-out`)
   })
 
   it("renders a hostile display name as text, never as markup", async () => {

@@ -55,6 +55,13 @@ export const decodeHeaderValue = (raw: string): string | undefined => {
  */
 const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/u
 
+/*
+ * Only HTTP's optional whitespace (space, tab) surrounds a value. `String.prototype.trim`
+ * would also strip NBSP, U+3000 and the other Unicode spaces, turning "\u00a0alice" into
+ * "alice": another identity, which the exact-value rule above forbids.
+ */
+const trimOws = (value: string): string => value.replace(/^[ \t]+|[ \t]+$/g, "")
+
 type Read =
   | { readonly _tag: "Absent" }
   | { readonly _tag: "Value"; readonly value: string }
@@ -71,7 +78,7 @@ const readHeader = (facts: RequestFacts, header: string): Read => {
   const decoded = decodeHeaderValue(values[0]!)
   if (decoded === undefined) return { _tag: "Invalid", header, reason: `${header} is not valid UTF-8` }
   if (FORBIDDEN.test(decoded)) return { _tag: "Invalid", header, reason: `${header} contains control or formatting characters` }
-  return { _tag: "Value", value: decoded.trim() }
+  return { _tag: "Value", value: trimOws(decoded) }
 }
 
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/u

@@ -1,0 +1,222 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { UserStoreUnavailable } from "../../src/domain/errors.js"
+import { requestFacts } from "../../src/domain/RequestFacts.js"
+import { type Profile, User, type UserId } from "../../src/domain/User.js"
+import { Authenticator } from "../../src/services/Authenticator.js"
+import { UserRepository } from "../../src/services/UserRepository.js"
+import { type ProxyAuthOverrides, TEST_API_KEY, testConfigLayer } from "../fixtures/config.js"
+import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
+
+/** An in-memory repository that records every provision; other methods die loudly. */
+const fakeUsers = (options: { readonly disabled?: boolean; readonly failing?: boolean } = {}) => {
+  const provisioned: Array<{ profile: Profile; clientIp: string }> = []
+  const unimplemented = (name: string) => () => Effect.die(`UserRepository.${name} is not part of this test`)
+  const layer = Layer.succeed(
+    UserRepository,
+    UserRepository.make({
+      provision: (profile: Profile, context: { readonly clientIp: string }) => {
+        if (options.failing) return Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" }))
+        provisioned.push({ profile, clientIp: context.clientIp })
+        const now = new Date()
+        const user = new User({
+          id: `u${provisioned.length}` as UserId,
+          identity: profile.identity,
+          email: profile.email,
+          name: profile.name,
+          picture: profile.picture,
+          role: provisioned.length === 1 ? "owner" : "member",
+          disabled: options.disabled ?? false,
+          createdAt: now,
+          lastSeenAt: now
+        })
+        return Effect.succeed({ user, created: true })
+      },
+      get: unimplemented("get"),
+      findByIdentity: unimplemented("findByIdentity"),
+      list: unimplemented("list"),
+      setRole: unimplemented("setRole"),
+      setDisabled: unimplemented("setDisabled"),
+      touchLastSeen: () => Effect.void,
+      audit: unimplemented("audit")
+    } as unknown as UserRepository)
+  )
+  return { layer, provisioned }
+}
+
+const run = (
+  peer: string | undefined,
+  headers: Record<string, string | ReadonlyArray<string>>,
+  config: ProxyAuthOverrides = {},
+  users = fakeUsers()
+) =>
+  Effect.gen(function* () {
+    const auth = yield* Authenticator
+    return yield* recordSpans(auth.authenticate(requestFacts(peer, Object.entries(headers))))
+  }).pipe(Effect.provide(Authenticator.Default.pipe(Layer.provide(users.layer), Layer.provide(testConfigLayer(config)))))
+
+/** The failure's tag, "success", or the whole cause when it is not a typed failure (a defect). */
+const failureTag = (exit: Exit.Exit<unknown, { readonly _tag: string }>): string =>
+  Exit.match(exit, {
+    onSuccess: () => "success",
+    onFailure: (cause) =>
+      Option.match(Cause.failureOption(cause), { onNone: () => Cause.pretty(cause), onSome: (e) => e._tag })
+  })
+
+describe("Authenticator.authenticate", () => {
+  it.effect("a localhost request with Remote-User authenticates as proxy:<value> and carries the configured API key", () =>
+    Effect.gen(function* () {
+      const users = fakeUsers()
+      const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice", "Remote-Email": "a@example.com" }, {}, users)
+      const result = Exit.getOrElse(exit, () => {
+        throw new Error("rejected")
+      })
+      expect(result.user.identity).toBe("proxy:alice")
+      expect(result.user.role).toBe("owner")
+      expect(Redacted.value(result.credentials.apiKey)).toBe(TEST_API_KEY)
+      expect(users.provisioned).toEqual([
+        { profile: expect.objectContaining({ identity: "proxy:alice", email: "a@example.com" }), clientIp: "127.0.0.1" }
+      ])
+    }))
+
+  it.effect("proxy auth disabled → ProxyAuthDisabled and nothing provisioned", () =>
+    Effect.gen(function* () {
+      const users = fakeUsers()
+      const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, { enabled: false }, users)
+      expect(failureTag(exit)).toBe("ProxyAuthDisabled")
+      expect(users.provisioned).toEqual([])
+    }))
+
+  it.effect("a peer outside allowed_cidrs → ClientNotAllowed before headers are even read, nothing provisioned", () =>
+    Effect.gen(function* () {
+      const users = fakeUsers()
+      for (const headers of [{ "Remote-User": "alice" }, {}, { "Remote-User": ["a", "b"] }]) {
+        const { exit } = yield* run("10.1.2.3", headers, {}, users)
+        expect(failureTag(exit)).toBe("ClientNotAllowed")
+      }
+      expect(users.provisioned).toEqual([])
+    }))
+
+  it.effect("an IPv4 peer reported as ::ffff:127.0.0.1 is 127.0.0.1 for allowed_cidrs (Decision 1)", () =>
+    Effect.gen(function* () {
+      const { exit } = yield* run("::ffff:127.0.0.1", { "Remote-User": "alice" })
+      expect(Exit.isSuccess(exit)).toBe(true)
+    }))
+
+  it.effect("an unknown peer (no socket address) fails closed", () =>
+    Effect.gen(function* () {
+      const { exit } = yield* run(undefined, { "Remote-User": "alice" })
+      expect(failureTag(exit)).toBe("ClientNotAllowed")
+    }))
+
+  it.effect("an allowed client without the user header → MissingIdentityHeader, nothing provisioned", () =>
+    Effect.gen(function* () {
+      const users = fakeUsers()
+      const { exit } = yield* run("::1", { "Remote-Email": "a@example.com" }, {}, users)
+      expect(failureTag(exit)).toBe("MissingIdentityHeader")
+      expect(users.provisioned).toEqual([])
+    }))
+
+  it.effect("Decision 4: the identity header twice → AmbiguousHeader, nothing provisioned", () =>
+    Effect.gen(function* () {
+      const users = fakeUsers()
+      const { exit } = yield* run("127.0.0.1", { "Remote-User": ["alice", "bob"] }, {}, users)
+      expect(failureTag(exit)).toBe("AmbiguousHeader")
+      expect(users.provisioned).toEqual([])
+    }))
+
+  it.effect("by default X-Forwarded-For and X-Real-IP are ignored: the socket address decides", () =>
+    Effect.gen(function* () {
+      const spoofed = { "Remote-User": "alice", "X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1" }
+      expect(failureTag((yield* run("10.0.0.9", spoofed)).exit)).toBe("ClientNotAllowed")
+      const fromLocal = { "Remote-User": "alice", "X-Forwarded-For": "10.0.0.9", "X-Real-IP": "10.0.0.9" }
+      expect(Exit.isSuccess((yield* run("127.0.0.1", fromLocal)).exit)).toBe(true)
+    }))
+
+  describe("with ip_header", () => {
+    const config: ProxyAuthOverrides = {
+      ipHeader: "X-Forwarded-For",
+      trustedProxyCidrs: ["127.0.0.1/32"],
+      allowedCidrs: ["10.0.0.0/8"]
+    }
+    it.effect("a trusted proxy's header names the client, checked against allowed_cidrs", () =>
+      Effect.gen(function* () {
+        const ok = yield* run("127.0.0.1", { "Remote-User": "alice", "X-Forwarded-For": "10.1.1.1" }, config)
+        expect(Exit.isSuccess(ok.exit)).toBe(true)
+        const outside = yield* run("127.0.0.1", { "Remote-User": "alice", "X-Forwarded-For": "192.0.2.1" }, config)
+        expect(failureTag(outside.exit)).toBe("ClientNotAllowed")
+      }))
+
+    it.effect("Decision 2: from an untrusted peer the header is ignored and the peer is the client", () =>
+      Effect.gen(function* () {
+        const inside = yield* run("10.2.2.2", { "Remote-User": "alice", "X-Forwarded-For": "192.0.2.1" }, config)
+        expect(Exit.isSuccess(inside.exit)).toBe(true)
+        const outside = yield* run("192.0.2.7", { "Remote-User": "alice", "X-Forwarded-For": "10.1.1.1" }, config)
+        expect(failureTag(outside.exit)).toBe("ClientNotAllowed")
+      }))
+
+    it.effect("Decision 2: a trusted peer with the header missing, empty or garbage is rejected, never judged by its own address", () =>
+      Effect.gen(function* () {
+        const users = fakeUsers()
+        // allowed_cidrs contains the proxy itself here: a fallback to the peer would let these in.
+        const lax = { ...config, allowedCidrs: ["10.0.0.0/8", "127.0.0.1/32"] }
+        for (const xff of [undefined, "", "  ", "garbage", "unknown"]) {
+          const headers: Record<string, string> = { "Remote-User": "alice" }
+          if (xff !== undefined) headers["X-Forwarded-For"] = xff
+          const { exit } = yield* run("127.0.0.1", headers, lax, users)
+          expect(failureTag(exit)).toBe("InvalidForwardedAddress")
+        }
+        expect(users.provisioned).toEqual([])
+      }))
+
+    it.effect("Decision 3: rightmost_untrusted skips trusted proxies and ignores a client-chosen first entry", () =>
+      Effect.gen(function* () {
+        const mode = { ...config, ipHeaderMode: "rightmost_untrusted" as const }
+        const forged = { "Remote-User": "alice", "X-Forwarded-For": "10.9.9.9, 192.0.2.1" }
+        expect(failureTag((yield* run("127.0.0.1", forged, mode)).exit)).toBe("ClientNotAllowed")
+        // first-entry mode believes the forged entry: the documented risk check-config warns about.
+        expect(Exit.isSuccess((yield* run("127.0.0.1", forged, config)).exit)).toBe(true)
+      }))
+  })
+
+  it.effect("a disabled user → UserDisabled", () =>
+    Effect.gen(function* () {
+      const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, {}, fakeUsers({ disabled: true }))
+      expect(failureTag(exit)).toBe("UserDisabled")
+    }))
+
+  it.effect("a failing user store → UserStoreUnavailable (typed, not a defect)", () =>
+    Effect.gen(function* () {
+      const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, {}, fakeUsers({ failing: true }))
+      expect(failureTag(exit)).toBe("UserStoreUnavailable")
+    }))
+
+  it.effect("spans: named steps with the decision as attributes, never the API key or header values dumped", () =>
+    Effect.gen(function* () {
+      const ok = yield* run("::ffff:127.0.0.1", { "Remote-User": "alice", "X-Secret-Header": "s3cr3t" })
+      const names = ok.spans.map((s) => s.name)
+      expect(names).toEqual(
+        expect.arrayContaining(["Authenticator.authenticate", "ClientIpResolver.resolve", "IdentityExtractor.extract"])
+      )
+      const auth = ok.spans.find((s) => s.name === "Authenticator.authenticate")!
+      expect(Object.fromEntries(auth.attributes)).toMatchObject({
+        "auth.peer": "127.0.0.1",
+        "auth.client_ip": "127.0.0.1",
+        "auth.allowed_rule": "127.0.0.1/32",
+        "auth.outcome": "authenticated"
+      })
+      const rejected = yield* run("10.0.0.1", { "Remote-User": "alice" })
+      const rejectedSpan = rejected.spans.find((s) => s.name === "Authenticator.authenticate")!
+      expect(Object.fromEntries(rejectedSpan.attributes)).toMatchObject({ "auth.outcome": "rejected", "auth.reason": "ClientNotAllowed" })
+      const text = allAttributeText([...ok.spans, ...rejected.spans])
+      expect(text).not.toContain(TEST_API_KEY)
+      expect(text).not.toContain("s3cr3t")
+    }))
+
+  it.effect("authenticate needs nothing from its caller (R = never)", () =>
+    Effect.gen(function* () {
+      const auth = yield* Authenticator
+      const effect: Effect.Effect<unknown, { readonly _tag: string }, never> = auth.authenticate(requestFacts("127.0.0.1", []))
+      expect(Effect.isEffect(effect)).toBe(true)
+    }).pipe(Effect.provide(Authenticator.Default.pipe(Layer.provide(fakeUsers().layer), Layer.provide(testConfigLayer())))))
+})

@@ -78,7 +78,9 @@ const readHeader = (facts: RequestFacts, header: string): Read => {
   const decoded = decodeHeaderValue(values[0]!)
   if (decoded === undefined) return { _tag: "Invalid", header, reason: `${header} is not valid UTF-8` }
   if (FORBIDDEN.test(decoded)) return { _tag: "Invalid", header, reason: `${header} contains control or formatting characters` }
-  return { _tag: "Value", value: trimOws(decoded) }
+  const value = trimOws(decoded)
+  // Nothing but Unicode spaces is no value at all; anything else is kept exactly.
+  return { _tag: "Value", value: value.trim() === "" ? "" : value }
 }
 
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/u

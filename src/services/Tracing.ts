@@ -1,0 +1,43 @@
+import { Headers } from "@effect/platform"
+import { NodeSdk } from "@effect/opentelemetry"
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Effect, Layer } from "effect"
+import type { TelemetryConfig } from "../domain/AppConfig.js"
+import { Config } from "./Config.js"
+
+/*
+ * Span export. With `telemetry.otlp_endpoint` (or OTEL_EXPORTER_OTLP_ENDPOINT) set, every span
+ * goes to that collector over OTLP/HTTP; without it no exporter exists and spans stay in the
+ * process. The exporter speaks OTLP/HTTP JSON, which every collector accepts.
+ */
+
+/** The generic endpoint is a base URL: the traces signal lives under `/v1/traces` (OTLP spec). */
+export const tracesUrl = (endpoint: string) => `${endpoint.replace(/\/+$/, "")}/v1/traces`
+
+/*
+ * The platform's HTTP spans copy every request and response header into attributes, redacting
+ * only a few names. Identity headers are configurable and forwarded-for headers name people's
+ * addresses, so every header outside this list is redacted: the authentication spans carry
+ * the decision instead.
+ */
+const HEADERS_SHOWN_IN_SPANS = ["host", "accept", "content-type", "content-length", "user-agent", "traceparent"]
+const redactHeadersInSpans = Layer.locallyScoped(Headers.currentRedactedNames, [
+  new RegExp(`^(?!(?:${HEADERS_SHOWN_IN_SPANS.join("|")})$)`, "i")
+])
+
+const exporter = (telemetry: TelemetryConfig, endpoint: string) =>
+  NodeSdk.layer(() => ({
+    resource: { serviceName: telemetry.serviceName },
+    // Batched: a request never waits on the collector; what is queued is flushed on shutdown.
+    spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(endpoint) }))
+  }))
+
+/** Provide to the server layer: sets the tracer (when exporting) and the header redaction. */
+export const TracingLive: Layer.Layer<never, never, Config> = Layer.unwrapEffect(
+  Effect.map(Config, ({ telemetry }) =>
+    telemetry.otlpEndpoint === undefined
+      ? redactHeadersInSpans
+      : Layer.merge(redactHeadersInSpans, Layer.discard(exporter(telemetry, telemetry.otlpEndpoint)))
+  )
+)

@@ -8,32 +8,37 @@ import { UserRepository } from "../../src/services/UserRepository.js"
 import { type ProxyAuthOverrides, TEST_API_KEY, testConfigLayer } from "../fixtures/config.js"
 import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
 
-/** An in-memory repository that records every provision; other methods die loudly. */
+/** An in-memory repository that records every provision; methods outside the login path die loudly. */
 const fakeUsers = (options: { readonly disabled?: boolean; readonly failing?: boolean } = {}) => {
   const provisioned: Array<{ profile: Profile; clientIp: string }> = []
+  const byIdentity = new Map<string, User>()
+  const unavailable = () => new UserStoreUnavailable({ message: "The user store is unavailable" })
   const unimplemented = (name: string) => () => Effect.die(`UserRepository.${name} is not part of this test`)
   const layer = Layer.succeed(
     UserRepository,
     UserRepository.make({
       provision: (profile: Profile, context: { readonly clientIp: string }) => {
-        if (options.failing) return Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" }))
+        if (options.failing) return Effect.fail(unavailable())
         provisioned.push({ profile, clientIp: context.clientIp })
+        const existing = byIdentity.get(profile.identity)
         const now = new Date()
         const user = new User({
-          id: `u${provisioned.length}` as UserId,
+          id: existing?.id ?? (`u${byIdentity.size + 1}` as UserId),
           identity: profile.identity,
           email: profile.email,
           name: profile.name,
           picture: profile.picture,
-          role: provisioned.length === 1 ? "owner" : "member",
+          role: existing?.role ?? (byIdentity.size === 0 ? "owner" : "member"),
           disabled: options.disabled ?? false,
-          createdAt: now,
+          createdAt: existing?.createdAt ?? now,
           lastSeenAt: now
         })
-        return Effect.succeed({ user, created: true })
+        byIdentity.set(profile.identity, user)
+        return Effect.succeed({ user, created: existing === undefined })
       },
+      findByIdentity: (identity: string) =>
+        options.failing ? Effect.fail(unavailable()) : Effect.succeed(Option.fromNullable(byIdentity.get(identity))),
       get: unimplemented("get"),
-      findByIdentity: unimplemented("findByIdentity"),
       list: unimplemented("list"),
       setRole: unimplemented("setRole"),
       setDisabled: unimplemented("setDisabled"),

@@ -79,21 +79,31 @@ const AuditRow = Schema.Struct({
 })
 const decodeAudit = Schema.decodeUnknown(Schema.Array(AuditRow))
 
-/** Closes a method's error channel: SqlError is an outage (503), a ParseError a bug. */
+const unavailable = (error: SqlError.SqlError) =>
+  Effect.logError("user store query failed", error).pipe(
+    Effect.zipRight(Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" })))
+  )
+
+/**
+ * Closes a method's error channel: SqlError is an outage (503), a ParseError a bug.
+ * `withTransaction` turns a failed COMMIT or ROLLBACK into a defect (`orDie`); on SQLite an
+ * I/O error rolls the transaction back itself, so the explicit ROLLBACK then fails. Those are
+ * the same outage, so a SqlError defect becomes a 503 too, never a 500.
+ */
 const storeErrors = <A, E, R>(
   effect: Effect.Effect<A, E | SqlError.SqlError | ParseError, R>
 ) =>
   effect.pipe(
+    Effect.catchSomeDefect((defect) =>
+      defect instanceof SqlError.SqlError ? Option.some(Effect.fail(defect)) : Option.none()
+    ),
     Effect.catchIf(
       (error): error is ParseError => error instanceof ParseResult.ParseError,
       (error) => Effect.die(error)
     ),
     Effect.catchIf(
       (error): error is SqlError.SqlError => error instanceof SqlError.SqlError,
-      (error) =>
-        Effect.logError("user store query failed", error).pipe(
-          Effect.zipRight(Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" })))
-        )
+      unavailable
     )
   )
 

@@ -1,0 +1,186 @@
+import { HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Layer, ManagedRuntime } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { RoutesLive } from "../../src/http/Server.js"
+import { Config } from "../../src/services/Config.js"
+import { rawRequest, type RawResponse } from "../e2e/support/net.js"
+import { TEST_API_KEY, testConfig } from "../fixtures/config.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+
+/*
+ * The HTTP contract over a real socket, with the server built in process from the same
+ * layers `headtower serve` uses: statuses, error bodies, roles, and what never leaks.
+ */
+
+const PROXY = "127.0.0.2"
+const STRANGER = "127.0.0.3"
+let dir: string
+let headscale: FakeHeadscale
+let runtime: ManagedRuntime.ManagedRuntime<HttpServer.HttpServer, unknown>
+let port: number
+
+const call = (
+  path: string,
+  user: string | undefined,
+  options: { method?: string; body?: unknown; from?: string; headers?: ReadonlyArray<readonly [string, string]> } = {}
+): Promise<RawResponse> =>
+  rawRequest({
+    port,
+    path,
+    method: options.method ?? "GET",
+    localAddress: options.from ?? PROXY,
+    headers: [...(user === undefined ? [] : [["Remote-User", user] as const]), ...(options.headers ?? [])],
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) })
+  })
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "headtower-api-"))
+  headscale = await startFakeHeadscale({ apiKey: TEST_API_KEY, users: sampleUsers, nodes: sampleNodes, port: 0 })
+  const config = testConfig(
+    { allowedCidrs: [`${PROXY}/32`], logoutUrl: "https://auth.example.com/logout" },
+    { database: { kind: "sqlite", path: join(dir, "users.db") }, headscale: { ...testConfig().headscale, url: headscale.url, timeoutMs: 1_000 } }
+  )
+  const layer = RoutesLive.pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })),
+    Layer.provide(Layer.succeed(Config, config))
+  )
+  runtime = ManagedRuntime.make(layer)
+  const server = await runtime.runPromise(HttpServer.HttpServer)
+  port = (server.address as HttpServer.TcpAddress).port
+})
+
+afterAll(async () => {
+  await runtime?.dispose()
+  await headscale?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const expectError = (res: RawResponse, status: number, tag: string) => {
+  expect(res.status).toBe(status)
+  expect(res.json).toEqual({ _tag: tag, message: expect.any(String) })
+  // Never the configuration or internals: no CIDR, no stack trace.
+  expect(res.body).not.toMatch(/\/32|\/128|127\.0\.0\.2|at .*\.ts:\d+|Error:/)
+}
+
+describe("HTTP API", () => {
+  it("the first user is the owner, later ones members; /api/me has the documented shape", async () => {
+    const alice = await call("/api/me", "alice", { headers: [["Remote-Email", "alice@example.com"]] })
+    expect(alice.status).toBe(200)
+    expect(alice.json).toEqual({
+      id: expect.any(String),
+      identity: "proxy:alice",
+      email: "alice@example.com",
+      name: null,
+      picture: null,
+      role: "owner"
+    })
+    expect((await call("/api/me", "bob")).json.role).toBe("member")
+  })
+
+  it("error statuses and bodies: 403 not allowed, 401 missing, 400 ambiguous", async () => {
+    expectError(await call("/api/me", "mallory", { from: STRANGER }), 403, "ClientNotAllowed")
+    expectError(await call("/api/me", undefined), 401, "MissingIdentityHeader")
+    expectError(await call("/api/me", "a", { headers: [["Remote-User", "b"]] }), 400, "AmbiguousHeader")
+    expectError(await call("/api/me", "al\tice"), 400, "InvalidHeader")
+  })
+
+  it("a stranger's request creates no user", async () => {
+    await call("/api/me", "stranger-danger", { from: STRANGER })
+    const users = await call("/api/users", "alice")
+    expect(users.json.map((u: { identity: string }) => u.identity)).not.toContain("proxy:stranger-danger")
+  })
+
+  it("GET /api/users is for owners and admins; a member gets 403 Forbidden", async () => {
+    const list = await call("/api/users", "alice")
+    expect(list.status).toBe(200)
+    expect(list.json[0]).toEqual(
+      expect.objectContaining({ identity: "proxy:alice", role: "owner", disabled: false, createdAt: expect.any(String), lastSeenAt: expect.any(String) })
+    )
+    expectError(await call("/api/users", "bob"), 403, "Forbidden")
+  })
+
+  it("PATCH /api/users/{id}: owner promotes, member may not, unknown id 404, bad body 400, last owner 409", async () => {
+    const bob = (await call("/api/me", "bob")).json
+    const alice = (await call("/api/me", "alice")).json
+    expectError(await call(`/api/users/${alice.id}`, "bob", { method: "PATCH", body: { role: "member" } }), 403, "Forbidden")
+    const promoted = await call(`/api/users/${bob.id}`, "alice", { method: "PATCH", body: { role: "admin" } })
+    expect(promoted.status).toBe(200)
+    expect(promoted.json.role).toBe("admin")
+    expect((await call("/api/me", "bob")).json.role).toBe("admin")
+    expectError(await call("/api/users/no-such-id", "alice", { method: "PATCH", body: { disabled: true } }), 404, "UserNotFound")
+    expect((await call(`/api/users/${bob.id}`, "alice", { method: "PATCH", body: { role: "emperor" } })).status).toBe(400)
+    expectError(await call(`/api/users/${alice.id}`, "alice", { method: "PATCH", body: { role: "member" } }), 409, "LastOwner")
+    expectError(await call(`/api/users/${alice.id}`, "alice", { method: "PATCH", body: { disabled: true } }), 409, "LastOwner")
+  })
+
+  it("a disabled user is refused with 403 UserDisabled on the next request, and enabled again", async () => {
+    const carol = (await call("/api/me", "carol")).json
+    expect((await call(`/api/users/${carol.id}`, "alice", { method: "PATCH", body: { disabled: true } })).status).toBe(200)
+    expectError(await call("/api/me", "carol"), 403, "UserDisabled")
+    expect((await call(`/api/users/${carol.id}`, "alice", { method: "PATCH", body: { disabled: false } })).status).toBe(200)
+    expect((await call("/api/me", "carol")).status).toBe(200)
+  })
+
+  it("the audit log records who did what from where", async () => {
+    const audit = await call("/api/audit?limit=50", "alice")
+    expect(audit.status).toBe(200)
+    expect(audit.json).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: "role_changed", actorIdentity: "proxy:alice", subjectIdentity: "proxy:bob", clientIp: PROXY }),
+        expect.objectContaining({ kind: "user_disabled", subjectIdentity: "proxy:carol" }),
+        expect.objectContaining({ kind: "user_provisioned", subjectIdentity: "proxy:alice", actorIdentity: null })
+      ])
+    )
+  })
+
+  it("Headscale lists are fetched with the configured key; Headscale down → 502 typed", async () => {
+    const users = await call("/api/headscale/users", "alice")
+    expect(users.status).toBe(200)
+    expect(users.json.users.length).toBe(sampleUsers.length)
+    expect(headscale.requests.at(-1)).toMatchObject({ auth: "valid" })
+    expect((await call("/api/headscale/nodes", "alice")).json.nodes.length).toBe(sampleNodes.length)
+    await headscale.setFault({ down: true })
+    try {
+      expectError(await call("/api/headscale/nodes", "alice"), 502, "HeadscaleUnavailable")
+      expect((await call("/api/me", "alice")).status).toBe(200)
+      const ready = await call("/readyz", undefined, { from: STRANGER })
+      expect(ready.status).toBe(503)
+      expect(ready.json.checks).toEqual({ userStore: "ok", headscale: expect.not.stringMatching(/^ok$/) })
+    } finally {
+      await headscale.setFault({})
+    }
+    expect((await call("/readyz", undefined)).json).toEqual({ status: "ready", checks: { userStore: "ok", headscale: "ok" } })
+  })
+
+  it("/healthz needs no authentication; /logout redirects to the proxy's logout", async () => {
+    expect((await call("/healthz", undefined, { from: STRANGER })).json).toEqual({ status: "ok" })
+    const logout = await call("/logout", undefined, { from: STRANGER })
+    expect(logout.status).toBe(302)
+    expect(logout.headers.location).toBe("https://auth.example.com/logout")
+  })
+
+  it("the Users page is served to authenticated users only, with a restrictive CSP", async () => {
+    const page = await call("/users", "alice")
+    expect(page.status).toBe(200)
+    expect(page.headers["content-type"]).toContain("text/html")
+    expect(page.headers["content-security-policy"]).toContain("default-src 'none'")
+    const refused = await call("/users", "alice", { from: STRANGER })
+    expect(refused.status).toBe(403)
+    expect(refused.body).not.toContain("127.0.0.2/32")
+  })
+
+  it("unknown routes are 404", async () => {
+    expect((await call("/api/nope", "alice")).status).toBe(404)
+  })
+
+  it("the API key never appears in any response", async () => {
+    for (const path of ["/api/me", "/api/users", "/api/headscale/users", "/readyz", "/api/audit"]) {
+      expect((await call(path, "alice")).body).not.toContain(TEST_API_KEY)
+    }
+  })
+})

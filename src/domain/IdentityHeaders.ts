@@ -32,7 +32,9 @@ export interface ExtractedProfile {
   readonly dropped: ReadonlyArray<{ readonly header: string; readonly reason: string }>
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
+// ignoreBOM keeps a leading U+FEFF in the text (the default strips it, so "\ufeffowner" decoded
+// as "owner"); FORBIDDEN then rejects it.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/
 
 /**

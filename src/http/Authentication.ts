@@ -1,6 +1,7 @@
 import { HttpServerRequest } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { Authenticator } from "../services/Authenticator.js"
+import { observeAuthentication } from "../services/Metrics.js"
 import { Authentication } from "./Api.js"
 import { requestFactsOf } from "./requestFacts.js"
 
@@ -10,7 +11,7 @@ export const AuthenticationLive = Layer.effect(
   Effect.gen(function* () {
     const authenticator = yield* Authenticator
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      authenticator.authenticate(requestFactsOf(request))
+      observeAuthentication(authenticator.authenticate(requestFactsOf(request)))
     )
   })
 )

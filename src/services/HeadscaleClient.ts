@@ -16,6 +16,7 @@ import {
   HeadscaleUnavailable
 } from "../domain/headscaleErrors.js"
 import { Config } from "./Config.js"
+import { countHeadscaleRequest } from "./Metrics.js"
 
 /*
  * Time bound: every method gives up after `headscale.timeout_ms` in total — one deadline
@@ -133,8 +134,16 @@ export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtowe
               new HeadscaleTimeout({ message: `Headscale did not answer GET ${route} within ${timeoutMs} ms` })
           }),
           Effect.tapBoth({
-            onFailure: (error) => Effect.annotateCurrentSpan({ "headscale.outcome": error._tag, "headscale.attempts": attempts }),
-            onSuccess: () => Effect.annotateCurrentSpan({ "headscale.outcome": "ok", "headscale.attempts": attempts })
+            onFailure: (error) =>
+              Effect.zipRight(
+                Effect.annotateCurrentSpan({ "headscale.outcome": error._tag, "headscale.attempts": attempts }),
+                countHeadscaleRequest(route, error._tag)
+              ),
+            onSuccess: () =>
+              Effect.zipRight(
+                Effect.annotateCurrentSpan({ "headscale.outcome": "ok", "headscale.attempts": attempts }),
+                countHeadscaleRequest(route, "ok")
+              )
           }),
           (effect) => Effect.annotateCurrentSpan("headscale.route", route).pipe(Effect.zipRight(effect))
         )

@@ -2,6 +2,7 @@ import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/
 import { Effect } from "effect"
 import { Authenticator } from "../../services/Authenticator.js"
 import { Config } from "../../services/Config.js"
+import { observeAuthentication } from "../../services/Metrics.js"
 import { requestFactsOf } from "../requestFacts.js"
 import { errorPage, usersPage } from "./usersPage.js"
 
@@ -15,7 +16,7 @@ export const PageRoutes = HttpLayerRouter.use((router) =>
     const authenticator = yield* Authenticator
     const { logoutUrl } = (yield* Config).server.proxyAuth
     yield* router.add("GET", "/users", (request: HttpServerRequest.HttpServerRequest) =>
-      authenticator.authenticate(requestFactsOf(request)).pipe(
+      observeAuthentication(authenticator.authenticate(requestFactsOf(request))).pipe(
         Effect.as(html(usersPage({ logoutEnabled: logoutUrl !== undefined }), 200)),
         Effect.catchAll((error) => Effect.succeed(html(errorPage(error._tag, error.message), statusOf(error))))
       )

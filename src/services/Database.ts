@@ -1,7 +1,7 @@
-import { Migrator, SqlClient } from "@effect/sql"
+import { Migrator, SqlClient, SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Duration, Effect, Layer, type Redacted } from "effect"
+import { Duration, Effect, Layer, type Redacted, Schedule } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import type { DatabaseConfig } from "../domain/AppConfig.js"
@@ -18,7 +18,28 @@ import { Config } from "./Config.js"
 const MIGRATIONS_TABLE = "headtower_migrations"
 /** Arbitrary, fixed key of the PostgreSQL advisory lock that serialises migrations. */
 const MIGRATION_LOCK_KEY = 0x4854_4d31
-const BUSY_TIMEOUT_MS = 5_000
+const BUSY_TIMEOUT = Duration.seconds(5)
+
+const isBusy = (error: unknown): boolean =>
+  error instanceof SqlError.SqlError &&
+  String((error.cause as { code?: unknown } | undefined)?.code ?? "").startsWith("SQLITE_BUSY")
+
+/*
+ * SQLite's own busy timeout sleeps inside the synchronous better-sqlite3 call, on the event
+ * loop: while another process held the write lock the whole server froze, and N waiting
+ * logins froze it N × 5 s. So SQLite fails at once (busy_timeout 0) and the wait happens here,
+ * asynchronously: the whole unit of work (a transaction, never a lone statement inside one)
+ * is retried with a short capped backoff for up to BUSY_TIMEOUT, then the SQLITE_BUSY stands.
+ */
+const busySchedule = Schedule.exponential("5 millis").pipe(
+  Schedule.union(Schedule.spaced("100 millis")),
+  Schedule.jittered,
+  Schedule.upTo(BUSY_TIMEOUT)
+)
+
+/** Retries `effect` while the database is locked by another writer, for up to 5 s. */
+export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, { schedule: busySchedule, while: isBusy })
 
 /** Logs why the store is unusable (for operators) and fails with the typed, detail-free error. */
 const orUnavailable =
@@ -40,12 +61,12 @@ const sqlite = (path: string) => {
       Effect.as(SqliteClient.layer({ filename: path }))
     )
   )
-  // SqliteClient already switches to WAL (readers never block the writer). The busy timeout
-  // makes a second process wait for the write lock instead of failing at once.
+  // SqliteClient already switches to WAL (readers never block the writer). busy_timeout 0:
+  // waiting for another process's write lock is retryWhileBusy's job, off the event loop.
   const pragmas = Layer.effectDiscard(
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      yield* sql`PRAGMA busy_timeout = ${sql.literal(String(BUSY_TIMEOUT_MS))}`
+      yield* sql`PRAGMA busy_timeout = 0`
       yield* sql`PRAGMA synchronous = NORMAL`
     })
   )
@@ -87,7 +108,7 @@ const runMigrations = Effect.gen(function* () {
           return yield* migrate
         })
       ),
-    orElse: () => migrate
+    orElse: () => retryWhileBusy(migrate)
   })
 })
 

@@ -4,8 +4,7 @@ import type { ParseError } from "effect/ParseResult"
 import { randomUUID } from "node:crypto"
 import { LastOwner, UserNotFound, UserStoreUnavailable } from "../domain/errors.js"
 import { Identity, type Profile, Role, User, UserId } from "../domain/User.js"
-import { DatabaseLive } from "./Database.js"
-import { countProvisioned } from "./Metrics.js"
+import { DatabaseLive, retryWhileBusy } from "./Database.js"
 
 /*
  * Users and their audit log, over any `SqlClient` (SQLite or PostgreSQL). Every change and
@@ -89,12 +88,14 @@ const unavailable = (error: SqlError.SqlError) =>
  * Closes a method's error channel: SqlError is an outage (503), a ParseError a bug.
  * `withTransaction` turns a failed COMMIT or ROLLBACK into a defect (`orDie`); on SQLite an
  * I/O error rolls the transaction back itself, so the explicit ROLLBACK then fails. Those are
- * the same outage, so a SqlError defect becomes a 503 too, never a 500.
+ * the same outage, so a SqlError defect becomes a 503 too, never a 500. A write lock held by
+ * another process is waited for first (retryWhileBusy), a whole method at a time.
  */
 const storeErrors = <A, E, R>(
   effect: Effect.Effect<A, E | SqlError.SqlError | ParseError, R>
 ) =>
   effect.pipe(
+    retryWhileBusy,
     Effect.catchSomeDefect((defect) =>
       defect instanceof SqlError.SqlError ? Option.some(Effect.fail(defect)) : Option.none()
     ),
@@ -236,7 +237,6 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
           })
         )
         yield* Effect.annotateCurrentSpan({ "user.created": result.created, "user.role": result.user.role })
-        if (result.created) yield* countProvisioned(result.user.role)
         return result
       },
       storeErrors

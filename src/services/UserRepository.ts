@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto"
 import { LastOwner, UserNotFound, UserStoreUnavailable } from "../domain/errors.js"
 import { Identity, type Profile, Role, User, UserId } from "../domain/User.js"
 import { DatabaseLive, retryWhileBusy } from "./Database.js"
+import { countProvisioned } from "./Metrics.js"
 
 /*
  * Users and their audit log, over any `SqlClient` (SQLite or PostgreSQL). Every change and
@@ -237,6 +238,7 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
           })
         )
         yield* Effect.annotateCurrentSpan({ "user.created": result.created, "user.role": result.user.role })
+        if (result.created) yield* countProvisioned(result.user.role)
         return result
       },
       storeErrors

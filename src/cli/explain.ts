@@ -25,16 +25,18 @@ const parseHeader = (text: string): [string, string] | undefined => {
 }
 
 /** Reads the user store without creating it: a missing SQLite file means "no users yet". */
-const lookUp = (config: AppConfig, identity: Identity) =>
-  Effect.gen(function* () {
-    if (config.database.kind === "sqlite" && config.database.path !== ":memory:" && !existsSync(config.database.path)) {
-      return { existing: undefined, anyUserExists: false, note: "the user store does not exist yet" }
-    }
+const lookUp = (config: AppConfig, identity: Identity) => {
+  if (config.database.kind === "sqlite" && config.database.path !== ":memory:" && !existsSync(config.database.path)) {
+    return Effect.succeed({ existing: undefined, anyUserExists: false, note: "the user store does not exist yet" })
+  }
+  // Providing the layer opens the store, so it is provided only once the store is known to exist.
+  return Effect.gen(function* () {
     const users = yield* UserRepository
     const existing = Option.getOrUndefined(yield* users.findByIdentity(identity))
     const anyUserExists = existing !== undefined || (yield* users.list()).length > 0
     return { existing, anyUserExists, note: undefined }
   }).pipe(Effect.provide(UserRepository.Default.pipe(Layer.provide(Layer.succeed(Config, config)))))
+}
 
 export const explainCommand = Command.make(
   "explain",

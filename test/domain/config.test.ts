@@ -55,6 +55,11 @@ describe("Config parsing", () => {
     expect(errorPaths(r)).toContain("headscale.api_key")
   })
 
+  it("Decision 6 is reported even when other proxy_auth keys are invalid too", () => {
+    const r = parse(`server: { proxy_auth: { enabled: true, user_header: "Bad Header" } }`)
+    expect(errorPaths(r)).toEqual(["server.proxy_auth.user_header", "headscale.api_key"])
+  })
+
   it("reads the API key from headscale.api_key_path, trimmed, and keeps it Redacted", () => {
     const files: FileReader = { readText: (p) => (p === "/run/key" ? Either.right("hskey-api-x-y\n") : noFiles.readText(p)) }
     const r = parse(`headscale: { api_key_path: /run/key }\nserver: { proxy_auth: { enabled: true } }`, {}, files)

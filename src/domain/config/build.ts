@@ -65,7 +65,8 @@ export const buildConfig = (raw: RawTree, files: FileReader): BuildResult => {
     error("server.listen", `must be "host:port" (IPv6 as "[::1]:3000"), got ${JSON.stringify(listenText)}`)
   }
   const proxyAuth = buildProxyAuth(section(server, "proxy_auth"), error, warn)
-  if (proxyAuth?.enabled && Option.isNone(apiKey)) {
+  // Judged on the raw flag, so the error shows even when other proxy_auth keys are invalid.
+  if (section(server, "proxy_auth").enabled === true && Option.isNone(apiKey)) {
     error("headscale.api_key", "proxy authentication is enabled but no headscale.api_key (or headscale.api_key_path) is set; every Headscale call of a proxy-authenticated user uses that key")
   }
 

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { execFile, spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { freePort, rawRequest } from "../e2e/support/net.js"
+
+/* The `headtower` command as operators run it: a real process, real exit codes. */
+
+const ROOT = join(import.meta.dirname, "..", "..")
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HEADTOWER_")))
+
+const headtower = (args: ReadonlyArray<string>, extraEnv: Record<string, string> = {}) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: ROOT, env: { ...env, ...extraEnv } }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr })
+    )
+  })
+
+let dir: string
+const file = (name: string, text: string) => {
+  const path = join(dir, name)
+  writeFileSync(path, text)
+  return path
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "headtower-cli-"))
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const GOOD = (db: string) => `
+headscale: { api_key: "hskey-api-cli-secret-value" }
+server:
+  proxy_auth:
+    enabled: true
+    ip_header: X-Forwarded-For
+    trusted_proxy_cidrs: ["127.0.0.1/32"]
+    allowed_cidrs: ["10.0.0.0/8"]
+database: { url: "sqlite:${db}" }
+`
+
+// Each call starts a fresh Node with tsx: seconds on a quiet machine, far more on a busy one.
+const SLOW = { timeout: 180_000 }
+
+describe("headtower check-config", SLOW, () => {
+  it("prints the effective config with the API key redacted, and the warnings; exit 0", async () => {
+    const r = await headtower(["check-config", "--config", file("good.yaml", GOOD(join(dir, "x.db")))])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("api_key: <redacted>")
+    expect(r.stdout).not.toContain("hskey-api-cli-secret-value")
+    expect(r.stdout).toContain("- 10.0.0.0/8")
+    expect(r.stdout).toContain("server.proxy_auth.ip_header_mode")
+  })
+
+  it("exits non-zero on errors and names each key path, without a stack trace", async () => {
+    const r = await headtower([
+      "check-config",
+      "--config",
+      file("bad.yaml", `server: { proxy_auth: { enabled: true, allowed_cidr: ["10.0.0.0/8"], user_header: "Bad Header" } }`)
+    ])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain('server.proxy_auth.allowed_cidr: unknown key; did you mean "allowed_cidrs"?')
+    expect(r.stderr).toContain("server.proxy_auth.user_header")
+    expect(r.stderr).toContain("headscale.api_key")
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/)
+  })
+
+  it("a --config file that does not exist is an error", async () => {
+    const r = await headtower(["check-config", "--config", join(dir, "missing.yaml")])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain("cannot read")
+  })
+
+  it("HEADTOWER_CONFIG names the file when --config is absent", async () => {
+    const path = file("via-env.yaml", `server: { listen: "127.0.0.1:4555" }`)
+    const r = await headtower(["check-config"], { HEADTOWER_CONFIG: path })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("listen: 127.0.0.1:4555")
+  })
+})
+
+describe("headtower explain", SLOW, () => {
+  const config = () => file("explain.yaml", GOOD(join(dir, "explain.db")))
+
+  it("walks a trusted proxy's forwarded client through every step, writing nothing", async () => {
+    const db = join(dir, "explain.db")
+    const r = await headtower(["explain", "--config", config(), "--peer", "::ffff:127.0.0.1", "-H", "X-Forwarded-For: 10.1.2.3", "-H", "Remote-User: alice"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("peer is a trusted proxy (matches 127.0.0.1/32)")
+    expect(r.stdout).toContain('client IP: 10.1.2.3, from the entry "10.1.2.3"')
+    expect(r.stdout).toContain("allowed_cidrs: 10.1.2.3 is allowed by 10.0.0.0/8")
+    expect(r.stdout).toContain("identity: proxy:alice")
+    expect(r.stdout).toContain("would be created as OWNER")
+    expect(r.stdout).toContain("=> 200 Authenticated (nothing was written)")
+    expect(existsSync(db)).toBe(false)
+  })
+
+  it("says why a client is refused", async () => {
+    const r = await headtower(["explain", "--config", config(), "--peer", "192.0.2.5", "-H", "X-Forwarded-For: 10.1.2.3", "-H", "Remote-User: alice"])
+    expect(r.stdout).toContain("ignored because the peer is not in trusted_proxy_cidrs")
+    expect(r.stdout).toContain("192.0.2.5 is in none of 10.0.0.0/8")
+    expect(r.stdout).toContain("=> 403 ClientNotAllowed")
+  })
+
+  it("an identity header given twice is explained as ambiguous", async () => {
+    const r = await headtower(["explain", "--config", config(), "--peer", "127.0.0.1", "-H", "X-Forwarded-For: 10.0.0.1", "-H", "Remote-User: a", "-H", "remote-user: b"])
+    expect(r.stdout).toContain("Remote-User was sent 2 times")
+    expect(r.stdout).toContain("=> 400 AmbiguousHeader")
+  })
+})
+
+describe("headtower serve", SLOW, () => {
+  it("serves until SIGTERM, then shuts down cleanly with exit 0", async () => {
+    const port = await freePort()
+    const path = file("serve.yaml", `${GOOD(join(dir, "serve.db"))}\n`.replace("server:", `server:\n  listen: "127.0.0.1:${port}"`))
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", path], { cwd: ROOT, env, stdio: "ignore" })
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+    try {
+      let healthy = false
+      for (let i = 0; i < 200 && !healthy; i++) {
+        healthy = await rawRequest({ port, path: "/healthz" }).then((r) => r.status === 200, () => false)
+        if (!healthy) await new Promise((r) => setTimeout(r, 100))
+      }
+      expect(healthy).toBe(true)
+      child.kill("SIGTERM")
+      expect(await exited).toBe(0)
+      await expect(rawRequest({ port, path: "/healthz" })).rejects.toThrow()
+    } finally {
+      child.kill("SIGKILL")
+    }
+  })
+})

@@ -1,0 +1,203 @@
+import { Cause, Effect, Exit, FastCheck as fc, Layer, Logger, LogLevel, Option } from "effect"
+import { describe, expect, it } from "vitest"
+import { type RequestFacts, requestFacts } from "../../src/domain/RequestFacts.js"
+import { type Profile, User, type UserId } from "../../src/domain/User.js"
+import { Authenticator } from "../../src/services/Authenticator.js"
+import { UserRepository } from "../../src/services/UserRepository.js"
+import { testConfigLayer } from "../fixtures/config.js"
+import { blockList, inList, referenceClientIp, type RefConfig } from "./referenceClientIp.js"
+
+/*
+ * A property-based oracle for the real `Authenticator.authenticate` (real ClientIpResolver
+ * and IdentityExtractor, an in-memory UserRepository): over random peers, header sets and
+ * configurations it never lets in a client the independent model (referenceClientIp.ts)
+ * places outside allowed_cidrs, never signs in anyone but the header's exact value, and
+ * never dies: every failure is one of authenticate's typed errors.
+ */
+
+const AUTH_ERRORS = new Set([
+  "ProxyAuthDisabled",
+  "ClientNotAllowed",
+  "InvalidForwardedAddress",
+  "AmbiguousHeader",
+  "MissingIdentityHeader",
+  "InvalidHeader",
+  "UserDisabled",
+  "UserStoreUnavailable"
+])
+const CLIENT_IP_ERRORS = new Set(["ClientNotAllowed", "InvalidForwardedAddress", "AmbiguousHeader"])
+
+/** A store that signs in whoever it is handed; the oracle judges what reached it. */
+const memoryUsers = () => {
+  const byIdentity = new Map<string, User>()
+  const unused = (name: string) => () => Effect.die(`UserRepository.${name} is not on the sign-in path`)
+  return Layer.succeed(
+    UserRepository,
+    UserRepository.make({
+      provision: (profile: Profile) => {
+        const now = new Date()
+        const user = new User({
+          id: (byIdentity.get(profile.identity)?.id ?? `u${byIdentity.size + 1}`) as UserId,
+          identity: profile.identity,
+          email: profile.email,
+          name: profile.name,
+          picture: profile.picture,
+          role: byIdentity.size === 0 ? "owner" : "member",
+          disabled: false,
+          createdAt: now,
+          lastSeenAt: now
+        })
+        byIdentity.set(profile.identity, user)
+        return Effect.succeed({ user, created: true })
+      },
+      findByIdentity: (identity: string) => Effect.succeed(Option.fromNullable(byIdentity.get(identity))),
+      touchLastSeen: () => Effect.void,
+      get: unused("get"),
+      list: unused("list"),
+      setRole: unused("setRole"),
+      setDisabled: unused("setDisabled"),
+      audit: unused("audit")
+    } as unknown as UserRepository)
+  )
+}
+
+// Addresses that sit on the edges: loopback, mapped, IPv4-compatible, NAT64, zones.
+const v4 = fc.oneof(fc.constantFrom("127.0.0.1", "127.0.0.2", "127.0.0.5", "10.1.2.3", "192.168.1.7", "8.8.8.8", "0.0.0.0"), fc.ipV4())
+const v6 = fc.oneof(fc.constantFrom("::1", "2001:db8::5", "fe80::1", "::", "::127.0.0.5", "64:ff9b::a01:203", "::ffff:7f00:1"), fc.ipV6())
+const mapped = v4.map((a) => `::ffff:${a}`)
+const anyIp = fc.oneof(v4, v6, mapped)
+
+const CIDR_POOL = ["127.0.0.1/32", "127.0.0.0/8", "10.0.0.0/8", "192.168.1.7/32", "0.0.0.0/0", "::1/128", "2001:db8::/32", "fe80::/10", "::/0", "::ffff:10.0.0.0/104", "::ffff:0:0/96", "64:ff9b::/96"]
+const cidr = fc.oneof(
+  fc.constantFrom(...CIDR_POOL),
+  fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })).map(([a, p]) => `${a}/${p}`),
+  fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 })).map(([a, p]) => `${a}/${p}`)
+)
+const cidrs = fc.array(cidr, { maxLength: 4 })
+
+const listEntry = fc.oneof(
+  anyIp,
+  v4.chain((a) => fc.integer({ min: 0, max: 65535 }).map((p) => `${a}:${p}`)),
+  v6.map((a) => `[${a}]`),
+  v6.chain((a) => fc.integer({ min: 0, max: 65535 }).map((p) => `[${a}]:${p}`)),
+  v6.map((a) => `${a}%eth0`),
+  fc.constantFrom("unknown", "_hidden", "", " ", "127.1", "0x7f.0.0.1", "[127.0.0.1]", "::1%", "1.2.3.4%eth0"),
+  fc.string({ maxLength: 12 })
+)
+const forwardedElement = fc.oneof(
+  v4.map((a) => `for=${a}`),
+  v4.map((a) => `For=${a};proto=https`),
+  v6.map((a) => `for="[${a}]"`),
+  v6.map((a) => `for="[${a}]:443"`),
+  v4.map((a) => `for="${a}:_port"`),
+  fc.constantFrom("for=", "for=\"", "for=[::1]", "proto=http", "for=unknown", "for=_x", "by=1.2.3.4", "for=1.2.3.4;for=5.6.7.8", "for=\"::1\"")
+)
+const joined = (entry: fc.Arbitrary<string>) =>
+  fc.tuple(fc.array(entry, { minLength: 1, maxLength: 5 }), fc.constantFrom(",", ", ", " , ")).map(([es, sep]) => es.join(sep))
+const ipHeaderLines = (header: RefConfig["ipHeader"]): fc.Arbitrary<ReadonlyArray<string>> => {
+  const one = header === "Forwarded" ? joined(forwardedElement) : header === "X-Real-IP" ? listEntry : joined(listEntry)
+  const many = header === "Forwarded" ? forwardedElement : listEntry
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.array(one, { minLength: 1, maxLength: 1 }) },
+    { weight: 2, arbitrary: fc.array(one, { minLength: 0, maxLength: 2 }) },
+    { weight: 1, arbitrary: fc.array(many, { minLength: 95, maxLength: 110 }).map((es) => [es.join(",")]) }
+  )
+}
+
+/** What a proxy means to send; Node gets its UTF-8 bytes and strips SP/HT at the ends. */
+const intended = fc.oneof(
+  fc.constantFrom("owner", "\u00a0owner", "owner\u3000", "\ufeffowner", "ｏｗｎｅｒ", "Owner", "José", "Jose\u0301", " owner ", "\towner", "a,b", "%6fwner"),
+  fc.string({ unit: "binary", maxLength: 20 }),
+  fc.string({ maxLength: 300 })
+)
+const rawBytes = fc.uint8Array({ maxLength: 16 }).map((b) => Buffer.from(b).toString("latin1"))
+const nodeView = (text: string) => Buffer.from(text, "utf8").toString("latin1").replace(/^[ \t]+|[ \t]+$/g, "")
+const identityValues = fc.array(
+  fc.oneof(
+    { weight: 4, arbitrary: intended.map((text) => ({ wire: nodeView(text), exact: text.replace(/^[ \t]+|[ \t]+$/g, "") as string | undefined })) },
+    { weight: 1, arbitrary: rawBytes.map((wire) => ({ wire: wire.replace(/^[ \t]+|[ \t]+$/g, ""), exact: undefined as string | undefined })) }
+  ),
+  { maxLength: 2 }
+)
+
+const scenario = fc
+  .record({
+    enabled: fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    allowed: cidrs,
+    trusted: cidrs,
+    ipHeader: fc.constantFrom<RefConfig["ipHeader"]>(undefined, "X-Forwarded-For", "X-Real-IP", "Forwarded"),
+    mode: fc.constantFrom<RefConfig["mode"]>("first", "rightmost_untrusted"),
+    peer: fc.oneof({ weight: 20, arbitrary: anyIp }, { weight: 1, arbitrary: fc.constantFrom(undefined, "not-an-ip", "fe80::1%eth0") }),
+    identity: identityValues,
+    userHeaderName: fc.constantFrom("Remote-User", "remote-user", "REMOTE-USER")
+  })
+  .chain((s) =>
+    fc.record({
+      s: fc.constant(s),
+      ipHeaderLines: s.ipHeader === undefined ? fc.constant([] as ReadonlyArray<string>) : ipHeaderLines(s.ipHeader),
+      // The other forwarded headers, present whatever is configured: never to be read.
+      decoys: fc.array(fc.tuple(fc.constantFrom("x-forwarded-for", "x-real-ip", "forwarded"), anyIp), { maxLength: 2 })
+    })
+  )
+
+const authenticate = (config: RefConfig & { readonly enabled: boolean }, facts: RequestFacts) =>
+  Effect.runPromiseExit(
+    Effect.flatMap(Authenticator, (auth) => auth.authenticate(facts)).pipe(
+      Effect.provide(
+        Authenticator.Default.pipe(
+          Layer.provide(memoryUsers()),
+          Layer.provide(
+            testConfigLayer({
+              enabled: config.enabled,
+              allowedCidrs: config.allowed,
+              trustedProxyCidrs: config.trusted,
+              ipHeader: config.ipHeader,
+              ipHeaderMode: config.mode
+            })
+          )
+        )
+      ),
+      Effect.scoped,
+      // Thousands of rejections would each log a warning line.
+      Logger.withMinimumLogLevel(LogLevel.None)
+    )
+  )
+
+describe("authenticate oracle (random peers, headers and configs)", () => {
+  it("never admits a client outside allowed_cidrs, never another identity, never dies", async () => {
+    let admitted = 0
+    await fc.assert(
+      fc.asyncProperty(scenario, async ({ decoys, ipHeaderLines, s }) => {
+        const config: RefConfig & { enabled: boolean } = { ...s }
+        const headers: Array<[string, string]> = s.identity.map((v) => [s.userHeaderName, v.wire])
+        for (const line of ipHeaderLines) headers.push([s.ipHeader!, line])
+        for (const decoy of decoys) if (decoy[0] !== s.ipHeader?.toLowerCase()) headers.push(decoy)
+        const facts = requestFacts(s.peer, headers)
+        const exit = await authenticate(config, facts)
+        const client = referenceClientIp(config, s.peer, facts.headers)
+
+        if (Exit.isFailure(exit)) {
+          const failure = Cause.failureOption(exit.cause)
+          expect(Cause.isDie(exit.cause) || Option.isNone(failure), Cause.pretty(exit.cause)).toBe(false)
+          const tag = Option.getOrThrow(failure)._tag
+          expect(AUTH_ERRORS.has(tag), tag).toBe(true)
+          // Outside allowed_cidrs, the client learns that and nothing about its headers.
+          if (s.enabled && (client === undefined || !inList(blockList(s.allowed), client))) {
+            expect(CLIENT_IP_ERRORS.has(tag), `${tag} for client ${client?.address}`).toBe(true)
+          }
+          return
+        }
+        admitted++
+        expect(s.enabled).toBe(true)
+        expect(client, "the model found no usable client address").toBeDefined()
+        expect(inList(blockList(s.allowed), client!), `client ${client!.address} is outside ${s.allowed}`).toBe(true)
+        expect(s.identity).toHaveLength(1)
+        const exact = s.identity[0]!.exact ?? new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(Buffer.from(s.identity[0]!.wire, "latin1"))
+        expect(exit.value.user.identity).toBe(`proxy:${exact}`)
+      }),
+      { numRuns: 4000, interruptAfterTimeLimit: 100_000 }
+    )
+    // A property that never admits anyone would prove nothing.
+    expect(admitted).toBeGreaterThan(100)
+  }, 150_000)
+})

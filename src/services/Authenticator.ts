@@ -6,7 +6,7 @@ import type { User } from "../domain/User.js"
 import { ClientIpResolver } from "./ClientIpResolver.js"
 import { Config } from "./Config.js"
 import { IdentityExtractor } from "./IdentityExtractor.js"
-import { UserRepository } from "./UserRepository.js"
+import { UserCache } from "./UserCache.js"
 
 /** What a successful authentication hands to the rest of the request. */
 export interface Authenticated {
@@ -19,7 +19,7 @@ export interface Authenticated {
 
 /**
  * The trust boundary. Order matters and is the contract: client IP, then allowed_cidrs, then
- * the identity headers, then provisioning — so a request from outside allowed_cidrs learns
+ * the identity headers, then sign-in (provisioning) — so a request from outside allowed_cidrs learns
  * nothing about header problems, and nothing is written for any rejected request.
  */
 export class Authenticator extends Effect.Service<Authenticator>()("headtower/Authenticator", {
@@ -28,7 +28,7 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     const { proxyAuth } = config.server
     const resolver = yield* ClientIpResolver
     const extractor = yield* IdentityExtractor
-    const users = yield* UserRepository
+    const users = yield* UserCache
     // Decision 6 makes this unreachable with proxy auth on; the check keeps the invariant local.
     const credentials = Option.map(config.headscale.apiKey, (apiKey): HeadscaleCredentials => ({ apiKey }))
 
@@ -50,7 +50,8 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
           return yield* new ClientNotAllowed({ message: "this client is not allowed to authenticate through the proxy" })
         }
         const profile = yield* extractor.extract(facts)
-        const { user } = yield* users.provision(profile, { clientIp: ip.clientIp.text })
+        // Usually answered from memory; the store is read or written only when something changed.
+        const user = yield* users.signIn(profile, { clientIp: ip.clientIp.text })
         if (user.disabled) {
           return yield* new UserDisabled({ message: "this user has been disabled by a Headtower owner" })
         }
@@ -80,5 +81,6 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
 
     return { authenticate } as const
   }),
-  dependencies: [ClientIpResolver.Default, IdentityExtractor.Default]
+  // UserCache.Default is shared by reference with the users handler, which invalidates it.
+  dependencies: [ClientIpResolver.Default, IdentityExtractor.Default, UserCache.Default]
 }) {}

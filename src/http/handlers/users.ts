@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { Forbidden } from "../../domain/errors.js"
 import { canManageUsers, canViewUsers } from "../../domain/permissions.js"
 import type { UserId } from "../../domain/User.js"
+import { UserCache } from "../../services/UserCache.js"
 import { UserRepository } from "../../services/UserRepository.js"
 import { CurrentUser, HeadtowerApi } from "../Api.js"
 import { userView } from "./views.js"
@@ -15,6 +16,7 @@ const requireRole = (allowed: (role: "owner" | "admin" | "member") => boolean, w
 export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) =>
   Effect.gen(function* () {
     const users = yield* UserRepository
+    const cache = yield* UserCache
     return handlers
       .handle("list", () =>
         requireRole(canViewUsers, "list users").pipe(
@@ -27,12 +29,19 @@ export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) 
           const current = yield* requireRole(canManageUsers, "change users")
           const actor = { userId: current.user.id, identity: current.user.identity, clientIp: current.clientIp }
           const id = path.id as UserId
-          let user = yield* users.get(id)
-          if (payload.role !== undefined && payload.role !== user.role) user = yield* users.setRole(id, payload.role, actor)
-          if (payload.disabled !== undefined && payload.disabled !== user.disabled) {
-            user = yield* users.setDisabled(id, payload.disabled, actor)
-          }
-          return userView(user)
+          const before = yield* users.get(id)
+          return yield* Effect.gen(function* () {
+            let user = before
+            if (payload.role !== undefined && payload.role !== user.role) user = yield* users.setRole(id, payload.role, actor)
+            if (payload.disabled !== undefined && payload.disabled !== user.disabled) {
+              user = yield* users.setDisabled(id, payload.disabled, actor)
+            }
+            return userView(user)
+          }).pipe(
+            // Whatever the outcome (even an interrupted request after the commit), the user's
+            // next request reads the store: a demotion or disable takes effect at once.
+            Effect.ensuring(cache.invalidate(before.identity))
+          )
         })
       )
       .handle("audit", ({ urlParams }) =>

@@ -1,0 +1,122 @@
+import { Clock, Effect, Option } from "effect"
+import type { UserStoreUnavailable } from "../domain/errors.js"
+import type { Identity, User, UserId } from "../domain/User.js"
+import { Config } from "./Config.js"
+import { type LastSeen, UserRepository } from "./UserRepository.js"
+
+/*
+ * Sign-in without touching the database (Grafana's auth-proxy `sync_ttl`). A known user whose
+ * profile headers are unchanged is served from memory for `sync_ttl_seconds`; past that, one
+ * read confirms them; only a new user or a changed profile writes. `last_seen` is collected
+ * here and written in batches, never per request.
+ *
+ * Staleness: a role or disabled change made through this process's API drops the entry at
+ * once (`invalidate`), and a sign-in that read the store before such a change never stores
+ * what it read (the generation check). With PostgreSQL and several replicas, a change made
+ * on ANOTHER replica reaches this replica only when the entry expires, i.e. after at most
+ * `sync_ttl_seconds`; set it to 0 where that delay is unacceptable.
+ */
+
+/** Bounds memory whatever the number of users; least recently used entries go first. */
+export const MAX_ENTRIES = 10_000
+const FLUSH_EVERY = "5 seconds"
+
+interface Entry {
+  readonly user: User
+  readonly expiresAt: number
+}
+
+/** The profile headers a sign-in carries; equal to the stored user means nothing to write. */
+export interface SignInProfile {
+  readonly identity: Identity
+  readonly email: string | null
+  readonly name: string | null
+  readonly picture: string | null
+}
+
+const sameProfile = (user: User, profile: SignInProfile) =>
+  user.email === profile.email && user.name === profile.name && user.picture === profile.picture
+
+export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache", {
+  scoped: Effect.gen(function* () {
+    const users = yield* UserRepository
+    const ttlMs = (yield* Config).server.proxyAuth.syncTtlSeconds * 1000
+    // A Map iterates in insertion order: re-inserting on a hit makes the first key the LRU one.
+    const entries = new Map<Identity, Entry>()
+    /** Bumped by every invalidation: a sign-in that started before one must not store its read. */
+    let generation = 0
+    /** Last sign-in time per user since the last flush (newest wins). */
+    let pending = new Map<UserId, number>()
+
+    const remember = (user: User, now: number) => {
+      entries.delete(user.identity)
+      entries.set(user.identity, { user, expiresAt: now + ttlMs })
+      if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!)
+    }
+
+    /** A cache miss: one read, and a write only for a new user or a changed profile. */
+    const load = (profile: SignInProfile, context: { readonly clientIp: string }, now: number) =>
+      Effect.gen(function* () {
+        const known = yield* users.findByIdentity(profile.identity)
+        if (Option.isSome(known) && sameProfile(known.value, profile)) {
+          pending.set(known.value.id, now)
+          yield* Effect.annotateCurrentSpan("user_cache.outcome", "read")
+          return known.value
+        }
+        const { user } = yield* users.provision(profile, context)
+        yield* Effect.annotateCurrentSpan("user_cache.outcome", "provisioned")
+        return user
+      })
+
+    /** The user for these headers, creating or refreshing them in the store only when needed. */
+    const signIn = Effect.fn("UserCache.signIn")(function* (
+      profile: SignInProfile,
+      context: { readonly clientIp: string }
+    ): Effect.fn.Return<User, UserStoreUnavailable> {
+      const now = yield* Clock.currentTimeMillis
+      const entry = entries.get(profile.identity)
+      if (entry !== undefined && entry.expiresAt > now && sameProfile(entry.user, profile)) {
+        entries.delete(profile.identity)
+        entries.set(profile.identity, entry)
+        pending.set(entry.user.id, now)
+        yield* Effect.annotateCurrentSpan("user_cache.outcome", "hit")
+        return entry.user
+      }
+      const startedAt = generation
+      const user = yield* load(profile, context, now)
+      if (ttlMs > 0 && startedAt === generation) remember(user, now)
+      return user
+    })
+
+    /** Forget a user whose role or disabled flag changed: their next request reads the store. */
+    const invalidate = Effect.fn("UserCache.invalidate")(function* (identity: Identity) {
+      generation++
+      entries.delete(identity)
+    })
+
+    /** Writes the collected last-seen times; on failure they are kept for the next attempt. */
+    const flushLastSeen = Effect.fn("UserCache.flushLastSeen")(function* () {
+      const batch = pending
+      pending = new Map()
+      const list: Array<LastSeen> = Array.from(batch, ([id, at]) => ({ id, at: new Date(at) }))
+      yield* users.touchLastSeen(list).pipe(
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            for (const [id, at] of batch) if ((pending.get(id) ?? 0) < at) pending.set(id, at)
+          })
+        )
+      )
+    })
+
+    // Nothing pending, no span. Uninterruptible: shutdown waits for a batch in flight instead of losing it.
+    const flushQuietly = Effect.suspend(() => (pending.size === 0 ? Effect.void : flushLastSeen())).pipe(
+      Effect.catchAll((error) => Effect.logWarning("last_seen batch not written", error)),
+      Effect.uninterruptible
+    )
+    // Finalizers run last-added first: the timer stops, then the final batch is written.
+    yield* Effect.addFinalizer(() => flushQuietly)
+    yield* Effect.sleep(FLUSH_EVERY).pipe(Effect.zipRight(flushQuietly), Effect.forever, Effect.forkScoped)
+
+    return { signIn, invalidate, flushLastSeen, size: () => entries.size } as const
+  })
+}) {}

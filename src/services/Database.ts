@@ -1,8 +1,9 @@
-import { Migrator, SqlClient, SqlError } from "@effect/sql"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { Migrator, SqlClient, SqlError, Statement } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Duration, Effect, Layer, type Redacted, Schedule } from "effect"
-import { mkdirSync } from "node:fs"
+import { Duration, Effect, Exit, Layer, type Redacted, Schedule, Scope } from "effect"
+import { mkdirSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import type { DatabaseConfig } from "../domain/AppConfig.js"
 import { UserStoreUnavailable } from "../domain/errors.js"
@@ -54,26 +55,84 @@ const orUnavailable =
       )
     )
 
-const sqlite = (path: string) => {
-  // better-sqlite3 does not create directories: a fresh data directory would fail to open.
-  const client = Layer.unwrapEffect(
-    Effect.try(() => (path === ":memory:" ? undefined : mkdirSync(dirname(path), { recursive: true }))).pipe(
-      Effect.as(SqliteClient.layer({ filename: path }))
+/** One open connection to the file at `path`, and which file (inode) that was. */
+const openSqlite = (path: string) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    return yield* Effect.gen(function* () {
+      const client = yield* SqliteClient.make({ filename: path })
+      // SqliteClient already switches to WAL (readers never block the writer). busy_timeout 0:
+      // waiting for another process's write lock is retryWhileBusy's job, off the event loop.
+      yield* client`PRAGMA busy_timeout = 0`
+      yield* client`PRAGMA synchronous = NORMAL`
+      return { client, scope, inode: path === ":memory:" ? undefined : statSync(path).ino }
+    }).pipe(
+      Scope.extend(scope),
+      // better-sqlite3 throws (a defect) from its constructor when it cannot open the file.
+      Effect.catchAllDefect((cause) => Effect.fail(new SqlError.SqlError({ cause, message: `cannot open ${path}` }))),
+      Effect.tapError(() => Scope.close(scope, Exit.void))
     )
-  )
-  // SqliteClient already switches to WAL (readers never block the writer). busy_timeout 0:
-  // waiting for another process's write lock is retryWhileBusy's job, off the event loop.
-  const pragmas = Layer.effectDiscard(
-    Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
-      yield* sql`PRAGMA busy_timeout = 0`
-      yield* sql`PRAGMA synchronous = NORMAL`
-    })
-  )
-  // SqliteClient opens the file in its constructor and throws (a defect) when it cannot, hence
-  // catchAllCause: every way of failing to open the file means the store is unavailable.
-  return pragmas.pipe(Layer.provideMerge(client), orUnavailable(`cannot open the SQLite database ${path}`))
+  })
+
+const inodeAt = (path: string): number | undefined => {
+  try {
+    return statSync(path).ino
+  } catch {
+    return undefined
+  }
 }
+
+/*
+ * better-sqlite3 keeps its descriptor when the file or its directory is removed, and SQLite
+ * in WAL mode then keeps acknowledging writes into a deleted inode, all lost at the next
+ * restart. So every connection checkout first checks (one stat) that the path still names
+ * the opened file: missing → SqlError (503, nothing acknowledged); another file there (a
+ * backup restored) → that file is opened instead, in the same process. An empty directory
+ * stays 503: a fresh database there would hand the owner role to whoever logs in next.
+ */
+const guardedSqlite = (path: string) =>
+  Effect.gen(function* () {
+    // Reopening happens later, at a checkout, so it takes the Reactivity it needs from here.
+    const reactivity = yield* Reactivity.Reactivity
+    const open = Effect.provideService(openSqlite(path), Reactivity.Reactivity, reactivity)
+    let current = yield* open
+    yield* Effect.addFinalizer(() => Scope.close(current.scope, Exit.void))
+    const reopening = yield* Effect.makeSemaphore(1)
+    const checkedClient = reopening.withPermits(1)(
+      Effect.suspend(() => {
+        if (current.inode === undefined) return Effect.succeed(current.client)
+        const inode = inodeAt(path)
+        if (inode === current.inode) return Effect.succeed(current.client)
+        if (inode === undefined) {
+          return Effect.fail(new SqlError.SqlError({ message: `the SQLite database ${path} is gone` }))
+        }
+        return Effect.gen(function* () {
+          const replaced = current
+          current = yield* open
+          // A transaction still running on the old file fails and is rolled back: a 503.
+          yield* Scope.close(replaced.scope, Exit.void)
+          yield* Effect.logWarning(`user store: ${path} was replaced; opened the new file`)
+          return current.client
+        })
+      })
+    )
+    // `reserve` holds the connection for the checkout's scope, transactions included.
+    const acquirer = Effect.flatMap(checkedClient, (client) => client.reserve)
+    return yield* SqlClient.make({
+      acquirer,
+      compiler: Statement.makeCompilerSqlite(),
+      spanAttributes: [["db.system.name", "sqlite"]]
+    })
+  }).pipe(Effect.provide(Reactivity.layer))
+
+const sqlite = (path: string) =>
+  Layer.scoped(
+    SqlClient.SqlClient,
+    // better-sqlite3 does not create directories: a fresh data directory would fail to open.
+    Effect.try(() => (path === ":memory:" ? undefined : mkdirSync(dirname(path), { recursive: true }))).pipe(
+      Effect.zipRight(guardedSqlite(path))
+    )
+  ).pipe(orUnavailable(`cannot open the SQLite database ${path}`))
 
 const postgres = (url: Redacted.Redacted<string>) =>
   PgClient.layer({ url, connectTimeout: Duration.seconds(5), applicationName: "headtower" }).pipe(

@@ -113,8 +113,14 @@ const networkOf = (address: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): ipaddr.I
   return ipaddr.fromByteArray(bytes)
 }
 
-/** True when the CIDR covers every address of its family (`0.0.0.0/0`, `::/0`). */
-export const isCatchAll = (cidr: Cidr): boolean => cidr.prefix === 0
+const ALL_IPV4_MAPPED = ipaddr.parse("::ffff:0.0.0.0")
+
+/**
+ * True when the CIDR covers a whole address family: `0.0.0.0/0`, `::/0`, and any IPv6 range
+ * containing `::ffff:0:0/96` (such as `::/64`), which matches every IPv4 client as well.
+ */
+export const isCatchAll = (cidr: Cidr): boolean =>
+  cidr.prefix === 0 || (cidr.family === 6 && cidr.prefix <= 96 && ALL_IPV4_MAPPED.match(cidr.network, cidr.prefix))
 
 /** A compiled list: parsed once at start-up, matched per request. */
 export interface CidrList {

@@ -125,6 +125,11 @@ describe("Config parsing", () => {
         "server.proxy_auth.allowed_cidrs[1]"
       ])
     })
+    it("an IPv6 range that contains every IPv4-mapped address warns like 0.0.0.0/0", () => {
+      expect(warned(`server: { proxy_auth: { allowed_cidrs: ["::/64", "::/97", "fd00::/8"] } }`)).toEqual([
+        "server.proxy_auth.allowed_cidrs[0]"
+      ])
+    })
     it("header names containing _ (nginx drops them by default)", () => {
       expect(warned(`server: { proxy_auth: { user_header: Remote_User } }`)).toEqual(["server.proxy_auth.user_header"])
     })

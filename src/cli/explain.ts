@@ -20,7 +20,8 @@ const headerOption = Options.text("header").pipe(
 const parseHeader = (text: string): [string, string] | undefined => {
   const colon = text.indexOf(":")
   if (colon <= 0) return undefined
-  const value = text.slice(colon + 1).trim()
+  // Node trims only spaces and tabs; `trim()` would also eat NBSP and judge another identity.
+  const value = text.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "")
   return [text.slice(0, colon).trim().toLowerCase(), Buffer.from(value, "utf8").toString("latin1")]
 }
 

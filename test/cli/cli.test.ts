@@ -111,21 +111,35 @@ describe("headtower explain", SLOW, () => {
 })
 
 describe("headtower serve", SLOW, () => {
-  it("serves until SIGTERM, then shuts down cleanly with exit 0", async () => {
+  it("logs one JSON line per rejected request (reason, peer, client IP), serves until SIGTERM, then exits 0", async () => {
     const port = await freePort()
     const path = file("serve.yaml", `${GOOD(join(dir, "serve.db"))}\n`.replace("server:", `server:\n  listen: "127.0.0.1:${port}"`))
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", path], { cwd: ROOT, env, stdio: "ignore" })
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", path], { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] })
+    let stdout = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
     try {
       let healthy = false
-      for (let i = 0; i < 200 && !healthy; i++) {
+      for (let i = 0; i < 300 && !healthy; i++) {
         healthy = await rawRequest({ port, path: "/healthz" }).then((r) => r.status === 200, () => false)
         if (!healthy) await new Promise((r) => setTimeout(r, 100))
       }
       expect(healthy).toBe(true)
+      const refused = await rawRequest({ port, path: "/api/me", localAddress: "127.0.0.3", headers: [["Remote-User", "eve"]] })
+      expect(refused.status).toBe(403)
       child.kill("SIGTERM")
       expect(await exited).toBe(0)
       await expect(rawRequest({ port, path: "/healthz" })).rejects.toThrow()
+      const rejections = stdout
+        .split("\n")
+        .filter((line) => line.includes("proxy authentication rejected"))
+        .map((line) => JSON.parse(line))
+      expect(rejections).toEqual([
+        expect.objectContaining({
+          logLevel: "WARN",
+          annotations: expect.objectContaining({ reason: "ClientNotAllowed", peer: "127.0.0.3", client_ip: "127.0.0.3" })
+        })
+      ])
     } finally {
       child.kill("SIGKILL")
     }

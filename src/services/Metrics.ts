@@ -1,4 +1,4 @@
-import { Cause, Duration, Effect, Exit, Metric, MetricBoundaries, Option } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Metric, MetricBoundaries, Option } from "effect"
 import { renderPrometheus } from "../domain/prometheusText.js"
 
 /*
@@ -31,18 +31,21 @@ const headscaleRequests = Metric.counter("headtower_headscale_requests_total", {
 })
 
 /**
- * Counts and times one authentication. A typed failure is a rejection with its tag as the
- * reason; a defect is counted as an error so a broken store shows up on the dashboard.
+ * Counts and times one authentication, whatever its end: a typed failure is a rejection with
+ * its tag as the reason; a defect is counted as an error so a broken store shows up on the
+ * dashboard. (`Metric.trackDuration` would time successes only.)
  */
 export const observeAuthentication = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(
-    Metric.trackDurationWith(authenticateDuration, Duration.toSeconds),
-    Effect.onExit((exit) => {
-      if (Exit.isSuccess(exit)) return count("authenticated", "none")
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure)) return count("rejected", failure.value._tag)
-      return Cause.isInterruptedOnly(exit.cause) ? Effect.void : count("error", "defect")
-    })
+  Effect.flatMap(Clock.currentTimeNanos, (start) =>
+    Effect.onExit(effect, (exit) =>
+      Effect.flatMap(Clock.currentTimeNanos, (end) => {
+        const timed = Metric.update(authenticateDuration, Duration.toSeconds(Duration.nanos(end - start)))
+        if (Exit.isSuccess(exit)) return Effect.zipRight(timed, count("authenticated", "none"))
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isSome(failure)) return Effect.zipRight(timed, count("rejected", failure.value._tag))
+        return Cause.isInterruptedOnly(exit.cause) ? Effect.void : Effect.zipRight(timed, count("error", "defect"))
+      })
+    )
   )
 
 const count = (outcome: string, reason: string) =>

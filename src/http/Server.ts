@@ -15,6 +15,7 @@ import { HeadscaleLive } from "./handlers/headscale.js"
 import { HealthLive } from "./handlers/health.js"
 import { MeLive } from "./handlers/me.js"
 import { UsersLive } from "./handlers/users.js"
+import { MetricsRoute } from "./metricsRoute.js"
 import { PageRoutes } from "./pages/routes.js"
 
 /** The domain services the HTTP edge needs, each built once (layers are shared by reference). */
@@ -47,7 +48,7 @@ const untraced = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
 /** Every route, served by whichever HttpServer is provided (a real socket in main and tests). */
 export const RoutesLive = Layer.unwrapEffect(
   Effect.map(Config, ({ telemetry }) => {
-    const routes = HttpLayerRouter.serve(Layer.mergeAll(ApiRoutes, PageRoutes), { disableLogger: true }).pipe(
+    const routes = HttpLayerRouter.serve(Layer.mergeAll(ApiRoutes, PageRoutes, MetricsRoute), { disableLogger: true }).pipe(
       Layer.provide(ServicesLive)
     )
     return telemetry.otlpEndpoint === undefined ? untraced(routes) : routes

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Tracer } from "effect"
+import { Effect, Layer } from "effect"
 import type { ClientIpDecision } from "../../src/domain/ClientIp.js"
 import type { ClientIpError } from "../../src/domain/errors.js"
 import { type RequestFacts, requestFacts } from "../../src/domain/RequestFacts.js"
 import { ClientIpResolver } from "../../src/services/ClientIpResolver.js"
 import { type ProxyAuthOverrides, testConfig, testConfigLayer } from "../fixtures/config.js"
+import { recordSpans } from "../fixtures/recordingTracer.js"
 
 const resolverWith = (overrides: ProxyAuthOverrides = {}) =>
   ClientIpResolver.Default.pipe(Layer.provide(testConfigLayer(overrides)))
@@ -12,21 +13,11 @@ const resolverWith = (overrides: ProxyAuthOverrides = {}) =>
 const facts = (peer: string | undefined, headers: Record<string, string | ReadonlyArray<string>> = {}): RequestFacts =>
   requestFacts(peer, Object.entries(headers))
 
-/** Runs `resolve` under a tracer that keeps every span, so the annotations can be read back. */
+/** Runs `resolve` under a recording tracer, so the annotations can be read back. */
 const resolveTraced = (request: RequestFacts) =>
   Effect.gen(function*() {
-    const base = yield* Effect.tracer
-    const spans: Array<Tracer.Span> = []
-    const tracer = Tracer.make({
-      span: (name, parent, context, links, startTime, kind, options) => {
-        const span = base.span(name, parent, context, links, startTime, kind, options)
-        spans.push(span)
-        return span
-      },
-      context: (f, fiber) => base.context(f, fiber)
-    })
     const resolver = yield* ClientIpResolver
-    const exit = yield* resolver.resolve(request).pipe(Effect.withTracer(tracer), Effect.exit)
+    const { exit, spans } = yield* recordSpans(resolver.resolve(request))
     const span = spans.find((s) => s.name === "ClientIpResolver.resolve")
     if (span === undefined) throw new Error("resolve created no ClientIpResolver.resolve span")
     // Effect adds its own attributes (code.stacktrace on failure); ours are the client_ip.* ones.

@@ -1,8 +1,9 @@
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Option, Redacted, Tracer } from "effect"
+import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import type { HeadscaleCredentials } from "../../src/domain/Headscale.js"
 import type { HeadscaleError } from "../../src/domain/headscaleErrors.js"
 import { HeadscaleClient, headscaleHttpClientLayer } from "../../src/services/HeadscaleClient.js"
+import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
 import { TEST_API_KEY, testConfigLayer } from "../fixtures/config.js"
 import {
   type FakeHeadscale,
@@ -41,37 +42,6 @@ const withClient = <A, E>(
     )
   )
 
-/** A tracer that keeps every span's name and attributes, to check what would be exported. */
-const recordingTracer = () => {
-  const spans: Array<{ readonly name: string; readonly attributes: Map<string, unknown> }> = []
-  let ids = 0
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const attributes = new Map<string, unknown>()
-      spans.push({ name, attributes })
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: `span-${++ids}`,
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes,
-        links,
-        sampled: true,
-        kind,
-        end: () => {},
-        attribute: (key, value) => attributes.set(key, value),
-        event: () => {},
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
-  })
-  return { spans, tracer }
-}
 
 const failureOf = <A>(fake: FakeHeadscale, call: (client: HeadscaleClient) => Effect.Effect<A, HeadscaleError>, timeoutMs?: number) =>
   withClient(fake.url, (client) => Effect.flip(call(client)), timeoutMs)
@@ -143,13 +113,12 @@ describe("HeadscaleClient", () => {
   it.scopedLive("spans are named per method and carry route and status, never the key", () =>
     Effect.gen(function*() {
       const fake = yield* fakeHeadscale()
-      const { spans, tracer } = recordingTracer()
-      yield* withClient(fake.url, (client) => client.listNodes(credentials)).pipe(Effect.withTracer(tracer))
+      const { spans } = yield* recordSpans(withClient(fake.url, (client) => client.listNodes(credentials)))
       const span = spans.find((s) => s.name === "HeadscaleClient.listNodes")
       expect(span?.attributes.get("headscale.route")).toBe("/api/v1/node")
       expect(span?.attributes.get("http.response.status_code")).toBe(200)
       expect(span?.attributes.get("headscale.outcome")).toBe("ok")
-      const everything = JSON.stringify(spans.map((s) => [s.name, [...s.attributes]]))
+      const everything = allAttributeText(spans)
       expect(everything).toContain("http.request.header.authorization")
       expect(everything).not.toContain(TEST_API_KEY)
     }))

@@ -1,5 +1,5 @@
 import { SqlClient, SqlError } from "@effect/sql"
-import { Effect, Option, ParseResult, Schema } from "effect"
+import { Effect, Option, ParseResult, Schema, Struct } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import { randomUUID } from "node:crypto"
 import { LastOwner, UserNotFound, UserStoreUnavailable } from "../domain/errors.js"
@@ -42,13 +42,9 @@ export interface LastSeen {
   readonly at: Date
 }
 
+/** A users row: the User's fields, with the columns stored differently renamed and retyped. */
 const UserRow = Schema.Struct({
-  id: UserId,
-  identity: Identity,
-  email: Schema.NullOr(Schema.String),
-  name: Schema.NullOr(Schema.String),
-  picture: Schema.NullOr(Schema.String),
-  role: Role,
+  ...Struct.omit(User.fields, "disabled", "createdAt", "lastSeenAt"),
   disabled: Schema.Number,
   created_at: Schema.Date,
   last_seen_at: Schema.Date

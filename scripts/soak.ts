@@ -4,7 +4,8 @@ import { RSS_GROWTH_BOUND_KIB, runSoak, soakFailures, type SoakResult } from "./
 /*
  * `npm run soak [-- --seconds N --concurrency C]`: drives a real Headtower with mixed legit
  * and hostile traffic (see soakRun.ts), prints a summary, and exits 1 on any 5xx,
- * mis-authentication, unanswered request, or RSS growth beyond RSS_GROWTH_BOUND_KIB.
+ * mis-authentication, unanswered request, or RSS growth after the warm-up beyond
+ * RSS_GROWTH_BOUND_KIB.
  */
 
 const { values } = parseArgs({
@@ -30,9 +31,10 @@ const print = (r: SoakResult) => {
     ["5xx", String(r.serverErrors)],
     ["mis-authentications", String(r.misauthentications)],
     ["no answer", String(r.transportErrors)],
+    ["stale keep-alive resends", String(r.staleSocketRetries)],
     ["latency p50 / p99 / max", `${r.latencyMs.p50.toFixed(1)} / ${r.latencyMs.p99.toFixed(1)} / ${r.latencyMs.max.toFixed(1)} ms`],
-    ["server RSS start / end / peak", `${mib(r.rssKiB.start)} / ${mib(r.rssKiB.end)} / ${mib(r.rssKiB.peak)}`],
-    ["RSS growth (bound)", `${mib(r.rssKiB.end - r.rssKiB.start)} (${mib(RSS_GROWTH_BOUND_KIB)})`]
+    ["server RSS cold / warm start / end / peak", [r.rssKiB.cold, r.rssKiB.start, r.rssKiB.end, r.rssKiB.peak].map(mib).join(" / ")],
+    ["RSS growth after warm-up (bound)", `${mib(r.rssKiB.end - r.rssKiB.start)} (${mib(RSS_GROWTH_BOUND_KIB)})`]
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`)

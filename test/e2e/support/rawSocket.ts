@@ -90,12 +90,14 @@ export const sendRaw = (options: {
   readonly port: number
   readonly bytes: Buffer
   readonly localAddress?: string
+  /** The server's address; 127.0.0.1 unless said (`::1` for IPv6 tests). */
+  readonly host?: string
   readonly timeoutMs?: number
 }): Promise<SocketResponse> =>
   new Promise((resolve, reject) => {
     const chunks: Array<Buffer> = []
     const socket = connect({
-      host: "127.0.0.1",
+      host: options.host ?? "127.0.0.1",
       port: options.port,
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress })
     })

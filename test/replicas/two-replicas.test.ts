@@ -101,9 +101,11 @@ describe("two replicas on one PostgreSQL database", () => {
 
   it("when two owners demote or disable each other from different replicas at once, exactly one succeeds and one gets 409", async () => {
     const owner = (await sql("SELECT identity FROM users WHERE role = 'owner'")).replace(/^proxy:/, "")
+    // Whichever first login won the race is the owner; the other is any member.
+    const member = (await sql("SELECT identity FROM users WHERE role = 'member' ORDER BY seq LIMIT 1")).replace(/^proxy:/, "")
     const ids = new Map<string, string>()
-    for (const user of [owner, "first-1"]) ids.set(user, (await call(a, "/api/me", user)).json.id)
-    let [x, y] = [owner, "first-1"]
+    for (const user of [owner, member]) ids.set(user, (await call(a, "/api/me", user)).json.id)
+    let [x, y] = [owner, member]
     for (let round = 0; round < 4; round++) {
       // y becomes an enabled owner again, so there are exactly two.
       expect((await patch(a, x, ids.get(y)!, { role: "owner", disabled: false })).status).toBe(200)
@@ -150,18 +152,18 @@ describe("two replicas on one PostgreSQL database", () => {
       expect(Date.parse(event.at)).toBeLessThanOrEqual(Date.now() + 1_000)
     }
     // Members may not read it.
-    expect((await call(a, "/api/audit", "first-2")).status).toBe(403)
+    expect((await call(a, "/api/audit", "audit-bystander")).status).toBe(403)
   })
 
   it(`a role change made on one replica reaches a replica with a user cache within sync_ttl_seconds (${TTL_SECONDS} s)`, async () => {
     const owner = (await sql("SELECT identity FROM users WHERE role = 'owner' AND disabled = 0")).replace(/^proxy:/, "")
-    const seen = await call(cached, "/api/me", "first-3")
+    const seen = await call(cached, "/api/me", "ttl-newcomer")
     expect(seen.json.role).toBe("member")
     const changedAt = Date.now()
     expect((await patch(a, owner, seen.json.id, { role: "admin" })).status).toBe(200)
     let role = "member"
     while (role !== "admin" && Date.now() - changedAt < (TTL_SECONDS + 5) * 1_000) {
-      role = (await call(cached, "/api/me", "first-3")).json.role
+      role = (await call(cached, "/api/me", "ttl-newcomer")).json.role
       if (role !== "admin") await new Promise((resolve) => setTimeout(resolve, 100))
     }
     expect(role).toBe("admin")

@@ -11,7 +11,12 @@ import { makeWorkDir } from "../e2e/support/workdir.js"
  * Headscale (/api/me): the console stays usable while its upstream is sick.
  */
 
-const TIMEOUT_MS = 500
+/*
+ * Low, but not so low that "down" becomes a timeout: the deadline covers the retries too
+ * (three refused attempts, ~300 ms of backoff), and with 500 ms a loaded machine sometimes
+ * ran out of deadline first and answered 504 HeadscaleTimeout for a refused connection.
+ */
+const TIMEOUT_MS = 1_000
 /** Generous so a loaded machine does not flake; the point is "bounded", not "fast". */
 const BOUND_MS = TIMEOUT_MS + 2_000
 

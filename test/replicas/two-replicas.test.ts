@@ -68,10 +68,8 @@ beforeAll(async () => {
       headscaleUrl: headscale.url,
       databaseUrl,
       syncTtlSeconds,
-      allowedCidrs: ["127.0.0.1/32", `${ADMIN_DESK}/32`]
-    }).then((started) => {
-      stops.push(started.stop)
-      return started
+      allowedCidrs: ["127.0.0.1/32", `${ADMIN_DESK}/32`],
+      onSpawn: (stop) => stops.push(stop)
     })
   // All three migrate the same empty database at once: the advisory lock must serialise them.
   const started = await Promise.allSettled([start("a", 0), start("b", 0), start("cached", TTL_SECONDS)])

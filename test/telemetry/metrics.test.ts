@@ -46,9 +46,9 @@ beforeAll(async () => {
     workDir: work.dir,
     name: "metrics",
     headscaleUrl: headscale.url,
-    databaseUrl: `sqlite:${work.path("metrics.db")}`
+    databaseUrl: `sqlite:${work.path("metrics.db")}`,
+    onSpawn: (stop) => stops.push(stop)
   })
-  stops.push(server.stop)
 
   before = await scrape()
   const statuses = [

@@ -68,9 +68,9 @@ beforeAll(async () => {
     headscaleUrl: headscale.url,
     databaseUrl: `sqlite:${work.path("traced.db")}`,
     // A short batch delay so the test need not wait the default 5 s per export.
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: SERVICE_NAME, OTEL_BSP_SCHEDULE_DELAY: "100" }
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: SERVICE_NAME, OTEL_BSP_SCHEDULE_DELAY: "100" },
+    onSpawn: (stop) => stops.push(stop)
   })
-  stops.push(server.stop)
 
   expect((await send({ path: "/api/me", headers: profileHeaders })).status).toBe(200)
   expect((await send({ path: "/api/me", localAddress: STRANGER, headers: profileHeaders })).status).toBe(403)

@@ -1,4 +1,4 @@
-import { HttpLayerRouter, HttpMiddleware } from "@effect/platform"
+import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
@@ -17,6 +17,7 @@ import { MeLive } from "./handlers/me.js"
 import { UsersLive } from "./handlers/users.js"
 import { MetricsRoute } from "./metricsRoute.js"
 import { PageRoutes } from "./pages/routes.js"
+import { untraced } from "./untraced.js"
 
 /** The domain services the HTTP edge needs, each built once (layers are shared by reference). */
 export const ServicesLive = Layer.mergeAll(
@@ -32,25 +33,13 @@ const ApiRoutes = HttpLayerRouter.addHttpApi(HeadtowerApi).pipe(
   Layer.provide(AuthenticationLive)
 )
 
-/*
- * Spans are part of the design, but with no exporter nobody reads them, and recording them
- * is not free: the server's per-request span (with traceparent parsing and attributes) and
- * every Effect.fn span inside authenticate. Without an exporter both are switched off for
- * the whole server: the request span by the middleware's predicate, the rest by turning the
- * tracer off in the fibers every request is forked from (spans become the no-op span).
- */
-const untraced = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
-  layer.pipe(
-    HttpMiddleware.withTracerDisabledWhen(() => true),
-    Layer.provide(Layer.setTracerEnabled(false))
-  )
-
 /** Every route, served by whichever HttpServer is provided (a real socket in main and tests). */
 export const RoutesLive = Layer.unwrapEffect(
   Effect.map(Config, ({ telemetry }) => {
     const routes = HttpLayerRouter.serve(Layer.mergeAll(ApiRoutes, PageRoutes, MetricsRoute), { disableLogger: true }).pipe(
       Layer.provide(ServicesLive)
     )
+    // Spans cost CPU even when nobody reads them: without an exporter they go nowhere, cheaply.
     return telemetry.otlpEndpoint === undefined ? untraced(routes) : routes
   })
 )

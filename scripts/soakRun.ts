@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs"
 import { Agent, request } from "node:http"
 import { sampleNodes, sampleUsers, startFakeHeadscale } from "../test/fixtures/fakeHeadscale.js"
 import { E2E_API_KEY } from "../test/e2e/support/headtower.js"
-import { startHeadtowerWith } from "../test/e2e/support/headtowerWith.js"
+import { startHeadtower } from "../test/e2e/support/headtower.js"
 import { makeWorkDir } from "../test/e2e/support/workdir.js"
 
 /*
@@ -180,7 +180,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
   }
   let sampler: NodeJS.Timeout | undefined
   try {
-    const server = await startHeadtowerWith({ workDir: work.dir, headscaleUrl: headscale.url, databasePath: work.path("data/soak.db") })
+    const server = await startHeadtower({ workDir: work.dir, headscaleUrl: headscale.url, databaseUrl: `sqlite:${work.path("data/soak.db")}` })
     try {
       const nextShot = makeShots(agents)
       const byStatus: Record<string, number> = {}

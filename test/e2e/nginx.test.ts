@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale, type FakeHeadscale } from "../fixtures/fakeHeadscale.js"
-import { E2E_API_KEY, startHeadtower, type Headtower } from "./support/headtower.js"
+import { E2E_API_KEY, type Headtower, type ProxyAuthYaml, startHeadtower } from "./support/headtower.js"
 import { freePort, rawRequest, type RawRequest } from "./support/net.js"
 import { basicAuthServer, htpasswdLine, profileMaps, startNginx, type Nginx } from "./support/nginx.js"
 import { makeWorkDir } from "./support/workdir.js"
@@ -29,7 +29,7 @@ const port = { main: 0, firstOverwrite: 0, firstAppend: 0, rightmostOverwrite: 0
 beforeAll(async () => {
   headscale = await startFakeHeadscale({ apiKey: E2E_API_KEY, users: sampleUsers, nodes: sampleNodes, port: 0 })
   stops.push(() => headscale.close())
-  const start = (name: string, proxyAuth: Parameters<typeof startHeadtower>[0]["proxyAuth"]) =>
+  const start = (name: string, proxyAuth: ProxyAuthYaml) =>
     startHeadtower({ workDir: work.dir, headscaleUrl: headscale.url, name, proxyAuth }).then((h) => {
       stops.push(h.stop)
       return h

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale, type FakeHeadscale, type FakeHeadscaleFault } from "../fixtures/fakeHeadscale.js"
 import { E2E_API_KEY } from "../e2e/support/headtower.js"
-import { startHeadtowerWith, type HeadtowerProcess } from "../e2e/support/headtowerWith.js"
+import { type Headtower as HeadtowerProcess, startHeadtower } from "../e2e/support/headtower.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
 
@@ -46,12 +46,12 @@ const readyzBecomes = async (status: number): Promise<RawResponse> => {
 beforeAll(async () => {
   headscale = await startFakeHeadscale({ apiKey: E2E_API_KEY, users: sampleUsers, nodes: sampleNodes, port: 0 })
   port = Number(new URL(headscale.url).port)
-  headtower = await startHeadtowerWith({
+  headtower = await startHeadtower({
     workDir: work.dir,
     headscaleUrl: headscale.url,
-    databasePath: work.path("data/headtower.db"),
-    timeoutMs: TIMEOUT_MS,
-    syncTtlSeconds: 0
+    databaseUrl: `sqlite:${work.path("data/headtower.db")}`,
+    headscaleTimeoutMs: TIMEOUT_MS,
+    proxyAuth: { sync_ttl_seconds: 0 }
   })
 })
 

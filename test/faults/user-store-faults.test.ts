@@ -4,7 +4,7 @@ import { createRequire } from "node:module"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale, type FakeHeadscale } from "../fixtures/fakeHeadscale.js"
 import { E2E_API_KEY } from "../e2e/support/headtower.js"
-import { startHeadtowerWith, type HeadtowerProcess } from "../e2e/support/headtowerWith.js"
+import { type Headtower as HeadtowerProcess, startHeadtower } from "../e2e/support/headtower.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
 
@@ -83,11 +83,11 @@ const holdWriteLock = async (): Promise<{ readonly release: () => Promise<void> 
 
 beforeAll(async () => {
   headscale = await startFakeHeadscale({ apiKey: E2E_API_KEY, users: sampleUsers, nodes: sampleNodes, port: 0 })
-  headtower = await startHeadtowerWith({
+  headtower = await startHeadtower({
     workDir: work.dir,
     headscaleUrl: headscale.url,
-    databasePath: dbFile,
-    syncTtlSeconds: 0
+    databaseUrl: `sqlite:${dbFile}`,
+    proxyAuth: { sync_ttl_seconds: 0 }
   })
   // The first login claims the instance's owner role: the restore test checks it survives.
   expect((await login("owner")).json).toMatchObject({ role: "owner" })

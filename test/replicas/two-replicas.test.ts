@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
 import { sampleNodes, sampleUsers, startFakeHeadscale, type FakeHeadscale } from "../fixtures/fakeHeadscale.js"
-import { PROCESS_API_KEY, startHeadtowerProcess, type HeadtowerProcess } from "../fixtures/headtowerProcess.js"
+import { E2E_API_KEY as PROCESS_API_KEY, type Headtower as HeadtowerProcess, startHeadtower } from "../e2e/support/headtower.js"
 import { startPostgres, type PostgresServer } from "../fixtures/postgres.js"
 
 /*
@@ -62,13 +62,12 @@ beforeAll(async () => {
   headscale = await startFakeHeadscale({ apiKey: PROCESS_API_KEY, users: sampleUsers, nodes: sampleNodes, port: 0 })
   stops.push(() => headscale.close())
   const start = (name: string, syncTtlSeconds: number) =>
-    startHeadtowerProcess({
+    startHeadtower({
       workDir: work.dir,
       name,
       headscaleUrl: headscale.url,
       databaseUrl,
-      syncTtlSeconds,
-      allowedCidrs: ["127.0.0.1/32", `${ADMIN_DESK}/32`],
+      proxyAuth: { sync_ttl_seconds: syncTtlSeconds, allowed_cidrs: ["127.0.0.1/32", `${ADMIN_DESK}/32`] },
       onSpawn: (stop) => stops.push(stop)
     })
   // All three migrate the same empty database at once: the advisory lock must serialise them.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale, type FakeHeadscale } from "../fixtures/fakeHeadscale.js"
-import { PROCESS_API_KEY, startHeadtowerProcess, type HeadtowerProcess } from "../fixtures/headtowerProcess.js"
+import { E2E_API_KEY as PROCESS_API_KEY, type Headtower as HeadtowerProcess, startHeadtower } from "../e2e/support/headtower.js"
 import { rawRequest, type RawRequest } from "../e2e/support/net.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
 
@@ -42,7 +42,7 @@ const delta = (series: string) => (after.values.get(series) ?? 0) - (before.valu
 beforeAll(async () => {
   headscale = await startFakeHeadscale({ apiKey: PROCESS_API_KEY, users: sampleUsers, nodes: sampleNodes, port: 0 })
   stops.push(() => headscale.close())
-  server = await startHeadtowerProcess({
+  server = await startHeadtower({
     workDir: work.dir,
     name: "metrics",
     headscaleUrl: headscale.url,

@@ -12,42 +12,62 @@ export interface ProxyAuthYaml {
   readonly email_header?: string
   readonly name_header?: string
   readonly picture_header?: string
-  readonly allowed_cidrs: ReadonlyArray<string>
+  /** Defaults to 127.0.0.1 alone, so any other loopback address is a stranger. */
+  readonly allowed_cidrs?: ReadonlyArray<string>
   readonly ip_header?: string
   readonly ip_header_mode?: "first" | "rightmost_untrusted"
   readonly trusted_proxy_cidrs?: ReadonlyArray<string>
   readonly logout_url?: string
+  readonly sync_ttl_seconds?: number
 }
 
 export interface Headtower {
+  readonly name: string
+  readonly pid: number
   readonly port: number
   readonly url: string
   readonly logFile: string
+  /** The captured stdout and stderr so far. */
+  readonly log: () => string
+  readonly hasExited: () => boolean
   readonly stop: () => Promise<void>
+}
+
+export interface HeadtowerOptions {
+  readonly workDir: string
+  readonly headscaleUrl: string
+  readonly name?: string
+  readonly proxyAuth?: ProxyAuthYaml
+  /** `database.url`: `sqlite:…` or `postgres://…`; defaults to a SQLite file in workDir. */
+  readonly databaseUrl?: string
+  readonly headscaleTimeoutMs?: number
+  /** Added to the inherited environment, from which every HEADTOWER_* variable is removed. */
+  readonly env?: Readonly<Record<string, string>>
+  /**
+   * Receives the stop function as soon as the process exists, before it is ready: a suite
+   * whose beforeAll times out during start-up still stops it in afterAll.
+   */
+  readonly onSpawn?: (stop: () => Promise<void>) => void
 }
 
 const ROOT = join(import.meta.dirname, "..", "..", "..")
 
-/** Headtower reads HEADTOWER_* variables as config: the generated file alone must decide. */
-const hermeticEnv = (): NodeJS.ProcessEnv =>
-  Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("HEADTOWER_")))
-
 /**
  * Runs `headtower serve` as a real child process from a generated config: the same entry
  * point, config parser and socket a deployment uses. One process (node --import tsx), so its
- * PID is the server's own and stopping it leaves nothing behind.
+ * PID is the server's own and stopping it leaves nothing behind. The generated file alone
+ * decides: HEADTOWER_* variables (which the server reads as config) are not passed on.
  */
-export const startHeadtower = async (options: {
-  readonly workDir: string
-  readonly headscaleUrl: string
-  readonly proxyAuth: ProxyAuthYaml
-  readonly name?: string
-}): Promise<Headtower> => {
+export const startHeadtower = async (options: HeadtowerOptions): Promise<Headtower> => {
   const name = options.name ?? "headtower"
   const port = await freePort()
   const configFile = join(options.workDir, `${name}.yaml`)
   const config = {
-    headscale: { url: options.headscaleUrl, api_key: E2E_API_KEY },
+    headscale: {
+      url: options.headscaleUrl,
+      api_key: E2E_API_KEY,
+      ...(options.headscaleTimeoutMs === undefined ? {} : { timeout_ms: options.headscaleTimeoutMs })
+    },
     server: {
       listen: `127.0.0.1:${port}`,
       proxy_auth: {
@@ -56,22 +76,38 @@ export const startHeadtower = async (options: {
         email_header: "Remote-Email",
         name_header: "Remote-Name",
         picture_header: "Remote-Picture",
+        allowed_cidrs: ["127.0.0.1/32"],
         ...options.proxyAuth
       }
     },
-    database: { url: `sqlite:${join(options.workDir, `${name}.db`)}` }
+    database: { url: options.databaseUrl ?? `sqlite:${join(options.workDir, `${name}.db`)}` }
   }
   writeFileSync(configFile, stringify(config))
+  const env: NodeJS.ProcessEnv = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("HEADTOWER_"))),
+    ...options.env
+  }
   const started = startProcess(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", configFile], {
     cwd: ROOT,
-    env: hermeticEnv(),
+    env,
     logFile: join(options.workDir, `${name}.log`)
   })
+  options.onSpawn?.(() => started.stop())
   try {
-    await waitUntilReady(name, started, async () => (await rawRequest({ port, path: "/healthz" })).status === 200, 45_000)
+    // Generous: several servers starting at once on a busy 2-core machine take a while.
+    await waitUntilReady(name, started, async () => (await rawRequest({ port, path: "/healthz" })).status === 200, 120_000)
   } catch (error) {
     await started.stop()
     throw error
   }
-  return { port, url: `http://127.0.0.1:${port}`, logFile: started.logFile, stop: () => started.stop() }
+  return {
+    name,
+    pid: started.pid,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    logFile: started.logFile,
+    log: started.log,
+    hasExited: started.hasExited,
+    stop: () => started.stop()
+  }
 }

@@ -1,0 +1,115 @@
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { startServer, type Server } from "./processes.js"
+import { median } from "./stats.js"
+import { configYaml, populate, servicesRuntime } from "./store.js"
+import { wrk, type WrkResult } from "./wrk.js"
+
+/*
+ * HTTP throughput at concurrency 64, every target measured in the same run, interleaved
+ * (round 1 of every target, then round 2, ...) so a noisy neighbour hits them all alike.
+ * Every request carries the same proxy headers, including those that skip auth.
+ */
+
+const HEADERS = ["Remote-User: bench-user-0", "Remote-Email: bench-user-0@example.com"]
+
+const headtower = (name: string, dir: string, entry: ReadonlyArray<string>) => {
+  const configFile = join(dir, `${name}.yaml`)
+  return startServer(
+    name,
+    (port) => {
+      writeFileSync(configFile, configYaml({ dbPath: join(dir, `${name}.db`), syncTtl: 10, listen: `127.0.0.1:${port}` }))
+      return ["--import", "tsx", ...entry, configFile]
+    },
+    "/healthz"
+  )
+}
+
+export interface Target {
+  readonly name: string
+  readonly server: Server
+  readonly path: string
+}
+
+export interface TargetResult extends WrkResult {
+  readonly name: string
+  /** Server CPU time per answered request: robust to other load on the machine, unlike req/s. */
+  readonly serverCpuUsPerRequest: number
+}
+
+interface Sample extends WrkResult {
+  readonly serverCpuUsPerRequest: number
+}
+
+export const benchHttp = async (options: { dir: string; rounds: number; seconds: number; warmupSeconds: number }) => {
+  const servers: Array<Server> = []
+  try {
+    const main = await headtower("headtower", options.dir, ["src/main.ts", "serve", "--config"])
+    servers.push(main)
+    const traced = await headtower("headtower-traced", options.dir, ["bench/serveTraced.ts"])
+    servers.push(traced)
+    const bare = await startServer("node:http", (port) => ["--import", "tsx", "bench/references/bare.ts", String(port)], "/api/me")
+    servers.push(bare)
+    const express = await startServer("express", (port) => ["--import", "tsx", "bench/references/express.ts", String(port)], "/api/me")
+    servers.push(express)
+    const targets: ReadonlyArray<Target> = [
+      { name: "Headtower GET /api/me (proxy auth)", server: main, path: "/api/me" },
+      { name: "Headtower GET /healthz (no auth)", server: main, path: "/healthz" },
+      { name: "Headtower GET /api/me, spans recorded (no exporter)", server: traced, path: "/api/me" },
+      { name: "node:http, same check (floor)", server: bare, path: "/api/me" },
+      { name: "Express 5, same check (peer)", server: express, path: "/api/me" }
+    ]
+    const run = async (target: Target, seconds: number): Promise<Sample> => {
+      const cpuBefore = target.server.cpuMs()
+      const result = await wrk({ url: `http://127.0.0.1:${target.server.port}${target.path}`, seconds, connections: 64, headers: HEADERS })
+      return { ...result, serverCpuUsPerRequest: ((target.server.cpuMs() - cpuBefore) * 1000) / result.requests }
+    }
+    for (const target of targets) await run(target, options.warmupSeconds)
+    const samples = new Map<string, Array<Sample>>(targets.map((t) => [t.name, []]))
+    for (let round = 0; round < options.rounds; round++) {
+      for (const target of targets) samples.get(target.name)!.push(await run(target, options.seconds))
+    }
+    return targets.map((t): TargetResult => {
+      const runs = samples.get(t.name)!
+      return {
+        name: t.name,
+        requests: runs.reduce((sum, r) => sum + r.requests, 0),
+        requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
+        serverCpuUsPerRequest: median(runs.map((r) => r.serverCpuUsPerRequest)),
+        p50Ms: median(runs.map((r) => r.p50Ms)),
+        p99Ms: median(runs.map((r) => r.p99Ms)),
+        errors: runs.reduce((sum, r) => sum + r.errors, 0)
+      }
+    })
+  } finally {
+    for (const server of servers) await server.stop()
+  }
+}
+
+/** A wrk script: every request a different one of `users` known users, so the cache churns at its cap. */
+const rotatingUsersScript = (users: number) => `
+local i = 0
+request = function()
+  i = (i + 7919) % ${users}
+  local name = "bench-user-" .. i
+  return wrk.format("GET", "/api/me", { ["Remote-User"] = name, ["Remote-Email"] = name .. "@example.com" })
+end
+`
+
+/** The server's memory with `users` in its store after `seconds` of requests spread over all of them. */
+export const benchMemory = async (options: { dir: string; users: number; seconds: number }) => {
+  const name = "headtower-100k"
+  const runtime = servicesRuntime(join(options.dir, `${name}.db`), 10)
+  await runtime.runPromise(populate(options.users))
+  await runtime.dispose()
+  const server = await headtower(name, options.dir, ["src/main.ts", "serve", "--config"])
+  try {
+    const idle = server.memory()
+    const script = join(options.dir, "rotate.lua")
+    writeFileSync(script, rotatingUsersScript(options.users))
+    const load = await wrk({ url: `http://127.0.0.1:${server.port}/api/me`, seconds: options.seconds, connections: 64, script })
+    return { users: options.users, idleRssMiB: idle.rssMiB, ...server.memory(), load }
+  } finally {
+    await server.stop()
+  }
+}

@@ -1,0 +1,131 @@
+import { Effect } from "effect"
+import { join } from "node:path"
+import { performance } from "node:perf_hooks"
+import { requestFacts } from "../src/domain/RequestFacts.js"
+import { quietTracer } from "../src/http/untraced.js"
+import { Authenticator } from "../src/services/Authenticator.js"
+import { benchIdentity, populate, servicesRuntime, tempDir } from "./store.js"
+import { median, percentile } from "./stats.js"
+
+/*
+ * authenticate measured in this process, without HTTP: the production Authenticator over a
+ * SQLite file. Spans go to the quiet tracer, as in a server with no exporter
+ * (src/http/untraced.ts), unless `traced` asks for Effect's default tracer.
+ */
+
+const factsFor = (i: number) =>
+  requestFacts("127.0.0.1", [
+    ["remote-user", benchIdentity(i)],
+    ["remote-email", `${benchIdentity(i)}@example.com`],
+    ["host", "127.0.0.1"],
+    ["accept", "application/json"]
+  ])
+
+/** Per-call latencies (ms) of `count` sequential authenticates of `pick(i)`. */
+const timeCalls = (pick: (i: number) => ReturnType<typeof factsFor>, count: number) =>
+  Effect.gen(function* () {
+    const auth = yield* Authenticator
+    const samples = new Float64Array(count)
+    for (let i = 0; i < count; i++) {
+      const start = performance.now()
+      yield* auth.authenticate(pick(i))
+      samples[i] = performance.now() - start
+    }
+    return Array.from(samples)
+  })
+
+const withTracer = (traced: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  traced ? effect : Effect.withTracer(effect, quietTracer)
+
+export interface CachedResult {
+  readonly opsPerSecond: number
+  /** Calls per second of this process's CPU time: what one free core would do. */
+  readonly opsPerCpuSecond: number
+  readonly p50Us: number
+  readonly p99Us: number
+}
+
+/** A known user with unchanged headers, answered from the cache. Median of `runs`. */
+export const benchCachedAuthenticate = async (options: { traced: boolean; runs: number; calls: number }) => {
+  const tmp = tempDir()
+  const runtime = servicesRuntime(join(tmp.dir, "cached.db"), 10)
+  try {
+    const facts = factsFor(0)
+    await runtime.runPromise(withTracer(options.traced)(timeCalls(() => facts, 20_000))) // warm-up, first login
+    const runs: Array<CachedResult> = []
+    for (let r = 0; r < options.runs; r++) {
+      const start = performance.now()
+      const cpu = process.cpuUsage()
+      const samples = await runtime.runPromise(withTracer(options.traced)(timeCalls(() => facts, options.calls)))
+      const { user, system } = process.cpuUsage(cpu)
+      const seconds = (performance.now() - start) / 1000
+      runs.push({
+        opsPerSecond: options.calls / seconds,
+        opsPerCpuSecond: options.calls / ((user + system) / 1e6),
+        p50Us: percentile(samples, 50) * 1000, p99Us: percentile(samples, 99) * 1000 })
+    }
+    return {
+      opsPerSecond: median(runs.map((r) => r.opsPerSecond)),
+      opsPerCpuSecond: median(runs.map((r) => r.opsPerCpuSecond)),
+      p50Us: median(runs.map((r) => r.p50Us)),
+      p99Us: median(runs.map((r) => r.p99Us))
+    }
+  } finally {
+    await runtime.dispose()
+    tmp.remove()
+  }
+}
+
+/** First logins: `count` new identities, one after another, into a fresh SQLite file. */
+export const benchProvisioning = async (options: { runs: number; count: number }) => {
+  const rates: Array<number> = []
+  const cpuRates: Array<number> = []
+  for (let r = 0; r < options.runs; r++) {
+    const tmp = tempDir()
+    const runtime = servicesRuntime(join(tmp.dir, "provision.db"), 10)
+    try {
+      await runtime.runPromise(withTracer(false)(timeCalls((i) => factsFor(1_000_000 + i), 200))) // warm-up
+      const start = performance.now()
+      const cpu = process.cpuUsage()
+      await runtime.runPromise(withTracer(false)(timeCalls((i) => factsFor(i), options.count)))
+      const { user, system } = process.cpuUsage(cpu)
+      rates.push(options.count / ((performance.now() - start) / 1000))
+      cpuRates.push(options.count / ((user + system) / 1e6))
+    } finally {
+      await runtime.dispose()
+      tmp.remove()
+    }
+  }
+  return { usersPerSecond: median(rates), usersPerCpuSecond: median(cpuRates) }
+}
+
+/**
+ * authenticate latency with `users` in the store, every call missing the cache
+ * (sync_ttl_seconds 0), so the store's lookup is what is measured: random known users.
+ */
+const storeLatency = async (users: number, calls: number, runs: number) => {
+  const tmp = tempDir()
+  const runtime = servicesRuntime(join(tmp.dir, `scale-${users}.db`), 0)
+  try {
+    await runtime.runPromise(populate(users))
+    const pick = () => factsFor(Math.floor(Math.random() * users))
+    await runtime.runPromise(withTracer(false)(timeCalls(pick, 2_000)))
+    const p50s: Array<number> = []
+    const means: Array<number> = []
+    for (let r = 0; r < runs; r++) {
+      const samples = await runtime.runPromise(withTracer(false)(timeCalls(pick, calls)))
+      p50s.push(percentile(samples, 50) * 1000)
+      means.push((samples.reduce((a, b) => a + b, 0) / samples.length) * 1000)
+    }
+    return { p50Us: median(p50s), meanUs: median(means) }
+  } finally {
+    await runtime.dispose()
+    tmp.remove()
+  }
+}
+
+export const benchScale = async (options: { runs: number; calls: number }) => {
+  const small = await storeLatency(10, options.calls, options.runs)
+  const large = await storeLatency(100_000, options.calls, options.runs)
+  return { small, large, ratio: large.p50Us / small.p50Us }
+}

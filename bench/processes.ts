@@ -1,0 +1,82 @@
+import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { request } from "node:http"
+import { createServer } from "node:net"
+import { join } from "node:path"
+
+/** Child processes for the HTTP measurements: each server in its own process, stopped by PID. */
+
+export const ROOT = join(import.meta.dirname, "..")
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
+    })
+  })
+
+const get = (port: number, path: string) =>
+  new Promise<number>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, headers: { "remote-user": "probe" } }, (res) => {
+      res.resume()
+      res.on("end", () => resolve(res.statusCode ?? 0))
+    })
+    req.on("error", reject)
+    req.end()
+  })
+
+export interface Server {
+  readonly name: string
+  readonly port: number
+  readonly pid: number
+  /** CPU time (user + system) the process has used so far, in ms, from /proc. */
+  readonly cpuMs: () => number
+  /** Resident set size and its peak, in MiB, from /proc. */
+  readonly memory: () => { readonly rssMiB: number; readonly peakMiB: number }
+  readonly stop: () => Promise<void>
+}
+
+/** Starts `node <args…> <port>`-style servers; `args` receives the port. Ready when `probePath` answers. */
+export const startServer = async (
+  name: string,
+  args: (port: number) => ReadonlyArray<string>,
+  probePath: string
+): Promise<Server> => {
+  const port = await freePort()
+  const child = spawn(process.execPath, [...args(port)], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] })
+  let stderr = ""
+  child.stderr!.on("data", (chunk) => (stderr += chunk))
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  const pid = child.pid!
+  const stop = async () => {
+    if (child.exitCode !== null) return
+    child.kill("SIGTERM")
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
+    await exited
+    clearTimeout(timer)
+  }
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited during start-up:\n${stderr}`)
+    if ((await get(port, probePath).catch(() => 0)) === 200) break
+    if (Date.now() > deadline) {
+      await stop()
+      throw new Error(`${name} not ready after 60 s:\n${stderr}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const memory = () => {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8")
+    const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN)
+    return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 }
+  }
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+  const cpuMs = () => {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  }
+  return { name, port, pid, cpuMs, memory, stop }
+}

@@ -1,0 +1,67 @@
+import { HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Layer, ManagedRuntime } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { RoutesLive } from "../../src/http/Server.js"
+import { Config } from "../../src/services/Config.js"
+import { rawRequest } from "../e2e/support/net.js"
+import { testConfig } from "../fixtures/config.js"
+
+/*
+ * The sign-in cache seen from outside, over a real socket, with a long sync_ttl: a change
+ * made through the API takes effect on the user's very next request, never after the TTL.
+ */
+
+let dir: string
+let runtime: ManagedRuntime.ManagedRuntime<HttpServer.HttpServer, unknown>
+let port: number
+
+const call = (path: string, user: string, options: { method?: string; body?: unknown } = {}) =>
+  rawRequest({
+    port,
+    path,
+    method: options.method ?? "GET",
+    headers: [["Remote-User", user]],
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) })
+  })
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "headtower-cache-"))
+  const config = testConfig({ syncTtlSeconds: 3600 }, { database: { kind: "sqlite", path: join(dir, "users.db") } })
+  runtime = ManagedRuntime.make(
+    RoutesLive.pipe(
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })),
+      Layer.provide(Layer.succeed(Config, config))
+    )
+  )
+  port = ((await runtime.runPromise(HttpServer.HttpServer)).address as HttpServer.TcpAddress).port
+})
+
+afterAll(async () => {
+  await runtime?.dispose()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe("the sign-in cache over HTTP", () => {
+  it("a promotion, a demotion and a disable made through the API apply to the user's next request", async () => {
+    expect((await call("/api/me", "owner")).json.role).toBe("owner")
+    const bob = (await call("/api/me", "bob")).json
+    expect(bob.role).toBe("member")
+    expect((await call("/api/users", "bob")).status).toBe(403) // cached as a member now
+
+    expect((await call(`/api/users/${bob.id}`, "owner", { method: "PATCH", body: { role: "admin" } })).status).toBe(200)
+    expect((await call("/api/me", "bob")).json.role).toBe("admin")
+    expect((await call("/api/users", "bob")).status).toBe(200)
+
+    expect((await call(`/api/users/${bob.id}`, "owner", { method: "PATCH", body: { role: "member" } })).status).toBe(200)
+    expect((await call("/api/users", "bob")).status).toBe(403)
+
+    expect((await call(`/api/users/${bob.id}`, "owner", { method: "PATCH", body: { disabled: true } })).status).toBe(200)
+    const refused = await call("/api/me", "bob")
+    expect([refused.status, refused.json._tag]).toEqual([403, "UserDisabled"])
+  })
+})

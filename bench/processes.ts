@@ -1,22 +1,14 @@
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { request } from "node:http"
-import { createServer } from "node:net"
+import { freePort } from "../test/e2e/support/net.js"
 import { join } from "node:path"
 
 /** Child processes for the HTTP measurements: each server in its own process, stopped by PID. */
 
 export const ROOT = join(import.meta.dirname, "..")
 
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
-    })
-  })
+export { freePort }
 
 const get = (port: number, path: string) =>
   new Promise<number>((resolve, reject) => {

@@ -10,14 +10,17 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 # The nginx tests hash their htpasswd entries with `openssl passwd -apr1`.
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# Not a test dependency: `npm run bench` drives HTTP load with wrk.
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  # With recommends, as on the machines the suites were written on (Chromium's fonts among them).
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
 # Debian enables these on install; the tests start their own instances from generated configs.
 for svc in nginx caddy postgresql; do
   (command -v systemctl >/dev/null && systemctl stop "$svc") >/dev/null 2>&1 || true
 done
-echo "test dependencies present: nginx caddy chromium postgresql"
+echo "test dependencies present: nginx caddy chromium postgresql openssl wrk"

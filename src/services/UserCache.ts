@@ -58,8 +58,9 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
     const load = (profile: SignInProfile, context: { readonly clientIp: string }, now: number) =>
       Effect.gen(function* () {
         const known = yield* users.findByIdentity(profile.identity)
-        if (Option.isSome(known) && sameProfile(known.value, profile)) {
-          pending.set(known.value.id, now)
+        // A disabled user is refused: nothing about them is written, not even last_seen.
+        if (Option.isSome(known) && (known.value.disabled || sameProfile(known.value, profile))) {
+          if (!known.value.disabled) pending.set(known.value.id, now)
           yield* Effect.annotateCurrentSpan("user_cache.outcome", "read")
           return known.value
         }
@@ -78,7 +79,7 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
       if (entry !== undefined && entry.expiresAt > now && sameProfile(entry.user, profile)) {
         entries.delete(profile.identity)
         entries.set(profile.identity, entry)
-        pending.set(entry.user.id, now)
+        if (!entry.user.disabled) pending.set(entry.user.id, now)
         yield* Effect.annotateCurrentSpan("user_cache.outcome", "hit")
         return entry.user
       }

@@ -144,6 +144,22 @@ describe("UserCache", () => {
       expect((yield* cache.signIn(profile("bob"), ctx)).role).toBe("admin")
     }))
 
+  it.scoped("a disabled user's refused sign-ins write nothing: no profile refresh, no last_seen", () =>
+    Effect.gen(function* () {
+      const { cache, repo, calls } = yield* setup()
+      const owner = yield* cache.signIn(profile("owner"), ctx)
+      const bob = yield* cache.signIn(profile("bob"), ctx)
+      yield* repo.setDisabled(bob.id, true, actor(owner))
+      yield* cache.invalidate(bob.identity)
+      yield* cache.flushLastSeen()
+      const before = { writes: calls.writes, touched: calls.touched.length }
+      for (const extra of [{}, { email: "changed@example.test" }]) {
+        expect((yield* cache.signIn(profile("bob", extra), ctx)).disabled).toBe(true)
+      }
+      yield* cache.flushLastSeen()
+      expect({ writes: calls.writes, touched: calls.touched.length }).toEqual(before)
+    }))
+
   it.scoped("last_seen is written in one batch by flushLastSeen, not per sign-in", () =>
     Effect.gen(function* () {
       const { cache, calls } = yield* setup()

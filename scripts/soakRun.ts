@@ -152,8 +152,8 @@ const makeShots = (agents: { readonly legit: Agent; readonly stranger: Agent }) 
           const identity = (JSON.parse(body) as { identity?: string }).identity
           return identity === `proxy:${user}` ? undefined : { misauth: `sent ${user}, answered as ${identity}` }
         }
-        // Members may not list users: 403 Forbidden is the right answer for them.
-        if (path === "/api/users" && status === 403 && tagOf(body) === "Forbidden") return undefined
+        // Members may not list users nor read Headscale's inventory: 403 Forbidden is right for them.
+        if (status === 403 && tagOf(body) === "Forbidden") return undefined
         return status === 200 ? undefined : { unexpected: `${path} as ${user}: ${status} ${body.slice(0, 120)}` }
       }
     }

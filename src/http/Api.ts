@@ -106,6 +106,8 @@ export class HeadscaleGroup extends HttpApiGroup.make("headscale")
   .addError(HeadscaleUnavailable)
   .addError(HeadscaleTimeout)
   .addError(HeadscaleBadResponse)
+  .addError(Forbidden)
+  .addError(UserStoreUnavailable)
   .middleware(Authentication) {}
 
 export const Readiness = Schema.Struct({

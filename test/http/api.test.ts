@@ -144,6 +144,11 @@ describe("HTTP API", () => {
     expect(users.json.users.length).toBe(sampleUsers.length)
     expect(headscale.requests.at(-1)).toMatchObject({ auth: "valid" })
     expect((await call("/api/headscale/nodes", "alice")).json.nodes.length).toBe(sampleNodes.length)
+    // The whole tailnet's inventory, read with the operator's key: not for members.
+    const requests = headscale.requests.length
+    expectError(await call("/api/headscale/nodes", "carol"), 403, "Forbidden")
+    expectError(await call("/api/headscale/users", "carol"), 403, "Forbidden")
+    expect(headscale.requests.length).toBe(requests)
     await headscale.setFault({ down: true })
     try {
       expectError(await call("/api/headscale/nodes", "alice"), 502, "HeadscaleUnavailable")

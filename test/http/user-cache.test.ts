@@ -8,6 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { RoutesLive } from "../../src/http/Server.js"
 import { Config } from "../../src/services/Config.js"
+import Sqlite from "better-sqlite3"
 import { rawRequest } from "../e2e/support/net.js"
 import { testConfig } from "../fixtures/config.js"
 
@@ -63,5 +64,20 @@ describe("the sign-in cache over HTTP", () => {
     expect((await call(`/api/users/${bob.id}`, "owner", { method: "PATCH", body: { disabled: true } })).status).toBe(200)
     const refused = await call("/api/me", "bob")
     expect([refused.status, refused.json._tag]).toEqual([403, "UserDisabled"])
+  })
+
+  it("user changes are authorised on the stored role, not a cached one another replica made stale", async () => {
+    const carol = (await call("/api/me", "carol")).json
+    expect((await call(`/api/users/${carol.id}`, "owner", { method: "PATCH", body: { role: "owner" } })).status).toBe(200)
+    expect((await call("/api/me", "carol")).json.role).toBe("owner") // cached as owner for an hour
+    const dave = (await call("/api/me", "dave")).json
+    // Another replica demotes carol: this process's cache does not know.
+    const db = new Sqlite(join(dir, "users.db"))
+    db.prepare("UPDATE users SET role = 'member' WHERE identity = 'proxy:carol'").run()
+    db.close()
+    expect((await call("/api/me", "carol")).json.role).toBe("owner")
+    const patch = await call(`/api/users/${dave.id}`, "carol", { method: "PATCH", body: { role: "admin" } })
+    expect([patch.status, patch.json._tag]).toEqual([403, "Forbidden"])
+    expect((await call("/api/users", "carol")).status).toBe(403)
   })
 })

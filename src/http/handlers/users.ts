@@ -1,22 +1,18 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
-import { Forbidden } from "../../domain/errors.js"
 import { canManageUsers, canViewUsers } from "../../domain/permissions.js"
 import type { UserId } from "../../domain/User.js"
 import { UserCache } from "../../services/UserCache.js"
 import { UserRepository } from "../../services/UserRepository.js"
-import { CurrentUser, HeadtowerApi } from "../Api.js"
+import { HeadtowerApi } from "../Api.js"
+import { roleCheck } from "./roles.js"
 import { userView } from "./views.js"
-
-const requireRole = (allowed: (role: "owner" | "admin" | "member") => boolean, what: string) =>
-  Effect.flatMap(CurrentUser, (current) =>
-    allowed(current.user.role) ? Effect.succeed(current) : Effect.fail(new Forbidden({ message: `your role may not ${what}` }))
-  )
 
 export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) =>
   Effect.gen(function* () {
     const users = yield* UserRepository
     const cache = yield* UserCache
+    const requireRole = roleCheck(users)
     return handlers
       .handle("list", () =>
         requireRole(canViewUsers, "list users").pipe(

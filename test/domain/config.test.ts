@@ -126,8 +126,17 @@ describe("Config parsing", () => {
       ])
     })
     it("an IPv6 range that contains every IPv4-mapped address warns like 0.0.0.0/0", () => {
-      expect(warned(`server: { proxy_auth: { allowed_cidrs: ["::/64", "::/97", "fd00::/8"] } }`)).toEqual([
-        "server.proxy_auth.allowed_cidrs[0]"
+      expect(warned(`server: { proxy_auth: { allowed_cidrs: ["::/64", "::ffff:0:0/97", "fd00::/48"] } }`)).toEqual([
+        "server.proxy_auth.allowed_cidrs[0]",
+        // ::ffff:0:0/97 is 0.0.0.0/1: not everyone, but half of IPv4, hence the "wide" warning.
+        "server.proxy_auth.allowed_cidrs[1]"
+      ])
+    })
+    it("ranges wider than /8 (IPv4) or /32 (IPv6) warn: 0.0.0.0/1 + 128.0.0.0/1 is everyone", () => {
+      expect(warned(`server: { proxy_auth: { allowed_cidrs: ["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8", "2001::/16", "fd00::/32"] } }`)).toEqual([
+        "server.proxy_auth.allowed_cidrs[0]",
+        "server.proxy_auth.allowed_cidrs[1]",
+        "server.proxy_auth.allowed_cidrs[3]"
       ])
     })
     it("header names containing _ (nginx drops them by default)", () => {

@@ -19,6 +19,10 @@ export const DEFAULTS = {
   serviceName: "headtower"
 } as const
 
+/** Rules wider than these are almost never "the proxy's address" (0.0.0.0/1 + 128.0.0.0/1 is everyone). */
+const WIDE_IPV4_PREFIX = 8
+const WIDE_IPV6_PREFIX = 32
+
 const IP_HEADER_MODES: ReadonlyArray<IpHeaderMode> = ["first", "rightmost_untrusted"]
 
 /** RFC 9110 token: what a header field name may be. */
@@ -189,6 +193,8 @@ const buildProxyAuth = (
       if (hostBitsSet) warn(path, `"${text}" has host bits set; it is read as ${cidr.text}`)
       if (isCatchAll(cidr)) {
         warn(path, `"${text}" trusts every address${key === "allowed_cidrs" ? ": anyone who can reach Headtower can log in as any user" : " to supply the client IP header"}`)
+      } else if (cidr.prefix < (cidr.family === 4 ? WIDE_IPV4_PREFIX : WIDE_IPV6_PREFIX)) {
+        warn(path, `"${text}" is wider than /${cidr.family === 4 ? WIDE_IPV4_PREFIX : WIDE_IPV6_PREFIX}: a proxy is one address or a small subnet; several wide rules can add up to everyone`)
       }
       parsed.push(cidr)
     })

@@ -26,19 +26,22 @@ import type { Authenticated } from "../services/Authenticator.js"
 /** The authenticated user of the current request, provided by the Authentication middleware. */
 export class CurrentUser extends Context.Tag("headtower/CurrentUser")<CurrentUser, Authenticated>() {}
 
+/** authenticate's closed union of failures, each carrying its HTTP status. */
+export const AuthenticationFailure = Schema.Union(
+  ProxyAuthDisabled,
+  ClientNotAllowed,
+  MissingIdentityHeader,
+  AmbiguousHeader,
+  InvalidHeader,
+  InvalidForwardedAddress,
+  UserDisabled,
+  UserStoreUnavailable
+)
+
 /** Runs `authenticate` for every `/api` route; its failures are authenticate's closed union. */
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("headtower/Authentication", {
   provides: CurrentUser,
-  failure: Schema.Union(
-    ProxyAuthDisabled,
-    ClientNotAllowed,
-    MissingIdentityHeader,
-    AmbiguousHeader,
-    InvalidHeader,
-    InvalidForwardedAddress,
-    UserDisabled,
-    UserStoreUnavailable
-  )
+  failure: AuthenticationFailure
 }) {}
 
 const Nullable = Schema.NullOr(Schema.String)

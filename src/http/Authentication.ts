@@ -5,13 +5,12 @@ import { observeAuthentication } from "../services/Metrics.js"
 import { Authentication } from "./Api.js"
 import { requestFactsOf } from "./requestFacts.js"
 
+/** One request through authenticate, counted and timed: the API middleware and the pages share it. */
+export const authenticateRequest = (authenticator: Authenticator) => (request: HttpServerRequest.HttpServerRequest) =>
+  observeAuthentication(authenticator.authenticate(requestFactsOf(request)))
+
 /** The middleware every `/api` route passes through: authenticate, then provide CurrentUser. */
 export const AuthenticationLive = Layer.effect(
   Authentication,
-  Effect.gen(function* () {
-    const authenticator = yield* Authenticator
-    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      observeAuthentication(authenticator.authenticate(requestFactsOf(request)))
-    )
-  })
+  Effect.map(Authenticator, (authenticator) => Effect.flatMap(HttpServerRequest.HttpServerRequest, authenticateRequest(authenticator)))
 )

@@ -1,9 +1,9 @@
-import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApiSchema, HttpLayerRouter, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { Authenticator } from "../../services/Authenticator.js"
 import { Config } from "../../services/Config.js"
-import { observeAuthentication } from "../../services/Metrics.js"
-import { requestFactsOf } from "../requestFacts.js"
+import { AuthenticationFailure } from "../Api.js"
+import { authenticateRequest } from "../Authentication.js"
 import { errorPage, usersPage } from "./usersPage.js"
 
 /**
@@ -13,10 +13,10 @@ import { errorPage, usersPage } from "./usersPage.js"
  */
 export const PageRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function* () {
-    const authenticator = yield* Authenticator
+    const authenticate = authenticateRequest(yield* Authenticator)
     const { logoutUrl } = (yield* Config).server.proxyAuth
-    yield* router.add("GET", "/users", (request: HttpServerRequest.HttpServerRequest) =>
-      observeAuthentication(authenticator.authenticate(requestFactsOf(request))).pipe(
+    yield* router.add("GET", "/users", (request) =>
+      authenticate(request).pipe(
         Effect.as(html(usersPage({ logoutEnabled: logoutUrl !== undefined }), 200)),
         Effect.catchAll((error) => Effect.succeed(html(errorPage(error._tag, error.message), statusOf(error))))
       )
@@ -48,14 +48,8 @@ const html = (body: string, status: number) =>
     }
   })
 
-const STATUS: Record<string, number> = {
-  ProxyAuthDisabled: 401,
-  MissingIdentityHeader: 401,
-  ClientNotAllowed: 403,
-  UserDisabled: 403,
-  AmbiguousHeader: 400,
-  InvalidHeader: 400,
-  InvalidForwardedAddress: 400,
-  UserStoreUnavailable: 503
-}
-const statusOf = (error: { _tag: string }) => STATUS[error._tag] ?? 500
+/** The same status the API answers for each failure, read from the error schemas themselves. */
+const STATUS = new Map<string, number>(
+  AuthenticationFailure.members.map((error) => [error._tag, HttpApiSchema.getStatusError(error)])
+)
+const statusOf = (error: { readonly _tag: string }) => STATUS.get(error._tag) ?? 500

@@ -38,9 +38,12 @@ const busySchedule = Schedule.exponential("5 millis").pipe(
   Schedule.upTo(BUSY_TIMEOUT)
 )
 
-/** Retries `effect` while the database is locked by another writer, for up to 5 s. */
+/**
+ * Retries `effect` while the database is locked by another writer, for up to 5 s. The retry
+ * (and its schedule's state) is set up only once SQLITE_BUSY is seen, not on every call.
+ */
 export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.retry(effect, { schedule: busySchedule, while: isBusy })
+  Effect.catchIf(effect, isBusy, () => Effect.retry(effect, { schedule: busySchedule, while: isBusy }))
 
 /** Logs why the store is unusable (for operators) and fails with the typed, detail-free error. */
 const orUnavailable =
@@ -74,9 +77,10 @@ const openSqlite = (path: string) =>
     )
   })
 
+/** The inode at `path`, or undefined when nothing is there (no exception built for that). */
 const inodeAt = (path: string): number | undefined => {
   try {
-    return statSync(path).ino
+    return statSync(path, { throwIfNoEntry: false })?.ino
   } catch {
     return undefined
   }
@@ -98,9 +102,9 @@ const guardedSqlite = (path: string) =>
     let current = yield* open
     yield* Effect.addFinalizer(() => Scope.close(current.scope, Exit.void))
     const reopening = yield* Effect.makeSemaphore(1)
-    const checkedClient = reopening.withPermits(1)(
+    // Under the permit, so two checkouts that both see a new file open it once.
+    const reopen = reopening.withPermits(1)(
       Effect.suspend(() => {
-        if (current.inode === undefined) return Effect.succeed(current.client)
         const inode = inodeAt(path)
         if (inode === current.inode) return Effect.succeed(current.client)
         if (inode === undefined) {
@@ -116,8 +120,13 @@ const guardedSqlite = (path: string) =>
         })
       })
     )
-    // `reserve` holds the connection for the checkout's scope, transactions included.
-    const acquirer = Effect.flatMap(checkedClient, (client) => client.reserve)
+    // `reserve` holds the connection for the checkout's scope, transactions included. The
+    // stat is synchronous and cheap; only a changed or missing file takes the slow path.
+    const acquirer = Effect.suspend(() =>
+      current.inode === undefined || inodeAt(path) === current.inode
+        ? current.client.reserve
+        : Effect.flatMap(reopen, (client) => client.reserve)
+    )
     return yield* SqlClient.make({
       acquirer,
       compiler: Statement.makeCompilerSqlite(),

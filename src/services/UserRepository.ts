@@ -50,18 +50,22 @@ const UserRow = Schema.Struct({
   last_seen_at: Schema.Date
 })
 const decodeUsers = Schema.decodeUnknown(Schema.Array(UserRow))
+/** The row was decoded just above: the User's fields are valid, so its constructor does not check them again. */
 const toUser = (row: typeof UserRow.Type) =>
-  new User({
-    id: row.id,
-    identity: row.identity,
-    email: row.email,
-    name: row.name,
-    picture: row.picture,
-    role: row.role,
-    disabled: row.disabled !== 0,
-    createdAt: row.created_at,
-    lastSeenAt: row.last_seen_at
-  })
+  new User(
+    {
+      id: row.id,
+      identity: row.identity,
+      email: row.email,
+      name: row.name,
+      picture: row.picture,
+      role: row.role,
+      disabled: row.disabled !== 0,
+      createdAt: row.created_at,
+      lastSeenAt: row.last_seen_at
+    },
+    true
+  )
 
 const AuditRow = Schema.Struct({
   id: Schema.String,
@@ -107,6 +111,10 @@ const storeErrors = <A, E, R>(
   )
 
 const isEnabledOwner = (user: User) => user.role === "owner" && !user.disabled
+
+// Built once: tagging a metric allocates and hashes a new key.
+const countOwnerProvisioned = countProvisioned("owner")
+const countMemberProvisioned = countProvisioned("member")
 
 export class UserRepository extends Effect.Service<UserRepository>()("headtower/UserRepository", {
   effect: Effect.gen(function* () {
@@ -186,7 +194,8 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
     const provision = Effect.fn("UserRepository.provision")(
       function* (profile: Profile, context: { readonly clientIp: string }) {
         yield* Effect.annotateCurrentSpan("user.identity", profile.identity)
-        const now = new Date().toISOString()
+        const at = new Date()
+        const now = at.toISOString()
         const result = yield* sql.withTransaction(
           Effect.gen(function* () {
             const id = UserId.make(randomUUID())
@@ -203,11 +212,16 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
             })} ON CONFLICT (identity) DO NOTHING RETURNING id`
             if (inserted.length === 0) {
               // Known user: the proxy's profile is the source of truth, last_seen never goes back.
-              yield* sql`UPDATE users SET email = ${profile.email}, name = ${profile.name},
-                picture = ${profile.picture},
-                last_seen_at = CASE WHEN last_seen_at < ${now} THEN ${now} ELSE last_seen_at END
-                WHERE identity = ${profile.identity}`
-              const [user] = yield* selectUsers(sql`WHERE identity = ${profile.identity}`)
+              const [user] = yield* Effect.map(
+                Effect.flatMap(
+                  sql`UPDATE users SET email = ${profile.email}, name = ${profile.name},
+                    picture = ${profile.picture},
+                    last_seen_at = CASE WHEN last_seen_at < ${now} THEN ${now} ELSE last_seen_at END
+                    WHERE identity = ${profile.identity} RETURNING ${columns}`,
+                  decodeUsers
+                ),
+                (rows) => rows.map(toUser)
+              )
               return { user: user!, created: false }
             }
             const claim = yield* sql`INSERT INTO instance_owner_claim ${sql.insert({
@@ -227,14 +241,28 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
                 clientIp: context.clientIp,
                 detail: `role=${role}`
               },
-              new Date(now)
+              at
             )
-            const [user] = yield* byId(id)
-            return { user: user!, created: true }
+            // Exactly the row just inserted (no trigger or default changes it): no need to read it back.
+            const user = new User(
+              {
+                id,
+                identity: profile.identity,
+                email: profile.email,
+                name: profile.name,
+                picture: profile.picture,
+                role,
+                disabled: false,
+                createdAt: at,
+                lastSeenAt: at
+              },
+              true
+            )
+            return { user, created: true }
           })
         )
         yield* Effect.annotateCurrentSpan({ "user.created": result.created, "user.role": result.user.role })
-        if (result.created) yield* countProvisioned(result.user.role)
+        if (result.created) yield* (result.user.role === "owner" ? countOwnerProvisioned : countMemberProvisioned)
         return result
       },
       storeErrors

@@ -1,7 +1,4 @@
-import { Headers } from "@effect/platform"
-import { NodeSdk } from "@effect/opentelemetry"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
-import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import * as Headers from "@effect/platform/Headers"
 import { Effect, Layer } from "effect"
 import type { TelemetryConfig } from "../domain/AppConfig.js"
 import { Config } from "./Config.js"
@@ -26,12 +23,25 @@ const redactHeadersInSpans = Layer.locallyScoped(Headers.currentRedactedNames, [
   new RegExp(`^(?!(?:${HEADERS_SHOWN_IN_SPANS.join("|")})$)`, "i")
 ])
 
+/*
+ * The OpenTelemetry SDK and exporter are imported only when an endpoint is configured: loaded
+ * unconditionally they were about 10 MiB of a server's memory that exports nothing.
+ */
 const exporter = (telemetry: TelemetryConfig, endpoint: string) =>
-  NodeSdk.layer(() => ({
-    resource: { serviceName: telemetry.serviceName },
-    // Batched: a request never waits on the collector; what is queued is flushed on shutdown.
-    spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(endpoint) }))
-  }))
+  Layer.unwrapEffect(
+    Effect.promise(async () => {
+      const [NodeSdk, { OTLPTraceExporter }, { BatchSpanProcessor }] = await Promise.all([
+        import("@effect/opentelemetry/NodeSdk"),
+        import("@opentelemetry/exporter-trace-otlp-http"),
+        import("@opentelemetry/sdk-trace-base")
+      ])
+      return NodeSdk.layer(() => ({
+        resource: { serviceName: telemetry.serviceName },
+        // Batched: a request never waits on the collector; what is queued is flushed on shutdown.
+        spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(endpoint) }))
+      }))
+    })
+  )
 
 /** Provide to the server layer: sets the tracer (when exporting) and the header redaction. */
 export const TracingLive: Layer.Layer<never, never, Config> = Layer.unwrapEffect(

@@ -61,6 +61,23 @@ export const parseIp = (text: string): IpAddress | undefined => {
   return toIpAddress(parseValid(bare))
 }
 
+const PEER_MEMO_SIZE = 1024
+const peerMemo = new Map<string, IpAddress | undefined>()
+
+/**
+ * `parseIp` for socket peers, remembered: a server sees the same few proxy addresses on every
+ * request, and parsing one costs more than the rest of the client-IP decision. Bounded (the
+ * memo starts over when full), and safe to share: addresses are never mutated.
+ */
+export const parsePeerIp = (text: string): IpAddress | undefined => {
+  const known = peerMemo.get(text)
+  if (known !== undefined || peerMemo.has(text)) return known
+  if (peerMemo.size >= PEER_MEMO_SIZE) peerMemo.clear()
+  const parsed = parseIp(text)
+  peerMemo.set(text, parsed)
+  return parsed
+}
+
 export interface ParsedCidr {
   readonly cidr: Cidr
   /** The written network had bits set past the prefix (`10.0.0.1/8`); it was normalised. */
@@ -140,8 +157,12 @@ export const compileCidrs = (cidrs: ReadonlyArray<Cidr>): CidrList => {
     cidrs,
     match: (ip) => {
       if (ip.family === 6) return v6.find((c) => ip.value.match(c.network, c.prefix))
-      const mapped = (ip.value as ipaddr.IPv4).toIPv4MappedAddress()
-      return cidrs.find((c) => (c.family === 4 ? ip.value : mapped).match(c.network, c.prefix))
+      let mapped: ipaddr.IPv6 | undefined // built only if an IPv6 rule is reached
+      for (const c of cidrs) {
+        const candidate = c.family === 4 ? ip.value : (mapped ??= (ip.value as ipaddr.IPv4).toIPv4MappedAddress())
+        if (candidate.match(c.network, c.prefix)) return c
+      }
+      return undefined
     }
   }
 }

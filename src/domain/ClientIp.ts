@@ -1,5 +1,5 @@
 import { Either } from "effect"
-import { type Cidr, type IpAddress, parseIp } from "./Address.js"
+import { type Cidr, type IpAddress, parsePeerIp } from "./Address.js"
 import type { ProxyAuthConfig } from "./AppConfig.js"
 import { type ForwardedEntry, parseForwardedHeader } from "./ForwardedHeader.js"
 import type { RequestFacts } from "./RequestFacts.js"
@@ -67,7 +67,7 @@ export const decideClientIp = (
   if (facts.peer === undefined) {
     return reject(undefined, "peer_unknown", "ClientNotAllowed", "The address of the connecting client is unknown")
   }
-  const peer = parseIp(facts.peer)
+  const peer = parsePeerIp(facts.peer)
   if (peer === undefined) {
     return reject(undefined, "peer_unparseable", "ClientNotAllowed", "The address of the connecting client is not an IP address")
   }

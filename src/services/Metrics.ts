@@ -1,4 +1,4 @@
-import { Cause, Clock, Duration, Effect, Exit, Metric, MetricBoundaries, Option } from "effect"
+import { Cause, Clock, Effect, Exit, Metric, MetricBoundaries, MetricKey, MetricLabel, Option } from "effect"
 import { renderPrometheus } from "../domain/prometheusText.js"
 
 /*
@@ -8,10 +8,31 @@ import { renderPrometheus } from "../domain/prometheusText.js"
  * a scrape reveals nobody.
  */
 
-const authentications = Metric.counter("headtower_authentications_total", {
-  description: "Authentication decisions, by outcome and reason (the rejection's error tag, or none)",
-  incremental: true
-})
+/**
+ * A counter family: one metric per label set, built on first use and kept. (`Metric.tagged`
+ * builds and hashes a new metric key on every update — measured at ~5 µs per authentication,
+ * as much as the authentication itself.)
+ */
+const counterFamily = (name: string, description: string, labelNames: ReadonlyArray<string>) => {
+  const key = MetricKey.counter(name, { description, incremental: true })
+  const members = new Map<string, Metric.Metric.Counter<number>>()
+  return (...values: ReadonlyArray<string>) => {
+    const id = values.join("\u0000")
+    let member = members.get(id)
+    if (member === undefined) {
+      const labels = labelNames.map((label, i) => MetricLabel.make(label, values[i]!))
+      member = Metric.fromMetricKey(MetricKey.taggedWithLabels(key, labels))
+      members.set(id, member)
+    }
+    return member
+  }
+}
+
+const authenticationCounter = counterFamily(
+  "headtower_authentications_total",
+  "Authentication decisions, by outcome and reason (the rejection's error tag, or none)",
+  ["outcome", "reason"]
+)
 
 const authenticateDuration = Metric.histogram(
   "headtower_authenticate_duration_seconds",
@@ -20,15 +41,17 @@ const authenticateDuration = Metric.histogram(
   "Time to decide one request's authentication"
 )
 
-const usersProvisioned = Metric.counter("headtower_users_provisioned_total", {
-  description: "Users created by their first proxy login, by the role they received",
-  incremental: true
-})
+const provisionedCounter = counterFamily(
+  "headtower_users_provisioned_total",
+  "Users created by their first proxy login, by the role they received",
+  ["role"]
+)
 
-const headscaleRequests = Metric.counter("headtower_headscale_requests_total", {
-  description: "Calls to Headscale's API, by route and outcome (ok or the error tag), retries included in one call",
-  incremental: true
-})
+const headscaleCounter = counterFamily(
+  "headtower_headscale_requests_total",
+  "Calls to Headscale's API, by route and outcome (ok or the error tag), retries included in one call",
+  ["route", "outcome"]
+)
 
 /**
  * Counts and times one authentication, whatever its end: a typed failure is a rejection with
@@ -38,23 +61,30 @@ const headscaleRequests = Metric.counter("headtower_headscale_requests_total", {
 export const observeAuthentication = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(Clock.currentTimeNanos, (start) =>
     Effect.onExit(effect, (exit) =>
-      Effect.flatMap(Clock.currentTimeNanos, (end) => {
-        const timed = Metric.update(authenticateDuration, Duration.toSeconds(Duration.nanos(end - start)))
-        if (Exit.isSuccess(exit)) return Effect.zipRight(timed, count("authenticated", "none"))
-        const failure = Cause.failureOption(exit.cause)
-        if (Option.isSome(failure)) return Effect.zipRight(timed, count("rejected", failure.value._tag))
-        return Cause.isInterruptedOnly(exit.cause) ? Effect.void : Effect.zipRight(timed, count("error", "defect"))
-      })
+      Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          const counter = Exit.isSuccess(exit) ? authenticated : counterOf(exit.cause)
+          if (counter === undefined) return
+          // Straight into the registry's cells: one effect for both updates, not four.
+          authenticateDuration.unsafeUpdate(Number(clock.unsafeCurrentTimeNanos() - start) / 1e9, [])
+          counter.unsafeUpdate(1, [])
+        })
+      )
     )
   )
 
-const count = (outcome: string, reason: string) =>
-  Metric.increment(Metric.tagged(Metric.tagged(authentications, "outcome", outcome), "reason", reason))
+const authenticated = authenticationCounter("authenticated", "none")
 
-export const countProvisioned = (role: string) => Metric.increment(Metric.tagged(usersProvisioned, "role", role))
+/** A typed failure is a rejection with its tag as the reason, a defect an error; an interruption is not counted. */
+const counterOf = <E extends { readonly _tag: string }>(cause: Cause.Cause<E>) => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) return authenticationCounter("rejected", failure.value._tag)
+  return Cause.isInterruptedOnly(cause) ? undefined : authenticationCounter("error", "defect")
+}
 
-export const countHeadscaleRequest = (route: string, outcome: string) =>
-  Metric.increment(Metric.tagged(Metric.tagged(headscaleRequests, "route", route), "outcome", outcome))
+export const countProvisioned = (role: string) => Metric.increment(provisionedCounter(role))
+
+export const countHeadscaleRequest = (route: string, outcome: string) => Metric.increment(headscaleCounter(route, outcome))
 
 /** The registry in Prometheus text format. */
 export const prometheusText = Effect.map(Metric.snapshot, renderPrometheus)

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { requestFacts } from "../src/domain/RequestFacts.js"
-import { quietTracer } from "../src/http/untraced.js"
+import { quietTracer } from "../src/services/spans.js"
 import { Authenticator } from "../src/services/Authenticator.js"
 import { benchIdentity, populate, servicesRuntime, tempDir } from "./store.js"
 import { median, percentile } from "./stats.js"
@@ -10,7 +10,7 @@ import { median, percentile } from "./stats.js"
 /*
  * authenticate measured in this process, without HTTP: the production Authenticator over a
  * SQLite file. Spans go to the quiet tracer, as in a server with no exporter
- * (src/http/untraced.ts), unless `traced` asks for Effect's default tracer.
+ * (src/services/spans.ts), unless `traced` asks for Effect's default tracer.
  */
 
 const factsFor = (i: number) =>
@@ -48,7 +48,7 @@ export interface CachedResult {
 /** A known user with unchanged headers, answered from the cache. Median of `runs`. */
 export const benchCachedAuthenticate = async (options: { traced: boolean; runs: number; calls: number }) => {
   const tmp = tempDir()
-  const runtime = servicesRuntime(join(tmp.dir, "cached.db"), 10)
+  const runtime = servicesRuntime(join(tmp.dir, "cached.db"), 10, options.traced)
   try {
     const facts = factsFor(0)
     await runtime.runPromise(withTracer(options.traced)(timeCalls(() => facts, 20_000))) // warm-up, first login

@@ -8,6 +8,7 @@ import { parseConfig } from "../src/domain/config/parse.js"
 import { Authenticator } from "../src/services/Authenticator.js"
 import { Config } from "../src/services/Config.js"
 import { DatabaseLive } from "../src/services/Database.js"
+import { quietTracer } from "../src/services/spans.js"
 import { UserRepository } from "../src/services/UserRepository.js"
 
 /*
@@ -51,13 +52,17 @@ export const benchConfig = (dbPath: string, syncTtl: number): AppConfig => {
   return result.config
 }
 
-/** Authenticator + repository + raw SQL over one SQLite file, built once. */
-export const servicesRuntime = (dbPath: string, syncTtl: number) =>
+/**
+ * Authenticator + repository + raw SQL over one SQLite file, built once — under `quietTracer`
+ * as `serve` builds them without an exporter, unless `traced` asks for Effect's default tracer.
+ */
+export const servicesRuntime = (dbPath: string, syncTtl: number, traced = false) =>
   ManagedRuntime.make(
     Authenticator.Default.pipe(
       Layer.provideMerge(UserRepository.Default),
       Layer.provideMerge(DatabaseLive),
-      Layer.provideMerge(Layer.succeed(Config, benchConfig(dbPath, syncTtl)))
+      Layer.provideMerge(Layer.succeed(Config, benchConfig(dbPath, syncTtl))),
+      Layer.provide(traced ? Layer.empty : Layer.setTracer(quietTracer))
     )
   )
 

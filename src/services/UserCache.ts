@@ -1,7 +1,8 @@
-import { Clock, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import type { UserStoreUnavailable } from "../domain/errors.js"
 import type { Identity, User, UserId } from "../domain/User.js"
 import { Config } from "./Config.js"
+import { spans } from "./spans.js"
 import { type LastSeen, UserRepository } from "./UserRepository.js"
 
 /*
@@ -39,6 +40,7 @@ const sameProfile = (user: User, profile: SignInProfile) =>
 
 export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache", {
   scoped: Effect.gen(function* () {
+    const { annotate, annotated, fn, method } = yield* spans
     const users = yield* UserRepository
     const ttlMs = (yield* Config).server.proxyAuth.syncTtlSeconds * 1000
     // A Map iterates in insertion order: re-inserting on a hit makes the first key the LRU one.
@@ -61,42 +63,57 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
         // A disabled user is refused: nothing about them is written, not even last_seen.
         if (Option.isSome(known) && (known.value.disabled || sameProfile(known.value, profile))) {
           if (!known.value.disabled) pending.set(known.value.id, now)
-          yield* Effect.annotateCurrentSpan("user_cache.outcome", "read")
+          yield* annotate(() => ({ "user_cache.outcome": "read" }))
           return known.value
         }
         const { user } = yield* users.provision(profile, context)
-        yield* Effect.annotateCurrentSpan("user_cache.outcome", "provisioned")
+        yield* annotate(() => ({ "user_cache.outcome": "provisioned" }))
         return user
       })
 
+    /** A miss: read (and maybe write) the store, and remember what was read unless a change overtook it. */
+    const signInFromStore = (profile: SignInProfile, context: { readonly clientIp: string }, now: number) => {
+      const startedAt = generation
+      return Effect.tap(load(profile, context, now), (user) => {
+        if (ttlMs > 0 && startedAt === generation) remember(user, now)
+      })
+    }
+
+    /**
+     * The remembered user for these headers, without an effect: a hit counts as a sign-in (most
+     * recently used, last_seen pending). Undefined when unknown, expired, or the profile changed.
+     */
+    const recall = (profile: SignInProfile, now: number): User | undefined => {
+      const entry = entries.get(profile.identity)
+      if (entry === undefined || entry.expiresAt <= now || !sameProfile(entry.user, profile)) return undefined
+      entries.delete(profile.identity)
+      entries.set(profile.identity, entry)
+      if (!entry.user.disabled) pending.set(entry.user.id, now)
+      return entry.user
+    }
+
     /** The user for these headers, creating or refreshing them in the store only when needed. */
-    const signIn = Effect.fn("UserCache.signIn")(function* (
+    const signIn = method("UserCache.signIn")((
       profile: SignInProfile,
       context: { readonly clientIp: string }
-    ): Effect.fn.Return<User, UserStoreUnavailable> {
-      const now = yield* Clock.currentTimeMillis
-      const entry = entries.get(profile.identity)
-      if (entry !== undefined && entry.expiresAt > now && sameProfile(entry.user, profile)) {
-        entries.delete(profile.identity)
-        entries.set(profile.identity, entry)
-        if (!entry.user.disabled) pending.set(entry.user.id, now)
-        yield* Effect.annotateCurrentSpan("user_cache.outcome", "hit")
-        return entry.user
-      }
-      const startedAt = generation
-      const user = yield* load(profile, context, now)
-      if (ttlMs > 0 && startedAt === generation) remember(user, now)
-      return user
-    })
+    ): Effect.Effect<User, UserStoreUnavailable> =>
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const user = recall(profile, now)
+        return user === undefined
+          ? signInFromStore(profile, context, now)
+          : annotated(Effect.succeed(user), () => ({ "user_cache.outcome": "hit" }))
+      })
+    )
 
     /** Forget a user whose role or disabled flag changed: their next request reads the store. */
-    const invalidate = Effect.fn("UserCache.invalidate")(function* (identity: Identity) {
+    const invalidate = fn("UserCache.invalidate")(function* (identity: Identity) {
       generation++
       entries.delete(identity)
     })
 
     /** Writes the collected last-seen times; on failure they are kept for the next attempt. */
-    const flushLastSeen = Effect.fn("UserCache.flushLastSeen")(function* () {
+    const flushLastSeen = fn("UserCache.flushLastSeen")(function* () {
       const batch = pending
       pending = new Map()
       const list: Array<LastSeen> = Array.from(batch, ([id, at]) => ({ id, at: new Date(at) }))
@@ -118,6 +135,6 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
     yield* Effect.addFinalizer(() => flushQuietly)
     yield* Effect.sleep(FLUSH_EVERY).pipe(Effect.zipRight(flushQuietly), Effect.forever, Effect.forkScoped)
 
-    return { signIn, invalidate, flushLastSeen, size: () => entries.size } as const
+    return { signIn, recall, invalidate, flushLastSeen, size: () => entries.size } as const
   })
 }) {}

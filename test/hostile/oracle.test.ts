@@ -1,8 +1,12 @@
 import { Cause, Effect, Exit, FastCheck as fc, Layer, Logger, LogLevel, Option } from "effect"
 import { describe, expect, it } from "vitest"
+import { extractProfile } from "../../src/domain/IdentityHeaders.js"
 import { type RequestFacts, requestFacts } from "../../src/domain/RequestFacts.js"
 import { type Profile, User, type UserId } from "../../src/domain/User.js"
-import { Authenticator } from "../../src/services/Authenticator.js"
+import { type Authenticated, Authenticator } from "../../src/services/Authenticator.js"
+import { Config } from "../../src/services/Config.js"
+import { quietTracer } from "../../src/services/spans.js"
+import { UserCache } from "../../src/services/UserCache.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
 import { testConfigLayer } from "../fixtures/config.js"
 import { blockList, inList, referenceClientIp, type RefConfig } from "./referenceClientIp.js"
@@ -12,7 +16,9 @@ import { blockList, inList, referenceClientIp, type RefConfig } from "./referenc
  * and IdentityExtractor, an in-memory UserRepository): over random peers, header sets and
  * configurations it never lets in a client the independent model (referenceClientIp.ts)
  * places outside allowed_cidrs, never signs in anyone but the header's exact value, and
- * never dies: every failure is one of authenticate's typed errors.
+ * never dies: every failure is one of authenticate's typed errors. And it gives the same
+ * answer with spans recorded or not, and on a first or a repeated request (the quiet cache
+ * fast path).
  */
 
 const AUTH_ERRORS = new Set([
@@ -140,21 +146,38 @@ const scenario = fc
     })
   )
 
-const authenticate = (config: RefConfig & { readonly enabled: boolean }, facts: RequestFacts) =>
-  Effect.runPromiseExit(
-    Effect.flatMap(Authenticator, (auth) => auth.authenticate(facts)).pipe(
+/**
+ * The request on a fresh server, then again after its identity signed in through a trusted
+ * path — so the second meets a warm sign-in cache whatever its own peer and headers. `quiet`
+ * builds the services as `serve` does without an exporter, where a warm cache is answered by
+ * authenticate's fast path; otherwise every call takes the full decision.
+ */
+const authenticateColdAndWarm = (config: RefConfig & { readonly enabled: boolean }, facts: RequestFacts, quiet: boolean) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const auth = yield* Authenticator
+      const cold = yield* Effect.exit(auth.authenticate(facts))
+      const read = extractProfile((yield* Config).server.proxyAuth, facts)
+      if (read._tag === "Ok") yield* (yield* UserCache).signIn(read.profile, { clientIp: "127.0.0.1" })
+      const warm = yield* Effect.exit(auth.authenticate(facts))
+      return [cold, warm] as const
+    }).pipe(
       Effect.provide(
-        Authenticator.Default.pipe(
+        // UserCache.Default is the instance Authenticator.Default signs in through (shared by reference).
+        Layer.merge(Authenticator.Default, UserCache.Default).pipe(
           Layer.provide(memoryUsers()),
-          Layer.provide(
+          Layer.provideMerge(
             testConfigLayer({
               enabled: config.enabled,
               allowedCidrs: config.allowed,
               trustedProxyCidrs: config.trusted,
               ipHeader: config.ipHeader,
-              ipHeaderMode: config.mode
+              ipHeaderMode: config.mode,
+              // The cache on (tests default to off), so the warm request can be answered from it.
+              syncTtlSeconds: 3600
             })
-          )
+          ),
+          Layer.provide(quiet ? Layer.setTracer(quietTracer) : Layer.empty)
         )
       ),
       Effect.scoped,
@@ -162,6 +185,13 @@ const authenticate = (config: RefConfig & { readonly enabled: boolean }, facts: 
       Logger.withMinimumLogLevel(LogLevel.None)
     )
   )
+
+/** What a caller can observe of an outcome: who signed in with which role, or which error. */
+const outcome = (exit: Exit.Exit<Authenticated, { readonly _tag: string }>) =>
+  Exit.match(exit, {
+    onSuccess: ({ clientIp, user }) => `${user.identity} ${user.role} from ${clientIp}`,
+    onFailure: (cause) => Option.match(Cause.failureOption(cause), { onNone: () => Cause.pretty(cause), onSome: (e) => e._tag })
+  })
 
 /* Always tried, whatever the seed: look-alikes of "owner" from an allowed peer (the first two signed in as owner before 973a77a and 4d56aa3). */
 const LOOKALIKE_OWNERS = ["\u00a0owner", "\ufeffowner", "owner\u3000", "ｏｗｎｅｒ"]
@@ -191,7 +221,10 @@ describe("authenticate oracle (random peers, headers and configs)", () => {
         for (const line of ipHeaderLines) headers.push([s.ipHeader!, line])
         for (const decoy of decoys) if (decoy[0] !== s.ipHeader?.toLowerCase()) headers.push(decoy)
         const facts = requestFacts(s.peer, headers)
-        const exit = await authenticate(config, facts)
+        const [exit, warm] = await authenticateColdAndWarm(config, facts, false)
+        // Spans recorded or not, the user known or not, the answer is the same.
+        const quiet = await authenticateColdAndWarm(config, facts, true)
+        expect([outcome(warm), ...quiet.map(outcome)]).toEqual([outcome(exit), outcome(exit), outcome(exit)])
         const client = referenceClientIp(config, s.peer, facts.headers)
 
         if (Exit.isFailure(exit)) {

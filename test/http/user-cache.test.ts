@@ -64,6 +64,9 @@ describe("the sign-in cache over HTTP", () => {
     expect((await call(`/api/users/${bob.id}`, "owner", { method: "PATCH", body: { disabled: true } })).status).toBe(200)
     const refused = await call("/api/me", "bob")
     expect([refused.status, refused.json._tag]).toEqual([403, "UserDisabled"])
+    // That read put the disabled user back in the cache: answered from memory, still refused.
+    const again = await call("/api/me", "bob")
+    expect([again.status, again.json._tag]).toEqual([403, "UserDisabled"])
   })
 
   it("user changes are authorised on the stored role, not a cached one another replica made stale", async () => {

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { startServer, type Server } from "./processes.js"
+import { compiled, startFlags, startServer, type Server } from "./processes.js"
 import { median } from "./stats.js"
 import { configYaml, populate, servicesRuntime } from "./store.js"
 import { wrk, type WrkResult } from "./wrk.js"
@@ -19,7 +19,7 @@ const headtower = (name: string, dir: string, entry: ReadonlyArray<string>) => {
     name,
     (port) => {
       writeFileSync(configFile, configYaml({ dbPath: join(dir, `${name}.db`), syncTtl: 10, listen: `127.0.0.1:${port}` }))
-      return ["--import", "tsx", ...entry, configFile]
+      return [...startFlags(), ...entry, configFile]
     },
     "/healthz"
   )
@@ -44,13 +44,13 @@ interface Sample extends WrkResult {
 export const benchHttp = async (options: { dir: string; rounds: number; seconds: number; warmupSeconds: number }) => {
   const servers: Array<Server> = []
   try {
-    const main = await headtower("headtower", options.dir, ["src/main.ts", "serve", "--config"])
+    const main = await headtower("headtower", options.dir, [compiled.main, "serve", "--config"])
     servers.push(main)
-    const traced = await headtower("headtower-traced", options.dir, ["bench/serveTraced.ts"])
+    const traced = await headtower("headtower-traced", options.dir, [compiled.bench("serveTraced.js")])
     servers.push(traced)
-    const bare = await startServer("node:http", (port) => ["--import", "tsx", "bench/references/bare.ts", String(port)], "/api/me")
+    const bare = await startServer("node:http", (port) => [compiled.bench("references/bare.js"), String(port)], "/api/me")
     servers.push(bare)
-    const express = await startServer("express", (port) => ["--import", "tsx", "bench/references/express.ts", String(port)], "/api/me")
+    const express = await startServer("express", (port) => [compiled.bench("references/express.js"), String(port)], "/api/me")
     servers.push(express)
     const targets: ReadonlyArray<Target> = [
       { name: "Headtower GET /api/me (proxy auth)", server: main, path: "/api/me" },
@@ -102,7 +102,7 @@ export const benchMemory = async (options: { dir: string; users: number; seconds
   const runtime = servicesRuntime(join(options.dir, `${name}.db`), 10)
   await runtime.runPromise(populate(options.users))
   await runtime.dispose()
-  const server = await headtower(name, options.dir, ["src/main.ts", "serve", "--config"])
+  const server = await headtower(name, options.dir, [compiled.main, "serve", "--config"])
   try {
     const idle = server.memory()
     const script = join(options.dir, "rotate.lua")

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { request } from "node:http"
 import { freePort } from "../test/e2e/support/net.js"
@@ -9,6 +9,35 @@ import { join } from "node:path"
 export const ROOT = join(import.meta.dirname, "..")
 
 export { freePort }
+
+/**
+ * Compiles what the servers run, as `npm start` does: src/ into dist/ (`npm run build`), and the
+ * traced server and the reference servers (with the src/ they import) into dist/bench/, with the
+ * same compiler options. Every server then runs as plain `node <file>.js`, none through tsx.
+ */
+export const build = () => {
+  execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-b", "tsconfig.build.json", "bench/tsconfig.build.json"], {
+    cwd: ROOT,
+    stdio: "inherit"
+  })
+}
+
+/**
+ * The Node flags `npm start` passes (package.json's start script, read so the two cannot drift):
+ * Headtower servers in the bench run with them, the reference servers without.
+ */
+export const startFlags = (): ReadonlyArray<string> => {
+  const start: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.start
+  const match = /\bnode((?: --[\w-]+(?:=\S+)?)*) dist\/main\.js serve$/.exec(start)
+  if (match === null) throw new Error(`package.json's start script is not "… node [flags] dist/main.js serve": ${start}`)
+  return match[1]!.split(" ").filter((flag) => flag !== "")
+}
+
+/** A compiled entry point: `dist/main.js`, or `dist/bench/bench/<file>.js` for a bench-only server. */
+export const compiled = {
+  main: join(ROOT, "dist", "main.js"),
+  bench: (file: string) => join(ROOT, "dist", "bench", "bench", file)
+}
 
 const get = (port: number, path: string) =>
   new Promise<number>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { Command } from "@effect/cli"
+import * as Command from "@effect/cli/Command"
 import { Console, Effect, Option } from "effect"
 import YAML from "yaml"
 import type { AppConfig } from "../domain/AppConfig.js"

@@ -1,4 +1,5 @@
-import { Command, Options } from "@effect/cli"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
 import { Console, Effect, Layer, Option } from "effect"
 import { existsSync } from "node:fs"
 import type { AppConfig } from "../domain/AppConfig.js"

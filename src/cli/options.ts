@@ -1,4 +1,4 @@
-import { Options } from "@effect/cli"
+import * as Options from "@effect/cli/Options"
 
 /** `--config FILE`; without it HEADTOWER_CONFIG, else ./headtower.yaml (resolved by the Config service). */
 export const configOption = Options.file("config", { exists: "either" }).pipe(

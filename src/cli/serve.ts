@@ -1,4 +1,4 @@
-import { Command } from "@effect/cli"
+import * as Command from "@effect/cli/Command"
 import { Effect, Layer, Option } from "effect"
 import { HttpServerLive, RoutesLive } from "../http/Server.js"
 import { Config, loadConfig } from "../services/Config.js"

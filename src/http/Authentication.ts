@@ -1,4 +1,4 @@
-import { HttpServerRequest } from "@effect/platform"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Layer } from "effect"
 import { Authenticator } from "../services/Authenticator.js"
 import { observeAuthentication } from "../services/Metrics.js"

@@ -1,4 +1,5 @@
-import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 import { PROMETHEUS_CONTENT_TYPE } from "../domain/prometheusText.js"
 import { prometheusText } from "../services/Metrics.js"

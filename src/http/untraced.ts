@@ -1,4 +1,4 @@
-import { HttpMiddleware } from "@effect/platform"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import { Layer } from "effect"
 import { quietTracer } from "../services/spans.js"
 

@@ -1,4 +1,4 @@
-import { Migrator } from "@effect/sql"
+import * as Migrator from "@effect/sql/Migrator"
 import users from "./0001_users.js"
 import audit from "./0002_audit.js"
 

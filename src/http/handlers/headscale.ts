@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect } from "effect"
 import { canViewUsers } from "../../domain/permissions.js"
 import { HeadscaleClient } from "../../services/HeadscaleClient.js"

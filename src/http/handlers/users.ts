@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect } from "effect"
 import { canManageUsers, canViewUsers } from "../../domain/permissions.js"
 import type { UserId } from "../../domain/User.js"

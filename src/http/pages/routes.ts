@@ -1,4 +1,6 @@
-import { HttpApiSchema, HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 import { Authenticator } from "../../services/Authenticator.js"
 import { Config } from "../../services/Config.js"

@@ -1,4 +1,7 @@
-import { SqlClient, type SqlConnection, SqlError, type Statement } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlConnection from "@effect/sql/SqlConnection"
+import * as SqlError from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import { Effect, Option, ParseResult, Schema, Struct } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import { randomUUID } from "node:crypto"
@@ -6,6 +9,7 @@ import { LastOwner, UserNotFound, UserStoreUnavailable } from "../domain/errors.
 import { Identity, type Profile, Role, User, UserId } from "../domain/User.js"
 import { DatabaseLive, retryWhileBusy } from "./Database.js"
 import { countProvisioned } from "./Metrics.js"
+import { spans } from "./spans.js"
 
 /*
  * Users and their audit log, over any `SqlClient` (SQLite or PostgreSQL). Every change and
@@ -129,6 +133,7 @@ const countMemberProvisioned = countProvisioned("member")
 export class UserRepository extends Effect.Service<UserRepository>()("headtower/UserRepository", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    const { annotate, method } = yield* spans
     const columns = sql.literal(
       "id, identity, email, name, picture, role, disabled, created_at, last_seen_at"
     )
@@ -217,9 +222,9 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
      * by the unique `identity` column: the losers' INSERT does nothing and they refresh the
      * winner's row instead. Locks are always taken users → claim, so no deadlock.
      */
-    const provision = Effect.fn("UserRepository.provision")(
+    const provisioning = Effect.fnUntraced(
       function* (profile: Profile, context: { readonly clientIp: string }) {
-        yield* Effect.annotateCurrentSpan("user.identity", profile.identity)
+        yield* annotate(() => ({ "user.identity": profile.identity }))
         const at = new Date()
         const now = at.toISOString()
         const result = yield* withDirectTransaction((run) =>
@@ -289,11 +294,14 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
             return { user, created: true }
           })
         )
-        yield* Effect.annotateCurrentSpan({ "user.created": result.created, "user.role": result.user.role })
+        yield* annotate(() => ({ "user.created": result.created, "user.role": result.user.role }))
         if (result.created) yield* (result.user.role === "owner" ? countOwnerProvisioned : countMemberProvisioned)
         return result
-      },
-      storeErrors
+      }
+    )
+    // The first-login path: no span work at all when nobody records spans (spans.ts).
+    const provision = method("UserRepository.provision")(
+      (profile: Profile, context: { readonly clientIp: string }) => storeErrors(provisioning(profile, context))
     )
 
     const get = Effect.fn("UserRepository.get")(function* (id: UserId) {
@@ -302,10 +310,11 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
       return user
     }, storeErrors)
 
-    const findByIdentity = Effect.fn("UserRepository.findByIdentity")(function* (identity: Identity) {
-      const users = yield* selectUsers(sql`WHERE identity = ${identity}`)
-      return Option.fromNullable(users[0])
-    }, storeErrors)
+    const findByIdentity = method("UserRepository.findByIdentity")((identity: Identity) =>
+      storeErrors(
+        Effect.map(selectUsers(sql`WHERE identity = ${identity}`), (users) => Option.fromNullable(users[0]))
+      )
+    )
 
     const list = Effect.fn("UserRepository.list")(function* () {
       return yield* selectUsers(sql`ORDER BY seq`)

@@ -7,7 +7,12 @@ export interface RequestFacts {
   /** The raw socket peer address as Node reports it (may be `::ffff:a.b.c.d`); undefined when unknown. */
   readonly peer: string | undefined
   /** Lower-case header name → every value received, in order. */
-  readonly headers: ReadonlyMap<string, ReadonlyArray<string>>
+  readonly headers: HeaderLookup
+}
+
+/** Only lookups by name: the edge can answer them from Node's message without copying every header. */
+export interface HeaderLookup {
+  readonly get: (lowerCaseName: string) => ReadonlyArray<string> | undefined
 }
 
 export const requestFacts = (

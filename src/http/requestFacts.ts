@@ -16,9 +16,11 @@ export const requestFactsOf = (request: HttpServerRequest.HttpServerRequest): Re
   } catch {
     message = undefined
   }
-  if (message?.headersDistinct === undefined) return { peer: undefined, headers: new Map() }
+  const distinct = message?.headersDistinct
+  if (distinct === undefined) return { peer: undefined, headers: new Map() }
   return {
-    peer: message.socket.remoteAddress,
-    headers: new Map(Object.entries(message.headersDistinct) as Array<[string, Array<string>]>)
+    peer: message!.socket.remoteAddress,
+    // Own keys only: a plain object would answer "constructor" from its prototype.
+    headers: { get: (name) => (Object.hasOwn(distinct, name) ? distinct[name] : undefined) }
   }
 }

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from "node:net"
+import type { HeaderLookup } from "../../src/domain/RequestFacts.js"
 
 /*
  * An independent, deliberately small model of "which address is the client" for the oracle:
@@ -71,7 +72,7 @@ export const inList = (list: BlockList, ip: RefIp): boolean => list.check(ip.add
 export const referenceClientIp = (
   config: RefConfig,
   peer: string | undefined,
-  headers: ReadonlyMap<string, ReadonlyArray<string>>
+  headers: HeaderLookup
 ): RefIp | undefined => {
   const peerIp = peer === undefined ? undefined : addr(peer)
   if (peerIp === undefined) return undefined

@@ -1,12 +1,14 @@
 import { execFileSync, spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { request } from "node:http"
 import { freePort } from "../test/e2e/support/net.js"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 
 /** Child processes for the HTTP measurements: each server in its own process, stopped by PID. */
 
-export const ROOT = join(import.meta.dirname, "..")
+/** The repository: the nearest directory above this file with a package.json (bench/ under tsx, dist/bench/bench/ compiled). */
+const findRoot = (dir: string): string => (existsSync(join(dir, "package.json")) ? dir : findRoot(dirname(dir)))
+export const ROOT = findRoot(import.meta.dirname)
 
 export { freePort }
 

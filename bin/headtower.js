@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --max-old-space-size=256
+#!/usr/bin/env -S node --max-old-space-size=256
 // The `headtower` command: the compiled CLI that `npm run build` writes to dist/ (`npm start` builds
 // first), with the V8 heap flags of package.json's start script (why: README, Commands).
 import { existsSync } from "node:fs"

@@ -74,6 +74,8 @@ export const parsePeerIp = (text: string): IpAddress | undefined => {
   if (known !== undefined || peerMemo.has(text)) return known
   if (peerMemo.size >= PEER_MEMO_SIZE) peerMemo.clear()
   const parsed = parseIp(text)
+  // Shared by every request from this peer: frozen, so no caller can change another's view.
+  if (parsed !== undefined) Object.freeze(parsed)
   peerMemo.set(text, parsed)
   return parsed
 }

@@ -9,9 +9,14 @@ import { quietTracer } from "../services/spans.js"
  * no-op spans, and every `Effect.annotateCurrentSpan` then builds and drops an exception.
  */
 
-/** Serves `layer` with the request span off and every other span going to `quietTracer`. */
+/**
+ * Serves `layer` with the request span off and every other span going to `quietTracer`. The two
+ * settings are provided one after the other: merged (`Layer.mergeAll`), they outlived the
+ * layer's scope and left the builder's own fiber on the quiet tracer.
+ */
 export const untraced = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
   layer.pipe(
     HttpMiddleware.withTracerDisabledWhen(() => true),
-    Layer.provide(Layer.mergeAll(Layer.setTracer(quietTracer), Layer.setTracerTiming(false)))
+    Layer.provide(Layer.setTracer(quietTracer)),
+    Layer.provide(Layer.setTracerTiming(false))
   )

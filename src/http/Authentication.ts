@@ -1,13 +1,12 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Layer } from "effect"
 import { Authenticator } from "../services/Authenticator.js"
-import { observeAuthentication } from "../services/Metrics.js"
 import { Authentication } from "./Api.js"
 import { requestFactsOf } from "./requestFacts.js"
 
-/** One request through authenticate, counted and timed: the API middleware and the pages share it. */
+/** One request through authenticate (which counts and times itself): the API middleware and the pages share it. */
 export const authenticateRequest = (authenticator: Authenticator) => (request: HttpServerRequest.HttpServerRequest) =>
-  observeAuthentication(authenticator.authenticate(requestFactsOf(request)))
+  authenticator.authenticate(requestFactsOf(request))
 
 /** The middleware every `/api` route passes through: authenticate, then provide CurrentUser. */
 export const AuthenticationLive = Layer.effect(

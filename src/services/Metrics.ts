@@ -65,14 +65,19 @@ export const observeAuthentication = <A, E extends { readonly _tag: string }, R>
     return Effect.flatMap(Effect.exit(effect), (exit) => {
       // An interruption (the client went away) is not a decision: not counted, not timed.
       const counter = Exit.isSuccess(exit) ? authenticated : counterOf(exit.cause)
-      if (counter !== undefined) {
-        // Straight into the registry's cells: no effect per update.
-        authenticateDuration.unsafeUpdate((performance.now() - start) / 1000, [])
-        counter.unsafeUpdate(1, [])
-      }
+      if (counter !== undefined) record(counter, start)
       return exit
     })
   })
+
+/** Straight into the registry's cells: no effect per update. */
+const record = (counter: Metric.Metric.Counter<number>, start: number) => {
+  authenticateDuration.unsafeUpdate((performance.now() - start) / 1000, [])
+  counter.unsafeUpdate(1, [])
+}
+
+/** Counts and times an authentication decided without effects (started at `performance.now()` = `start`). */
+export const recordAuthenticated = (start: number) => record(authenticated, start)
 
 const authenticated = authenticationCounter("authenticated", "none")
 

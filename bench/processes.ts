@@ -2,6 +2,7 @@ import { execFileSync, spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { request } from "node:http"
 import { freePort } from "../test/e2e/support/net.js"
+import { pinned } from "./pinning.js"
 import { dirname, join } from "node:path"
 
 /** Child processes for the HTTP measurements: each server in its own process, stopped by PID. */
@@ -69,7 +70,8 @@ export const startServer = async (
   probePath: string
 ): Promise<Server> => {
   const port = await freePort()
-  const child = spawn(process.execPath, [...args(port)], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] })
+  const [command, pinnedArgs] = pinned("server", process.execPath, args(port))
+  const child = spawn(command, pinnedArgs, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] })
   let stderr = ""
   child.stderr!.on("data", (chunk) => (stderr += chunk))
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))

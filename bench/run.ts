@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { benchHttp, benchMemory } from "./http.js"
 import { benchCachedAuthenticate, benchProvisioning, benchScale } from "./inProcess.js"
 import { build, ROOT } from "./processes.js"
+import { pinning } from "./pinning.js"
 import { round } from "./stats.js"
 import { tempDir } from "./store.js"
 
@@ -53,7 +54,7 @@ const main = async () => {
     row("authenticate, store read, 100,000 users p50 (µs)", String(round(scale.large.p50Us, 1)))
     row("latency ratio 100,000 / 10 users", String(round(scale.ratio)), "≤ 1.2", scale.ratio <= 1.2)
 
-    console.error("HTTP at concurrency 64…")
+    console.error(`HTTP at concurrency 64, ${pinning}…`)
     const http = await benchHttp({ dir: tmp.dir, rounds: quick ? 1 : 3, seconds: quick ? 3 : 8, warmupSeconds: quick ? 2 : 4 })
     for (const t of http) {
       row(
@@ -87,7 +88,7 @@ const main = async () => {
     const result = {
       at: new Date().toISOString(),
       quick,
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, pinning },
       cached,
       cachedTraced,
       provisioning,

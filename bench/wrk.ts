@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process"
+import { pinned } from "./pinning.js"
 
 /*
  * Load from Debian's wrk (C, one thread): it costs far less CPU per request than a Node load
@@ -46,7 +47,8 @@ export const wrk = (options: {
     for (const header of options.headers ?? []) args.push("-H", header)
     if (options.script !== undefined) args.push("-s", options.script)
     args.push(options.url)
-    execFile("wrk", args, { timeout: (options.seconds + 30) * 1000 }, (error, stdout) => {
+    const [command, pinnedArgs] = pinned("load", "wrk", args)
+    execFile(command, pinnedArgs, { timeout: (options.seconds + 30) * 1000 }, (error, stdout) => {
       if (error) reject(error)
       else {
         try {

@@ -23,4 +23,12 @@ const available = (() => {
 export const pinned = (cpu: "server" | "load", command: string, args: ReadonlyArray<string>): [string, Array<string>] =>
   available ? ["taskset", ["-c", cpu === "server" ? "1" : "0", command, ...args]] : [command, [...args]]
 
+/**
+ * Moves this process (every thread) to the load generator's core: the bench's own process,
+ * idle or collecting garbage after the in-process figures, must not share the servers' core.
+ */
+export const pinSelfWithLoad = () => {
+  if (available) execFileSync("taskset", ["-a", "-p", "-c", "0", String(process.pid)], { stdio: "ignore" })
+}
+
 export const pinning = available ? "servers on CPU 1, wrk on CPU 0 (taskset)" : "not pinned"

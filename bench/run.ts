@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { benchHttp, benchMemory } from "./http.js"
 import { benchCachedAuthenticate, benchProvisioning, benchScale } from "./inProcess.js"
 import { build, ROOT } from "./processes.js"
-import { pinning } from "./pinning.js"
+import { pinning, pinSelfWithLoad } from "./pinning.js"
 import { round } from "./stats.js"
 import { tempDir } from "./store.js"
 
@@ -55,6 +55,7 @@ const main = async () => {
     row("latency ratio 100,000 / 10 users", String(round(scale.ratio)), "≤ 1.2", scale.ratio <= 1.2)
 
     console.error(`HTTP at concurrency 64, ${pinning}…`)
+    pinSelfWithLoad()
     const http = await benchHttp({ dir: tmp.dir, rounds: quick ? 1 : 3, seconds: quick ? 3 : 8, warmupSeconds: quick ? 2 : 4 })
     for (const t of http) {
       row(

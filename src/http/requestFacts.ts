@@ -16,11 +16,11 @@ export const requestFactsOf = (request: HttpServerRequest.HttpServerRequest): Re
   } catch {
     message = undefined
   }
-  const distinct = message?.headersDistinct
-  if (distinct === undefined) return { peer: undefined, headers: new Map() }
+  if (message?.headersDistinct === undefined) return { peer: undefined, headers: new Map() }
+  const distinct = message.headersDistinct
   return {
-    peer: message!.socket.remoteAddress,
-    // Own keys only: a plain object would answer "constructor" from its prototype.
+    peer: message.socket.remoteAddress,
+    // Own keys only, whatever the object's prototype: never "constructor" or "__proto__" by inheritance.
     headers: { get: (name) => (Object.hasOwn(distinct, name) ? distinct[name] : undefined) }
   }
 }

@@ -35,7 +35,7 @@ const lookUp = (config: AppConfig, identity: Identity) => {
   return Effect.gen(function* () {
     const users = yield* UserRepository
     const existing = Option.getOrUndefined(yield* users.findByIdentity(identity))
-    const anyUserExists = existing !== undefined || (yield* users.list()).length > 0
+    const anyUserExists = existing !== undefined || (yield* users.list({ limit: 1 })).users.length > 0
     return { existing, anyUserExists, note: undefined }
   }).pipe(Effect.provide(UserRepository.Default.pipe(Layer.provide(Layer.succeed(Config, config)))))
 }

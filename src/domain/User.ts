@@ -10,6 +10,9 @@ export type Identity = typeof Identity.Type
 export const UserId = Schema.String.pipe(Schema.brand("UserId"))
 export type UserId = typeof UserId.Type
 
+/** The most users one page of a listing holds, and its size when none is asked for. */
+export const USERS_PAGE_MAX = 1000
+
 /** Profile facts a proxy supplies alongside the identity; each is optional metadata. */
 export class Profile extends Schema.Class<Profile>("Profile")({
   identity: Identity,

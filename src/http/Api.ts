@@ -19,7 +19,7 @@ import {
 } from "../domain/errors.js"
 import { ListNodesResponse, ListUsersResponse } from "../domain/Headscale.js"
 import { HeadscaleBadResponse, HeadscaleTimeout, HeadscaleUnauthorized, HeadscaleUnavailable } from "../domain/headscaleErrors.js"
-import { Role } from "../domain/User.js"
+import { Role, UserId, USERS_PAGE_MAX } from "../domain/User.js"
 import type { Authenticated } from "../services/Authenticator.js"
 
 /*
@@ -82,12 +82,22 @@ export const AuditEvent = Schema.Struct({
   detail: Nullable
 })
 
+/** A `limit` query parameter: an integer from 1 to `max`. */
+const pageLimit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max))
+
 export class MeGroup extends HttpApiGroup.make("me")
   .add(HttpApiEndpoint.get("me", "/api/me").addSuccess(Me))
   .middleware(Authentication) {}
 
 export class UsersGroup extends HttpApiGroup.make("users")
-  .add(HttpApiEndpoint.get("list", "/api/users").addSuccess(Schema.Array(UserView)).addError(Forbidden))
+  .add(
+    // A page in creation order; a `Link: <…>; rel="next"` header names the next one.
+    HttpApiEndpoint.get("list", "/api/users")
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(pageLimit(USERS_PAGE_MAX)), after: Schema.optional(UserId) }))
+      .addSuccess(Schema.Array(UserView))
+      .addError(Forbidden)
+      .addError(UserNotFound)
+  )
   .add(
     HttpApiEndpoint.patch("update", "/api/users/:id")
       .setPath(Schema.Struct({ id: Schema.String }))
@@ -99,7 +109,7 @@ export class UsersGroup extends HttpApiGroup.make("users")
   )
   .add(
     HttpApiEndpoint.get("audit", "/api/audit")
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))) }))
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(pageLimit(1000)) }))
       .addSuccess(Schema.Array(AuditEvent))
       .addError(Forbidden)
   )

@@ -6,7 +6,7 @@ import { Effect, Option, ParseResult, Schema, Struct } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import { randomUUID } from "node:crypto"
 import { LastOwner, UserNotFound, UserStoreUnavailable } from "../domain/errors.js"
-import { Identity, type Profile, Role, User, UserId } from "../domain/User.js"
+import { Identity, type Profile, Role, User, UserId, USERS_PAGE_MAX } from "../domain/User.js"
 import { DatabaseLive, retryWhileBusy } from "./Database.js"
 import { countProvisioned } from "./Metrics.js"
 import { spans } from "./spans.js"
@@ -39,6 +39,19 @@ export interface AuditActor {
   readonly userId: UserId
   readonly identity: Identity
   readonly clientIp: string
+}
+
+export interface UsersPageRequest {
+  /** 1 to USERS_PAGE_MAX; USERS_PAGE_MAX when absent. */
+  readonly limit?: number | undefined
+  /** The last user of the previous page (its `next`); the first page when absent. */
+  readonly after?: UserId | undefined
+}
+
+export interface UsersPage {
+  readonly users: ReadonlyArray<User>
+  /** The `after` of the following page; undefined on the last page. */
+  readonly next: UserId | undefined
 }
 
 export interface LastSeen {
@@ -316,8 +329,19 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
       )
     )
 
-    const list = Effect.fn("UserRepository.list")(function* () {
-      return yield* selectUsers(sql`ORDER BY seq`)
+    /** Users in creation order, a page at a time: no listing holds the whole store in memory. */
+    const list = Effect.fn("UserRepository.list")(function* (page: UsersPageRequest = {}) {
+      const asked = Math.floor(page.limit ?? USERS_PAGE_MAX)
+      const limit = Number.isNaN(asked) ? USERS_PAGE_MAX : Math.min(Math.max(1, asked), USERS_PAGE_MAX)
+      const after = page.after === undefined ? sql.literal("") : sql`WHERE seq > (SELECT seq FROM users WHERE id = ${page.after})`
+      // One row more than asked tells whether another page follows.
+      const users = yield* selectUsers(sql`${after} ORDER BY seq LIMIT ${limit + 1}`)
+      if (page.after !== undefined && users.length === 0 && (yield* byId(page.after)).length === 0) {
+        return yield* new UserNotFound({ message: "`after` names no user" })
+      }
+      const shown = users.slice(0, limit)
+      const last = shown.at(-1)
+      return { users: shown, next: users.length > limit ? last?.id : undefined } satisfies UsersPage
     }, storeErrors)
 
     const setRole = Effect.fn("UserRepository.setRole")(function* (id: UserId, role: Role, actor: AuditActor) {

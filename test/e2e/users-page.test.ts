@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import Sqlite from "better-sqlite3"
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
@@ -200,6 +201,30 @@ describe("the Users page through nginx, in Chromium", () => {
     } finally {
       await context.close()
     }
+  })
+
+  it("follows the listing's Link header: with more users than one page holds, the owner sees every one", async () => {
+    const db = new Sqlite(work.path("headtower.db"))
+    try {
+      const now = new Date().toISOString()
+      const insert = db.prepare(
+        "INSERT INTO users (id, identity, email, name, picture, role, disabled, created_at, last_seen_at) VALUES (?, ?, NULL, ?, NULL, 'member', 0, ?, ?)"
+      )
+      db.transaction(() => {
+        for (let i = 0; i < 1_200; i++) insert.run(`bulk-${i}`, `proxy:bulk-${i}`, `Bulk ${i}`, now, now)
+      })()
+    } finally {
+      db.close()
+    }
+    const first = await api("alice", "/api/users")
+    expect(first.json).toHaveLength(1_000)
+    expect(first.headers["link"]).toMatch(/; rel="next"$/)
+    const { page } = owner
+    await page.reload()
+    await page.locator("body[data-ready=true]").waitFor()
+    await expect.poll(() => page.locator("#users-body tr").count()).toBe(1_204)
+    expect(await page.locator("#users-body").innerText()).toContain("proxy:bulk-1199")
+    expect(await page.locator("#error").innerText()).toBe("")
   })
 
   it("ran without script errors or Content-Security-Policy violations", () => {

@@ -104,6 +104,31 @@ describe("HTTP API", () => {
     expectError(await call("/api/users", "bob"), 403, "Forbidden")
   })
 
+  it("GET /api/users pages: limit, a Link to the next page until the last, 400 for a bad limit, 404 for an unknown cursor", async () => {
+    for (const name of ["page-1", "page-2", "page-3"]) await call("/api/me", name)
+    const everyone = (await call("/api/users", "alice")).json.map((u: { identity: string }) => u.identity)
+    expect(everyone.length).toBeGreaterThan(3)
+    const seen: Array<string> = []
+    let path: string | undefined = "/api/users?limit=2"
+    while (path !== undefined) {
+      const page: RawResponse = await call(path, "alice")
+      expect(page.status).toBe(200)
+      expect(page.json.length).toBeLessThanOrEqual(2)
+      seen.push(...page.json.map((u: { identity: string }) => u.identity))
+      const link = page.headers["link"]
+      path = link === undefined ? undefined : /^<(\/api\/users\?limit=2&after=[^>]+)>; rel="next"$/.exec(String(link))?.[1]
+      if (link !== undefined) expect(path).toBeDefined()
+    }
+    expect(seen).toEqual(everyone)
+    // Every user fits the default page here: no Link.
+    expect((await call("/api/users", "alice")).headers["link"]).toBeUndefined()
+    for (const limit of ["0", "1001", "1.5", "x"]) {
+      const bad = await call(`/api/users?limit=${limit}`, "alice")
+      expect([bad.status, bad.json._tag]).toEqual([400, "HttpApiDecodeError"])
+    }
+    expectError(await call("/api/users?after=no-such-user", "alice"), 404, "UserNotFound")
+  })
+
   it("PATCH /api/users/{id}: owner promotes, member may not, unknown id 404, bad body 400, last owner 409", async () => {
     const bob = (await call("/api/me", "bob")).json
     const alice = (await call("/api/me", "alice")).json

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { DatabaseConfig } from "../../src/domain/AppConfig.js"
-import { Identity, Profile, type User } from "../../src/domain/User.js"
+import { Identity, Profile, type User, UserId } from "../../src/domain/User.js"
 import { DatabaseLive } from "../../src/services/Database.js"
 import { type AuditActor, UserRepository } from "../../src/services/UserRepository.js"
 import { testConfigLayer } from "../fixtures/config.js"
@@ -110,7 +110,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
       expect([user.email, user.name, user.picture]).toEqual(["new@example.test", "Alice B", "https://pic.test/a.png"])
       expect(user.createdAt.getTime()).toBe(first.createdAt.getTime())
       expect(user.lastSeenAt.getTime()).toBeGreaterThan(first.lastSeenAt.getTime())
-      expect(yield* repo.list()).toHaveLength(1)
+      expect((yield* repo.list()).users).toHaveLength(1)
     }))
 
   it.scopedLive("100 concurrent first logins of distinct identities make exactly one owner and 100 users", () =>
@@ -121,7 +121,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
         (p) => repo.provision(p, ctx),
         { concurrency: "unbounded" }
       )
-      const users = yield* repo.list()
+      const users = (yield* repo.list()).users
       expect(users).toHaveLength(100)
       expect(users.filter((u) => u.role === "owner")).toHaveLength(1)
       expect(results.filter((r) => r.user.role === "owner")).toHaveLength(1)
@@ -139,7 +139,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
       )
       expect(results.filter((r) => r.created)).toHaveLength(1)
       expect(new Set(results.map((r) => r.user.id)).size).toBe(1)
-      const users = yield* repo.list()
+      const users = (yield* repo.list()).users
       expect(users.map((u) => [u.identity, u.role])).toEqual([["proxy:alice", "owner"]])
       expect(yield* repo.audit(1000)).toHaveLength(1)
     }))
@@ -161,7 +161,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
       yield* repo.setDisabled(bob.id, false, by)
       expect((yield* repo.setRole(alice.id, "member", by)).role).toBe("member")
       expect((yield* Effect.flip(repo.setRole(bob.id, "member", by)))._tag).toBe("LastOwner")
-      const owners = (yield* repo.list()).filter((u) => u.role === "owner")
+      const owners = (yield* repo.list()).users.filter((u) => u.role === "owner")
       expect(owners.map((u) => u.id)).toEqual([bob.id])
     }))
 
@@ -183,7 +183,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
         )
         expect(outcomes.filter(Either.isRight)).toHaveLength(1)
         expect(outcomes.filter(Either.isLeft).map((e) => e.left._tag)).toEqual(["LastOwner"])
-        const enabledOwners = (yield* repo.list()).filter((u) => u.role === "owner" && !u.disabled)
+        const enabledOwners = (yield* repo.list()).users.filter((u) => u.role === "owner" && !u.disabled)
         expect(enabledOwners).toHaveLength(1)
         yield* repo.setDisabled(alice.id, false, by)
         yield* repo.setDisabled(bob.id, false, by)
@@ -246,7 +246,35 @@ describe.each(stores)("UserRepository on $name", (store) => {
     Effect.gen(function* () {
       const { repo } = yield* setup
       for (const name of ["carol", "alice", "bob"]) yield* repo.provision(profile(name), ctx)
-      expect((yield* repo.list()).map((u) => u.identity)).toEqual(["proxy:carol", "proxy:alice", "proxy:bob"])
+      expect((yield* repo.list()).users.map((u) => u.identity)).toEqual(["proxy:carol", "proxy:alice", "proxy:bob"])
+    }))
+
+  it.scopedLive("list pages in creation order: limit, a next cursor until the last page, and an unknown cursor refused", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const names = ["carol", "alice", "bob", "dave", "erin"]
+      for (const name of names) yield* repo.provision(profile(name), ctx)
+      const seen: Array<string> = []
+      const sizes: Array<number> = []
+      let page = yield* repo.list({ limit: 2 })
+      for (;;) {
+        seen.push(...page.users.map((u) => u.identity))
+        sizes.push(page.users.length)
+        if (page.next === undefined) break
+        expect(page.next).toBe(page.users.at(-1)?.id)
+        page = yield* repo.list({ limit: 2, after: page.next })
+      }
+      expect(seen).toEqual(names.map((n) => `proxy:${n}`))
+      expect(sizes).toEqual([2, 2, 1])
+      // Exactly a full last page: no cursor to an empty page.
+      const all = yield* repo.list({ limit: 5 })
+      expect([all.users.length, all.next]).toEqual([5, undefined])
+      // After the last user: an empty page, not an error.
+      expect(yield* repo.list({ after: all.users[4]!.id })).toEqual({ users: [], next: undefined })
+      const unknown = yield* Effect.flip(repo.list({ after: UserId.make("no-such-user") }))
+      expect(unknown._tag).toBe("UserNotFound")
+      // The page size is bounded whatever the caller asks.
+      expect((yield* repo.list({ limit: 0 })).users).toHaveLength(1)
     }))
 
   it.scopedLive("touchLastSeen writes a batch, never moves last_seen back and ignores unknown ids", () =>
@@ -329,6 +357,6 @@ describe.each(stores)("UserRepository on $name", (store) => {
       const database = yield* Effect.promise(() => store.fresh())
       const [first, second] = yield* Effect.all([open(database), open(database)], { concurrency: 2 })
       yield* first.repo.provision(profile("alice"), ctx)
-      expect((yield* second.repo.list()).map((u) => u.role)).toEqual(["owner"])
+      expect((yield* second.repo.list()).users.map((u) => u.role)).toEqual(["owner"])
     }))
 })

@@ -1,4 +1,6 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 import { canManageUsers, canViewUsers } from "../../domain/permissions.js"
 import type { UserId } from "../../domain/User.js"
@@ -8,16 +10,25 @@ import { HeadtowerApi } from "../Api.js"
 import { roleCheck } from "./roles.js"
 import { userView } from "./views.js"
 
+/** The next page, as RFC 8288 `Link` (GitHub's and Gitea's listings do the same). */
+const linkNext = (limit: number | undefined, after: UserId) => {
+  const query = new URLSearchParams({ ...(limit === undefined ? {} : { limit: String(limit) }), after })
+  return HttpApp.appendPreResponseHandler((_request, response) =>
+    Effect.succeed(HttpServerResponse.setHeader(response, "link", `</api/users?${query}>; rel="next"`))
+  )
+}
+
 export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) =>
   Effect.gen(function* () {
     const users = yield* UserRepository
     const cache = yield* UserCache
     const requireRole = roleCheck(users)
     return handlers
-      .handle("list", () =>
+      .handle("list", ({ urlParams }) =>
         requireRole(canViewUsers, "list users").pipe(
-          Effect.zipRight(users.list()),
-          Effect.map((list) => list.map(userView))
+          Effect.zipRight(users.list(urlParams)),
+          Effect.tap(({ next }) => (next === undefined ? Effect.void : linkNext(urlParams.limit, next))),
+          Effect.map(({ users }) => users.map(userView))
         )
       )
       .handle("update", ({ path, payload }) =>

@@ -130,13 +130,24 @@ function showStatus(text) { $("error").textContent = ""; $("status").textContent
 // API errors are { _tag, message }; anything else (a proxy's HTML 401, a dropped connection) is described by status.
 function ApiError(status, tag, message) { this.status = status; this.tag = tag; this.message = message; }
 function api(method, path, body) {
+  return apiResponse(method, path, body).then(function (r) { return r.data; });
+}
+// Every page of a listing, following its Link: <...>; rel="next" (only to the same listing).
+function apiPages(path, before) {
+  return apiResponse("GET", path).then(function (r) {
+    var all = (before || []).concat(r.data);
+    var link = /^<([^>]*)>; rel="next"$/.exec(r.link || "");
+    return link && link[1].indexOf("/api/users?") === 0 ? apiPages(link[1], all) : all;
+  });
+}
+function apiResponse(method, path, body) {
   var init = { method: method, headers: { Accept: "application/json" }, credentials: "same-origin" };
   if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
   return fetch(path, init).then(function (res) {
     return res.text().then(function (text) {
       var data = null;
       try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-      if (res.ok) return data;
+      if (res.ok) return { data: data, link: res.headers.get("Link") };
       if (data && typeof data.message === "string") throw new ApiError(res.status, data._tag || "", data.message);
       throw new ApiError(res.status, "", "the server answered HTTP " + res.status + ".");
     });
@@ -253,7 +264,7 @@ function refresh() {
     $("audit-section").hidden = !staff;
     $("members-notice").hidden = staff;
     if (!staff) return true;
-    return Promise.all([api("GET", "/api/users"), api("GET", "/api/audit?limit=20")]).then(function (r) {
+    return Promise.all([apiPages("/api/users"), api("GET", "/api/audit?limit=20")]).then(function (r) {
       state.users = r[0];
       renderUsers();
       renderAudit(r[1]);

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { compiled, startFlags, startServer, type Server } from "./processes.js"
 import { median } from "./stats.js"
-import { configYaml, populate, servicesRuntime } from "./store.js"
+import { benchIdentity, configYaml, populate, servicesRuntime } from "./store.js"
 import { wrk, type WrkResult } from "./wrk.js"
 
 /*
@@ -97,6 +97,22 @@ end
 `
 
 /** The server's memory with `users` in its store after `seconds` of requests spread over all of them. */
+/** The owner (bench-user-0) reads GET /api/users page after page, as the Users page does. */
+const listEveryUser = async (port: number) => {
+  const start = performance.now()
+  let path: string | undefined = "/api/users"
+  let pages = 0
+  let users = 0
+  while (path !== undefined) {
+    const response: Response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { "Remote-User": benchIdentity(0) } })
+    if (response.status !== 200) throw new Error(`GET ${path}: HTTP ${response.status}`)
+    users += ((await response.json()) as Array<unknown>).length
+    pages += 1
+    path = /^<([^>]*)>; rel="next"$/.exec(response.headers.get("link") ?? "")?.[1]
+  }
+  return { pages, users, seconds: (performance.now() - start) / 1000 }
+}
+
 export const benchMemory = async (options: { dir: string; users: number; seconds: number }) => {
   const name = "headtower-100k"
   const runtime = servicesRuntime(join(options.dir, `${name}.db`), 10)
@@ -108,7 +124,9 @@ export const benchMemory = async (options: { dir: string; users: number; seconds
     const script = join(options.dir, "rotate.lua")
     writeFileSync(script, rotatingUsersScript(options.users))
     const load = await wrk({ url: `http://127.0.0.1:${server.port}/api/me`, seconds: options.seconds, connections: 64, script })
-    return { users: options.users, idleRssMiB: idle.rssMiB, ...server.memory(), load }
+    const afterLoad = server.memory()
+    const listing = await listEveryUser(server.port)
+    return { users: options.users, idleRssMiB: idle.rssMiB, ...afterLoad, load, listing: { ...listing, ...server.memory() } }
   } finally {
     await server.stop()
   }

@@ -82,6 +82,12 @@ export const AuditEvent = Schema.Struct({
   detail: Nullable
 })
 
+/**
+ * A user id in a URL: 1 to 128 characters, none of them a control character. A 400 at the
+ * edge rather than a store error (PostgreSQL cannot compare a string holding NUL: a 503).
+ */
+const UserIdParam = UserId.pipe(Schema.pattern(/^[^\u0000-\u001f\u007f]{1,128}$/))
+
 /** A `limit` query parameter: an integer from 1 to `max`. */
 const pageLimit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max))
 
@@ -93,14 +99,14 @@ export class UsersGroup extends HttpApiGroup.make("users")
   .add(
     // A page in creation order; a `Link: <…>; rel="next"` header names the next one.
     HttpApiEndpoint.get("list", "/api/users")
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(pageLimit(USERS_PAGE_MAX)), after: Schema.optional(UserId) }))
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(pageLimit(USERS_PAGE_MAX)), after: Schema.optional(UserIdParam) }))
       .addSuccess(Schema.Array(UserView))
       .addError(Forbidden)
       .addError(UserNotFound)
   )
   .add(
     HttpApiEndpoint.patch("update", "/api/users/:id")
-      .setPath(Schema.Struct({ id: Schema.String }))
+      .setPath(Schema.Struct({ id: UserIdParam }))
       .setPayload(UserPatch)
       .addSuccess(UserView)
       .addError(Forbidden)

@@ -127,6 +127,22 @@ describe("HTTP API", () => {
       expect([bad.status, bad.json._tag]).toEqual([400, "HttpApiDecodeError"])
     }
     expectError(await call("/api/users?after=no-such-user", "alice"), 404, "UserNotFound")
+    // A control character in a user id is refused at the edge (PostgreSQL could not even compare it).
+    for (const path of ["/api/users?after=%00", "/api/users?after=a%0D%0Alink:%20x"]) {
+      const bad = await call(path, "alice")
+      expect([bad.status, bad.json._tag, bad.headers["link"]]).toEqual([400, "HttpApiDecodeError", undefined])
+    }
+    const patch = await call("/api/users/%00", "alice", { method: "PATCH", body: { disabled: true } })
+    expect([patch.status, patch.json._tag]).toEqual([400, "HttpApiDecodeError"])
+  })
+
+  it("a member asking for a page learns nothing: 403 before any read, with no Link and no cursor check", async () => {
+    await call("/api/me", "page-member")
+    for (const path of ["/api/users?limit=1", "/api/users?after=no-such-user"]) {
+      const res = await call(path, "page-member")
+      expectError(res, 403, "Forbidden")
+      expect(res.headers["link"]).toBeUndefined()
+    }
   })
 
   it("PATCH /api/users/{id}: owner promotes, member may not, unknown id 404, bad body 400, last owner 409", async () => {

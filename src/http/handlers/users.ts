@@ -35,7 +35,7 @@ export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) 
         Effect.gen(function* () {
           const current = yield* requireRole(canManageUsers, "change users")
           const actor = { userId: current.user.id, identity: current.user.identity, clientIp: current.clientIp }
-          const id = path.id as UserId
+          const id = path.id
           const before = yield* users.get(id)
           return yield* Effect.gen(function* () {
             let user = before

@@ -101,7 +101,7 @@ const userNamed = async (name: string) => {
 }
 
 /** A signed-in browser tab on /users, ready once the page's script has rendered. */
-const openUsersPage = async (user: string): Promise<{ context: BrowserContext; page: Page }> => {
+const openUsersPage = async (user: string, prepare?: (page: Page) => Promise<unknown>): Promise<{ context: BrowserContext; page: Page }> => {
   const context = await browser.newContext({
     httpCredentials: { username: user, password: `${user}-password` },
     viewport: { width: 1200, height: 800 }
@@ -111,6 +111,7 @@ const openUsersPage = async (user: string): Promise<{ context: BrowserContext; p
   page.on("console", (message) => {
     if (message.type() === "error") pageErrors.push(message.text())
   })
+  await prepare?.(page)
   const response = await page.goto(`http://127.0.0.1:${nginxPort}/users`)
   expect(response?.status()).toBe(200)
   await page.locator("body[data-ready=true]").waitFor()
@@ -225,6 +226,27 @@ describe("the Users page through nginx, in Chromium", () => {
     await expect.poll(() => page.locator("#users-body tr").count()).toBe(1_204)
     expect(await page.locator("#users-body").innerText()).toContain("proxy:bulk-1199")
     expect(await page.locator("#error").innerText()).toBe("")
+  })
+
+  it("follows a next link only within the listing: a foreign one is shown as an error and never fetched", async () => {
+    const foreign: Array<string> = []
+    const { context, page } = await openUsersPage("alice", async (page) => {
+      // The listing's real answer, with its Link pointing elsewhere.
+      await page.route("**/api/users", async (route) => {
+        const response = await route.fetch()
+        await route.fulfill({ response, headers: { ...response.headers(), link: '<http://elsewhere.example/steal>; rel="next"' } })
+      })
+      await page.route("http://elsewhere.example/**", (route) => {
+        foreign.push(route.request().url())
+        return route.abort()
+      })
+    })
+    try {
+      expect(await page.locator("#error").innerText()).toContain("unexpected next page")
+      expect(foreign).toEqual([])
+    } finally {
+      await context.close()
+    }
   })
 
   it("ran without script errors or Content-Security-Policy violations", () => {

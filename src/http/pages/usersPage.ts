@@ -132,13 +132,28 @@ function ApiError(status, tag, message) { this.status = status; this.tag = tag; 
 function api(method, path, body) {
   return apiResponse(method, path, body).then(function (r) { return r.data; });
 }
-// Every page of a listing, following its Link: <...>; rel="next" (only to the same listing).
-function apiPages(path, before) {
-  return apiResponse("GET", path).then(function (r) {
-    var all = (before || []).concat(r.data);
-    var link = /^<([^>]*)>; rel="next"$/.exec(r.link || "");
-    return link && link[1].indexOf("/api/users?") === 0 ? apiPages(link[1], all) : all;
-  });
+// Every page of a listing, following its Link rel="next" — never outside the listing.
+function apiPages(path) {
+  var all = [];
+  function page(p) {
+    return apiResponse("GET", p).then(function (r) {
+      for (var i = 0; i < r.data.length; i++) all.push(r.data[i]);
+      var next = nextLink(r.link);
+      if (next === null) return all;
+      if (next.indexOf(path + "?") !== 0) throw new ApiError(0, "", "the server named an unexpected next page.");
+      return page(next);
+    });
+  }
+  return page(path);
+}
+// The target of rel="next" among a Link header's comma-separated values, or null.
+function nextLink(header) {
+  var values = (header || "").split(",");
+  for (var i = 0; i < values.length; i++) {
+    var m = /^\\s*<([^>]*)>\\s*;\\s*rel="?next"?\\s*$/i.exec(values[i]);
+    if (m) return m[1];
+  }
+  return null;
 }
 function apiResponse(method, path, body) {
   var init = { method: method, headers: { Accept: "application/json" }, credentials: "same-origin" };

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { DatabaseConfig } from "../../src/domain/AppConfig.js"
-import { Identity, Profile, type User, UserId } from "../../src/domain/User.js"
+import { Identity, Profile, type User, UserId, USERS_PAGE_MAX } from "../../src/domain/User.js"
 import { DatabaseLive } from "../../src/services/Database.js"
 import { type AuditActor, UserRepository } from "../../src/services/UserRepository.js"
 import { testConfigLayer } from "../fixtures/config.js"
@@ -273,9 +273,20 @@ describe.each(stores)("UserRepository on $name", (store) => {
       expect(yield* repo.list({ after: all.users[4]!.id })).toEqual({ users: [], next: undefined })
       const unknown = yield* Effect.flip(repo.list({ after: UserId.make("no-such-user") }))
       expect(unknown._tag).toBe("UserNotFound")
-      // The page size is bounded whatever the caller asks.
       expect((yield* repo.list({ limit: 0 })).users).toHaveLength(1)
     }))
+
+  it.scopedLive("a page never holds more than 1,000 users, whatever limit the caller passes", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const names = Array.from({ length: USERS_PAGE_MAX + 2 }, (_, i) => `bulk-${i}`)
+      yield* Effect.forEach(names, (name) => repo.provision(profile(name), ctx), { concurrency: 8, discard: true })
+      for (const limit of [5_000, Number.NaN, Number.POSITIVE_INFINITY, undefined]) {
+        const page = yield* repo.list({ limit })
+        expect(page.users).toHaveLength(USERS_PAGE_MAX)
+        expect(page.next).toBe(page.users.at(-1)?.id)
+      }
+    }), 120_000)
 
   it.scopedLive("touchLastSeen writes a batch, never moves last_seen back and ignores unknown ids", () =>
     Effect.gen(function* () {

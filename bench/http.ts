@@ -96,7 +96,6 @@ request = function()
 end
 `
 
-/** The server's memory with `users` in its store after `seconds` of requests spread over all of them. */
 /** The owner (bench-user-0) reads GET /api/users page after page, as the Users page does. */
 const listEveryUser = async (port: number) => {
   const start = performance.now()
@@ -113,6 +112,10 @@ const listEveryUser = async (port: number) => {
   return { pages, users, seconds: (performance.now() - start) / 1000 }
 }
 
+/**
+ * The server's memory with `users` in its store after `seconds` of requests spread over all of
+ * them, and again after the owner has listed them all.
+ */
 export const benchMemory = async (options: { dir: string; users: number; seconds: number }) => {
   const name = "headtower-100k"
   const runtime = servicesRuntime(join(options.dir, `${name}.db`), 10)
@@ -126,6 +129,7 @@ export const benchMemory = async (options: { dir: string; users: number; seconds
     const load = await wrk({ url: `http://127.0.0.1:${server.port}/api/me`, seconds: options.seconds, connections: 64, script })
     const afterLoad = server.memory()
     const listing = await listEveryUser(server.port)
+    if (listing.users !== options.users) throw new Error(`the listing walked ${listing.users} users of ${options.users}`)
     return { users: options.users, idleRssMiB: idle.rssMiB, ...afterLoad, load, listing: { ...listing, ...server.memory() } }
   } finally {
     await server.stop()

@@ -83,6 +83,8 @@ const toUser = (row: typeof UserRow.Type) =>
     },
     true
   )
+/** Users rows, as a query returns them, decoded into Users. */
+const usersOf = (rows: unknown) => Effect.map(decodeUsers(rows), (decoded) => decoded.map(toUser))
 
 const AuditRow = Schema.Struct({
   id: Schema.String,
@@ -151,10 +153,7 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
       "id, identity, email, name, picture, role, disabled, created_at, last_seen_at"
     )
     const selectUsers = (where: ReturnType<typeof sql.literal>) =>
-      Effect.map(
-        Effect.flatMap(sql`SELECT ${columns} FROM users ${where}`, decodeUsers),
-        (rows) => rows.map(toUser)
-      )
+      Effect.flatMap(sql`SELECT ${columns} FROM users ${where}`, usersOf)
     const byId = (id: UserId) => selectUsers(sql`WHERE id = ${id}`)
 
     const recordAudit = (event: Omit<AuditEvent, "id" | "at">, at: Date) =>
@@ -256,15 +255,12 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
             })} ON CONFLICT (identity) DO NOTHING RETURNING id`)
             if (inserted.length === 0) {
               // Known user: the proxy's profile is the source of truth, last_seen never goes back.
-              const [user] = yield* Effect.map(
-                Effect.flatMap(
-                  run(sql`UPDATE users SET email = ${profile.email}, name = ${profile.name},
-                    picture = ${profile.picture},
-                    last_seen_at = CASE WHEN last_seen_at < ${now} THEN ${now} ELSE last_seen_at END
-                    WHERE identity = ${profile.identity} RETURNING ${columns}`),
-                  decodeUsers
-                ),
-                (rows) => rows.map(toUser)
+              const [user] = yield* Effect.flatMap(
+                run(sql`UPDATE users SET email = ${profile.email}, name = ${profile.name},
+                  picture = ${profile.picture},
+                  last_seen_at = CASE WHEN last_seen_at < ${now} THEN ${now} ELSE last_seen_at END
+                  WHERE identity = ${profile.identity} RETURNING ${columns}`),
+                usersOf
               )
               return { user: user!, created: false }
             }

@@ -82,10 +82,26 @@ export type ClientIpError = ClientNotAllowed | InvalidForwardedAddress | Ambiguo
 
 export type IdentityError = MissingIdentityHeader | AmbiguousHeader | InvalidHeader
 
-/** The closed union `authenticate` fails with; the HTTP edge maps each tag to its status. */
-export type AuthenticationError =
-  | ProxyAuthDisabled
-  | ClientIpError
-  | IdentityError
-  | UserDisabled
-  | UserStoreUnavailable
+/**
+ * The closed union `authenticate` fails with, declared once: its type, the API's statuses,
+ * `explain`'s verdicts and the error page's titles are all derived from it.
+ */
+export const AuthenticationFailure = Schema.Union(
+  ProxyAuthDisabled,
+  ClientNotAllowed,
+  MissingIdentityHeader,
+  AmbiguousHeader,
+  InvalidHeader,
+  InvalidForwardedAddress,
+  UserDisabled,
+  UserStoreUnavailable
+)
+export type AuthenticationError = typeof AuthenticationFailure.Type
+export type AuthenticationErrorTag = AuthenticationError["_tag"]
+
+const STATUS = new Map<string, number>(
+  AuthenticationFailure.members.map((error) => [error._tag, HttpApiSchema.getStatusError(error)])
+)
+
+/** The HTTP status the API answers for `error`: the one its schema carries. */
+export const statusOf = (error: AuthenticationError): number => STATUS.get(error._tag)!

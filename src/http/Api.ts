@@ -4,19 +4,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Context, Schema } from "effect"
-import {
-  AmbiguousHeader,
-  ClientNotAllowed,
-  Forbidden,
-  InvalidForwardedAddress,
-  InvalidHeader,
-  LastOwner,
-  MissingIdentityHeader,
-  ProxyAuthDisabled,
-  UserDisabled,
-  UserNotFound,
-  UserStoreUnavailable
-} from "../domain/errors.js"
+import { AuthenticationFailure, Forbidden, LastOwner, UserNotFound, UserStoreUnavailable } from "../domain/errors.js"
 import { ListNodesResponse, ListUsersResponse } from "../domain/Headscale.js"
 import { HeadscaleBadResponse, HeadscaleTimeout, HeadscaleUnauthorized, HeadscaleUnavailable } from "../domain/headscaleErrors.js"
 import { Role, UserId, USERS_PAGE_MAX } from "../domain/User.js"
@@ -29,18 +17,6 @@ import type { Authenticated } from "../services/Authenticator.js"
 
 /** The authenticated user of the current request, provided by the Authentication middleware. */
 export class CurrentUser extends Context.Tag("headtower/CurrentUser")<CurrentUser, Authenticated>() {}
-
-/** authenticate's closed union of failures, each carrying its HTTP status. */
-export const AuthenticationFailure = Schema.Union(
-  ProxyAuthDisabled,
-  ClientNotAllowed,
-  MissingIdentityHeader,
-  AmbiguousHeader,
-  InvalidHeader,
-  InvalidForwardedAddress,
-  UserDisabled,
-  UserStoreUnavailable
-)
 
 /** Runs `authenticate` for every `/api` route; its failures are authenticate's closed union. */
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("headtower/Authentication", {

@@ -1,10 +1,9 @@
-import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
+import { statusOf } from "../../domain/errors.js"
 import { Authenticator } from "../../services/Authenticator.js"
 import { Config } from "../../services/Config.js"
-import { AuthenticationFailure } from "../Api.js"
 import { authenticateRequest } from "../Authentication.js"
 import { errorPage, usersPage } from "./usersPage.js"
 
@@ -20,7 +19,7 @@ export const PageRoutes = HttpLayerRouter.use((router) =>
     yield* router.add("GET", "/users", (request) =>
       authenticate(request).pipe(
         Effect.as(html(usersPage({ logoutEnabled: logoutUrl !== undefined }), 200)),
-        Effect.catchAll((error) => Effect.succeed(html(errorPage(error._tag, error.message), statusOf(error))))
+        Effect.catchAll((error) => Effect.succeed(html(errorPage(error), statusOf(error))))
       )
     )
     yield* router.add("GET", "/", HttpServerResponse.redirect("/users", { status: 302 }))
@@ -49,9 +48,3 @@ const html = (body: string, status: number) =>
       "cache-control": "no-store"
     }
   })
-
-/** The same status the API answers for each failure, read from the error schemas themselves. */
-const STATUS = new Map<string, number>(
-  AuthenticationFailure.members.map((error) => [error._tag, HttpApiSchema.getStatusError(error)])
-)
-const statusOf = (error: { readonly _tag: string }) => STATUS.get(error._tag) ?? 500

@@ -1,3 +1,5 @@
+import type { AuthenticationError, AuthenticationErrorTag } from "../../domain/errors.js"
+
 /*
  * The Users page and the HTML error page. Each is one self-contained document: inline CSS and
  * a small inline script, no build step and no external URL (deployments may have no internet).
@@ -344,7 +346,8 @@ export const usersPage = (options: { logoutEnabled: boolean }): string =>
   )
 
 /** Human headings for the failures a browser can meet on `/users`; unknown tags show the tag. */
-const TITLES: Record<string, string> = {
+/** One title per authentication failure: the compiler refuses a new failure without one. */
+const TITLES: { readonly [Tag in AuthenticationErrorTag]: string } = {
   ClientNotAllowed: "This request did not come through the trusted proxy",
   MissingIdentityHeader: "You are not signed in",
   ProxyAuthDisabled: "Proxy authentication is not enabled",
@@ -355,12 +358,12 @@ const TITLES: Record<string, string> = {
   UserStoreUnavailable: "Headtower cannot reach its user store"
 }
 
-export const errorPage = (tag: string, message: string): string =>
+export const errorPage = ({ _tag: tag, message }: AuthenticationError): string =>
   htmlDocument(
-    `${TITLES[tag] ?? tag} · Headtower`,
+    `${TITLES[tag]} · Headtower`,
     `<header class="top"><span class="brand">Headtower</span></header>
 <main>
-  <h1>${escapeHtml(TITLES[tag] ?? "Something went wrong")}</h1>
+  <h1>${escapeHtml(TITLES[tag])}</h1>
   <section class="card" role="alert">
     <p>${escapeHtml(message)}</p>
     <p class="sub">Error code: <code>${escapeHtml(tag)}</code></p>

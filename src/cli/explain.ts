@@ -5,6 +5,7 @@ import { existsSync } from "node:fs"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { explainProvisioning, explainTrust } from "../domain/explain.js"
 import { requestFacts } from "../domain/RequestFacts.js"
+import { trustSettings } from "../domain/trust.js"
 import type { Identity } from "../domain/User.js"
 import { Config, loadConfig } from "../services/Config.js"
 import { UserRepository } from "../services/UserRepository.js"
@@ -50,7 +51,7 @@ export const explainCommand = Command.make(
       const bad = parsed.find(([, p]) => p === undefined)
       if (bad) return yield* Effect.fail(new Error(`-H ${JSON.stringify(bad[0])}: expected 'Name: value'`))
       const facts = requestFacts(peer, parsed.map(([, p]) => p!))
-      const trust = explainTrust(config, facts)
+      const trust = explainTrust(trustSettings(config), facts)
       const lines = [...trust.steps]
       let { status, outcome } = trust
       if (trust.identity !== undefined) {

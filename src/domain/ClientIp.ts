@@ -1,6 +1,7 @@
 import { Either } from "effect"
 import { type Cidr, type IpAddress, parsePeerIp } from "./Address.js"
 import type { ProxyAuthConfig } from "./AppConfig.js"
+import { AmbiguousHeader, type ClientIpError, ClientNotAllowed, InvalidForwardedAddress } from "./errors.js"
 import { type ForwardedEntry, parseForwardedHeader } from "./ForwardedHeader.js"
 import type { RequestFacts } from "./RequestFacts.js"
 
@@ -35,9 +36,8 @@ export type ClientIpRejectionReason =
 export interface ClientIpRejection {
   readonly _tag: "ClientIpRejection"
   readonly reason: ClientIpRejectionReason
-  /** Safe to send to the client: names no address or CIDR rule. */
-  readonly message: string
-  readonly error: "ClientNotAllowed" | "InvalidForwardedAddress" | "AmbiguousHeader"
+  /** What the client receives; its message names no address or CIDR rule. */
+  readonly error: ClientIpError
   /** The socket peer when it parsed, for operator logs and spans. */
   readonly peer: IpAddress | undefined
 }
@@ -45,9 +45,12 @@ export interface ClientIpRejection {
 const reject = (
   peer: IpAddress | undefined,
   reason: ClientIpRejectionReason,
-  error: ClientIpRejection["error"],
-  message: string
-): Either.Either<never, ClientIpRejection> => Either.left({ _tag: "ClientIpRejection", reason, error, message, peer })
+  error: ClientIpError
+): Either.Either<never, ClientIpRejection> => Either.left({ _tag: "ClientIpRejection", reason, error, peer })
+
+const notAllowed = (message: string) => new ClientNotAllowed({ message })
+const invalidAddress = (message: string) => new InvalidForwardedAddress({ message })
+const ambiguous = (message: string) => new AmbiguousHeader({ message })
 
 const fromEntry = (peer: IpAddress, peerTrustedBy: Cidr, entry: ForwardedEntry, headerName: string) =>
   entry._tag === "Address"
@@ -58,18 +61,18 @@ const fromEntry = (peer: IpAddress, peerTrustedBy: Cidr, entry: ForwardedEntry, 
       peerTrustedBy,
       headerEntry: entry.raw
     })
-    : reject(peer, "entry_not_an_address", "InvalidForwardedAddress", `The ${headerName} header does not name a client address`)
+    : reject(peer, "entry_not_an_address", invalidAddress(`The ${headerName} header does not name a client address`))
 
 export const decideClientIp = (
   proxyAuth: ProxyAuthConfig,
   facts: RequestFacts
 ): Either.Either<ClientIpDecision, ClientIpRejection> => {
   if (facts.peer === undefined) {
-    return reject(undefined, "peer_unknown", "ClientNotAllowed", "The address of the connecting client is unknown")
+    return reject(undefined, "peer_unknown", notAllowed("The address of the connecting client is unknown"))
   }
   const peer = parsePeerIp(facts.peer)
   if (peer === undefined) {
-    return reject(undefined, "peer_unparseable", "ClientNotAllowed", "The address of the connecting client is not an IP address")
+    return reject(undefined, "peer_unparseable", notAllowed("The address of the connecting client is not an IP address"))
   }
   const socket = Either.right<ClientIpDecision>({
     peer,
@@ -87,7 +90,7 @@ export const decideClientIp = (
   const lines = facts.headers.get(headerName.toLowerCase())
   // A proxy that overwrites the header sends one line; a second one came from the client.
   if (proxyAuth.ipHeaderMode === "first" && lines !== undefined && lines.length > 1) {
-    return reject(peer, "header_repeated", "AmbiguousHeader", `The ${headerName} header was sent more than once`)
+    return reject(peer, "header_repeated", ambiguous(`The ${headerName} header was sent more than once`))
   }
   const parsed = parseForwardedHeader(headerName, lines)
   if (Either.isLeft(parsed)) {
@@ -95,15 +98,15 @@ export const decideClientIp = (
     const text = `The ${headerName} header ${message}`
     switch (problem) {
       case "missing":
-        return reject(peer, "header_missing", "InvalidForwardedAddress", text)
+        return reject(peer, "header_missing", invalidAddress(text))
       case "empty":
-        return reject(peer, "header_empty", "InvalidForwardedAddress", text)
+        return reject(peer, "header_empty", invalidAddress(text))
       case "repeated":
-        return reject(peer, "header_repeated", "AmbiguousHeader", text)
+        return reject(peer, "header_repeated", ambiguous(text))
       case "malformed":
-        return reject(peer, "header_malformed", "InvalidForwardedAddress", text)
+        return reject(peer, "header_malformed", invalidAddress(text))
       case "too_many_entries":
-        return reject(peer, "header_too_many_entries", "InvalidForwardedAddress", text)
+        return reject(peer, "header_too_many_entries", invalidAddress(text))
     }
   }
   const entries = parsed.right

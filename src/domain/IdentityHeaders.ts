@@ -1,6 +1,7 @@
 import type { ProxyAuthConfig } from "./AppConfig.js"
+import { AmbiguousHeader, type IdentityError, InvalidHeader, MissingIdentityHeader } from "./errors.js"
 import type { RequestFacts } from "./RequestFacts.js"
-import type { Identity } from "./User.js"
+import type { Identity, Profile } from "./User.js"
 
 /*
  * Reading the identity and profile headers. The identity is taken exactly as the proxy sent
@@ -18,19 +19,44 @@ export const LIMITS = {
   pictureChars: 2048
 } as const
 
-export type HeaderRejection =
-  | { readonly _tag: "Missing"; readonly header: string; readonly reason: string }
-  | { readonly _tag: "Ambiguous"; readonly header: string; readonly reason: string }
-  | { readonly _tag: "Invalid"; readonly header: string; readonly reason: string }
-
-export interface ExtractedProfile {
-  readonly identity: Identity
-  readonly email: string | null
-  readonly name: string | null
-  readonly picture: string | null
-  /** Optional metadata that was dropped, and why; login goes on without it. */
-  readonly dropped: ReadonlyArray<{ readonly header: string; readonly reason: string }>
+/** Why the headers were refused: the error the client receives, and for operators the header and reason. */
+export interface HeaderRejection {
+  readonly _tag: "Missing" | "Ambiguous" | "Invalid"
+  readonly header: string
+  readonly reason: string
+  readonly error: IdentityError
 }
+
+const missing = (header: string, reason: string): HeaderRejection => ({
+  _tag: "Missing",
+  header,
+  reason,
+  error: new MissingIdentityHeader({ message: `${reason}; this request did not come through the authenticating proxy` })
+})
+
+const ambiguous = (header: string, reason: string): HeaderRejection => ({
+  _tag: "Ambiguous",
+  header,
+  reason,
+  error: new AmbiguousHeader({ message: `${reason}; an identity header must be sent exactly once` })
+})
+
+const invalid = (header: string, reason: string): HeaderRejection => ({
+  _tag: "Invalid",
+  header,
+  reason,
+  error: new InvalidHeader({ message: reason })
+})
+
+/** Optional metadata that was dropped, and why; login goes on without it. */
+export interface DroppedHeader {
+  readonly header: string
+  readonly reason: string
+}
+
+export type ProfileRead =
+  | { readonly _tag: "Ok"; readonly profile: Profile; readonly dropped: ReadonlyArray<DroppedHeader> }
+  | { readonly _tag: "Rejected"; readonly rejection: HeaderRejection }
 
 // ignoreBOM keeps a leading U+FEFF in the text (the default strips it, so "\ufeffowner" decoded
 // as "owner"); FORBIDDEN then rejects it.
@@ -67,7 +93,8 @@ const trimOws = (value: string): string => value.replace(/^[ \t]+|[ \t]+$/g, "")
 type Read =
   | { readonly _tag: "Absent" }
   | { readonly _tag: "Value"; readonly value: string }
-  | HeaderRejection
+  | { readonly _tag: "Ambiguous"; readonly reason: string }
+  | { readonly _tag: "Invalid"; readonly reason: string }
 
 /** The one value of a header: absent, rejected (sent twice, not UTF-8, control characters), or text. */
 const readHeader = (facts: RequestFacts, header: string): Read => {
@@ -75,11 +102,11 @@ const readHeader = (facts: RequestFacts, header: string): Read => {
   if (values === undefined || values.length === 0) return { _tag: "Absent" }
   if (values.length > 1) {
     // Decision 4: never joined, never first-wins.
-    return { _tag: "Ambiguous", header, reason: `${header} was sent ${values.length} times` }
+    return { _tag: "Ambiguous", reason: `${header} was sent ${values.length} times` }
   }
   const decoded = decodeHeaderValue(values[0]!)
-  if (decoded === undefined) return { _tag: "Invalid", header, reason: `${header} is not valid UTF-8` }
-  if (FORBIDDEN.test(decoded)) return { _tag: "Invalid", header, reason: `${header} contains control or formatting characters` }
+  if (decoded === undefined) return { _tag: "Invalid", reason: `${header} is not valid UTF-8` }
+  if (FORBIDDEN.test(decoded)) return { _tag: "Invalid", reason: `${header} contains control or formatting characters` }
   const value = trimOws(decoded)
   // Nothing but Unicode spaces is no value at all; anything else is kept exactly.
   return { _tag: "Value", value: value.trim() === "" ? "" : value }
@@ -106,26 +133,18 @@ const checkPicture = (v: string): string | undefined => {
   return undefined
 }
 
-export const extractProfile = (
-  config: ProxyAuthConfig,
-  facts: RequestFacts
-): { readonly _tag: "Ok"; readonly profile: ExtractedProfile } | { readonly _tag: "Rejected"; readonly rejection: HeaderRejection } => {
-  const user = readHeader(facts, config.userHeader)
-  if (user._tag === "Absent") {
-    return { _tag: "Rejected", rejection: { _tag: "Missing", header: config.userHeader, reason: `${config.userHeader} is missing` } }
-  }
-  if (user._tag !== "Value") return { _tag: "Rejected", rejection: user }
-  if (user.value === "") {
-    return { _tag: "Rejected", rejection: { _tag: "Missing", header: config.userHeader, reason: `${config.userHeader} is empty` } }
-  }
+export const extractProfile = (config: ProxyAuthConfig, facts: RequestFacts): ProfileRead => {
+  const header = config.userHeader
+  const user = readHeader(facts, header)
+  if (user._tag === "Absent") return { _tag: "Rejected", rejection: missing(header, `${header} is missing`) }
+  if (user._tag === "Ambiguous") return { _tag: "Rejected", rejection: ambiguous(header, user.reason) }
+  if (user._tag === "Invalid") return { _tag: "Rejected", rejection: invalid(header, user.reason) }
+  if (user.value === "") return { _tag: "Rejected", rejection: missing(header, `${header} is empty`) }
   if (Buffer.byteLength(user.value, "utf8") > LIMITS.identityBytes) {
-    return {
-      _tag: "Rejected",
-      rejection: { _tag: "Invalid", header: config.userHeader, reason: `${config.userHeader} is longer than ${LIMITS.identityBytes} bytes` }
-    }
+    return { _tag: "Rejected", rejection: invalid(header, `${header} is longer than ${LIMITS.identityBytes} bytes`) }
   }
 
-  const dropped: Array<{ header: string; reason: string }> = []
+  const dropped: Array<DroppedHeader> = []
   const optional = (header: string | undefined, check: (v: string) => string | undefined): string | null | HeaderRejection => {
     if (header === undefined) return null
     const read = readHeader(facts, header)
@@ -134,8 +153,7 @@ export const extractProfile = (
         return null
       case "Ambiguous":
         // Sent twice is a forgery signal, not bad metadata: reject the request (Decision 4).
-        return read
-      case "Missing":
+        return ambiguous(header, read.reason)
       case "Invalid":
         dropped.push({ header, reason: read.reason })
         return null
@@ -161,8 +179,8 @@ export const extractProfile = (
       identity: `proxy:${user.value}` as Identity,
       email: email as string | null,
       name: name as string | null,
-      picture: picture as string | null,
-      dropped
-    }
+      picture: picture as string | null
+    },
+    dropped
   }
 }

@@ -13,20 +13,21 @@ export type UserId = typeof UserId.Type
 /** The most users one page of a listing holds, and its size when none is asked for. */
 export const USERS_PAGE_MAX = 1000
 
-/** Profile facts a proxy supplies alongside the identity; each is optional metadata. */
-export class Profile extends Schema.Class<Profile>("Profile")({
+/**
+ * What the proxy says about a user: the identity, and profile facts that are each optional
+ * metadata. Read from the headers on every request; a user's stored profile is the last one read.
+ */
+export const Profile = Schema.Struct({
   identity: Identity,
   email: Schema.NullOr(Schema.String),
   name: Schema.NullOr(Schema.String),
   picture: Schema.NullOr(Schema.String)
-}) {}
+})
+export type Profile = typeof Profile.Type
 
 export class User extends Schema.Class<User>("User")({
   id: UserId,
-  identity: Identity,
-  email: Schema.NullOr(Schema.String),
-  name: Schema.NullOr(Schema.String),
-  picture: Schema.NullOr(Schema.String),
+  ...Profile.fields,
   role: Role,
   disabled: Schema.Boolean,
   createdAt: Schema.DateFromSelf,

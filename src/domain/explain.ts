@@ -1,14 +1,14 @@
 import { Either } from "effect"
-import type { AppConfig } from "./AppConfig.js"
-import { decideClientIp } from "./ClientIp.js"
-import { extractProfile } from "./IdentityHeaders.js"
+import type { ProxyAuthConfig } from "./AppConfig.js"
+import { statusOf } from "./errors.js"
 import type { RequestFacts } from "./RequestFacts.js"
+import { admitUser, type Judgement, judgeTrust, type TrustStep } from "./trust.js"
 import type { Identity, Role } from "./User.js"
 
 /*
  * What authenticate would decide for one request, step by step, in words an operator can act
- * on. It reuses the very decisions authenticate makes (decideClientIp, the allowed_cidrs
- * match, extractProfile), so the explanation cannot drift from the behaviour.
+ * on: the steps of the very judgement authenticate makes (judgeTrust), put into words, so the
+ * explanation cannot drift from the behaviour.
  */
 
 export interface Explanation {
@@ -20,55 +20,60 @@ export interface Explanation {
   readonly identity: Identity | undefined
 }
 
-export const explainTrust = (config: AppConfig, facts: RequestFacts): Explanation => {
-  const pa = config.server.proxyAuth
-  const steps: Array<string> = []
-  const stop = (status: number, outcome: string): Explanation => ({ steps, status, outcome, identity: undefined })
+const cidrs = (list: ProxyAuthConfig["allowedCidrs"]) => list.cidrs.map((c) => c.text).join(", ")
 
-  if (!pa.enabled) {
-    steps.push("proxy auth: disabled (server.proxy_auth.enabled is not true)")
-    return stop(401, "ProxyAuthDisabled")
+/** One step of the judgement, in words. */
+const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustStep): ReadonlyArray<string> => {
+  switch (step._tag) {
+    case "ProxyAuth":
+      return [step.error === undefined ? "proxy auth: enabled" : "proxy auth: disabled (server.proxy_auth.enabled is not true)"]
+    case "ClientIp": {
+      if (Either.isLeft(step.decision)) {
+        const { error, peer, reason } = step.decision.left
+        return [
+          `peer: ${facts.peer ?? "(none)"}${peer ? ` (read as ${peer.text})` : ""}`,
+          `client IP: rejected (${reason}): ${error.message}`
+        ]
+      }
+      const d = step.decision.right
+      const peer = `peer: ${d.peer.text}${facts.peer !== d.peer.text ? ` (sent as ${facts.peer})` : ""}`
+      if (settings.ipHeader === undefined) {
+        return [peer, "client IP: the socket peer (no ip_header is configured; forwarded headers are ignored)"]
+      }
+      if (d.peerTrustedBy === undefined) {
+        return [peer, `client IP: the socket peer; ${settings.ipHeader} is ignored because the peer is not in trusted_proxy_cidrs (${cidrs(settings.trustedProxyCidrs)})`]
+      }
+      return [
+        peer,
+        `peer is a trusted proxy (matches ${d.peerTrustedBy.text}); ${settings.ipHeader} read in ${settings.ipHeaderMode} mode`,
+        `client IP: ${d.clientIp.text}, from the entry "${d.headerEntry}"`
+      ]
+    }
+    case "AllowedCidrs":
+      return [
+        step.rule === undefined
+          ? `allowed_cidrs: ${step.client.clientIp.text} is in none of ${cidrs(settings.allowedCidrs)}`
+          : `allowed_cidrs: ${step.client.clientIp.text} is allowed by ${step.rule.text}`
+      ]
+    case "Identity": {
+      if (step.read._tag === "Rejected") return [`identity: ${step.read.rejection.reason}`]
+      const { dropped, profile } = step.read
+      const lines = [`identity: ${profile.identity} (from ${settings.userHeader})`]
+      for (const [label, value] of [["email", profile.email], ["name", profile.name], ["picture", profile.picture]] as const) {
+        if (value !== null) lines.push(`${label}: ${value}`)
+      }
+      for (const d of dropped) lines.push(`dropped (login continues): ${d.reason}`)
+      return lines
+    }
   }
-  steps.push("proxy auth: enabled")
+}
 
-  const ip = decideClientIp(pa, facts)
-  if (Either.isLeft(ip)) {
-    steps.push(`peer: ${facts.peer ?? "(none)"}${ip.left.peer ? ` (read as ${ip.left.peer.text})` : ""}`)
-    steps.push(`client IP: rejected (${ip.left.reason}): ${ip.left.message}`)
-    return stop(ip.left.error === "ClientNotAllowed" ? 403 : 400, ip.left.error)
-  }
-  const d = ip.right
-  steps.push(`peer: ${d.peer.text}${facts.peer !== d.peer.text ? ` (sent as ${facts.peer})` : ""}`)
-  if (pa.ipHeader === undefined) {
-    steps.push("client IP: the socket peer (no ip_header is configured; forwarded headers are ignored)")
-  } else if (d.peerTrustedBy === undefined) {
-    steps.push(`client IP: the socket peer; ${pa.ipHeader} is ignored because the peer is not in trusted_proxy_cidrs (${pa.trustedProxyCidrs.cidrs.map((c) => c.text).join(", ")})`)
-  } else {
-    steps.push(`peer is a trusted proxy (matches ${d.peerTrustedBy.text}); ${pa.ipHeader} read in ${pa.ipHeaderMode} mode`)
-    steps.push(`client IP: ${d.clientIp.text}, from the entry "${d.headerEntry}"`)
-  }
-
-  const rule = pa.allowedCidrs.match(d.clientIp)
-  if (rule === undefined) {
-    steps.push(`allowed_cidrs: ${d.clientIp.text} is in none of ${pa.allowedCidrs.cidrs.map((c) => c.text).join(", ")}`)
-    return stop(403, "ClientNotAllowed")
-  }
-  steps.push(`allowed_cidrs: ${d.clientIp.text} is allowed by ${rule.text}`)
-
-  const extracted = extractProfile(pa, facts)
-  if (extracted._tag === "Rejected") {
-    const { rejection } = extracted
-    steps.push(`identity: ${rejection.reason}`)
-    const tag = { Missing: "MissingIdentityHeader", Ambiguous: "AmbiguousHeader", Invalid: "InvalidHeader" }[rejection._tag]
-    return stop(rejection._tag === "Missing" ? 401 : 400, tag)
-  }
-  const p = extracted.profile
-  steps.push(`identity: ${p.identity} (from ${pa.userHeader})`)
-  for (const [label, value] of [["email", p.email], ["name", p.name], ["picture", p.picture]] as const) {
-    if (value !== null) steps.push(`${label}: ${value}`)
-  }
-  for (const d of p.dropped) steps.push(`dropped (login continues): ${d.reason}`)
-  return { steps, status: 200, outcome: "Authenticated", identity: p.identity }
+export const explainTrust = (settings: ProxyAuthConfig, facts: RequestFacts): Explanation => {
+  const judgement: Judgement = judgeTrust(settings, facts)
+  const steps = judgement.steps.flatMap((step) => describe(settings, facts, step))
+  return judgement._tag === "Rejected"
+    ? { steps, status: statusOf(judgement.error), outcome: judgement.error._tag, identity: undefined }
+    : { steps, status: 200, outcome: "Authenticated", identity: judgement.profile.identity }
 }
 
 /** The last step: what provisioning would do, given what the user store holds. */
@@ -81,6 +86,7 @@ export const explainProvisioning = (
       ? { step: "user: new; would be created as member (users already exist)", status: 200, outcome: "Authenticated" }
       : { step: "user: new; would be created as OWNER (it would be the first user of this instance)", status: 200, outcome: "Authenticated" }
   }
-  if (existing.disabled) return { step: `user: exists (${existing.role}) but is disabled`, status: 403, outcome: "UserDisabled" }
+  const refusal = admitUser(existing)
+  if (refusal !== undefined) return { step: `user: exists (${existing.role}) but is disabled`, status: statusOf(refusal), outcome: refusal._tag }
   return { step: `user: exists, role ${existing.role}`, status: 200, outcome: "Authenticated" }
 }

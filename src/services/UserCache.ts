@@ -1,6 +1,6 @@
 import { Effect, Option } from "effect"
 import type { UserStoreUnavailable } from "../domain/errors.js"
-import type { Identity, User, UserId } from "../domain/User.js"
+import type { Identity, Profile, User, UserId } from "../domain/User.js"
 import { Config } from "./Config.js"
 import { spans } from "./spans.js"
 import { type LastSeen, UserRepository } from "./UserRepository.js"
@@ -27,15 +27,8 @@ interface Entry {
   readonly expiresAt: number
 }
 
-/** The profile headers a sign-in carries; equal to the stored user means nothing to write. */
-export interface SignInProfile {
-  readonly identity: Identity
-  readonly email: string | null
-  readonly name: string | null
-  readonly picture: string | null
-}
-
-const sameProfile = (user: User, profile: SignInProfile) =>
+/** Equal to the stored user's, the profile the headers carry means nothing to write. */
+const sameProfile = (user: User, profile: Profile) =>
   user.email === profile.email && user.name === profile.name && user.picture === profile.picture
 
 export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache", {
@@ -57,7 +50,7 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
     }
 
     /** A cache miss: one read, and a write only for a new user or a changed profile. */
-    const load = (profile: SignInProfile, context: { readonly clientIp: string }, now: number) =>
+    const load = (profile: Profile, context: { readonly clientIp: string }, now: number) =>
       Effect.gen(function* () {
         const known = yield* users.findByIdentity(profile.identity)
         // A disabled user is refused: nothing about them is written, not even last_seen.
@@ -72,7 +65,7 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
       })
 
     /** A miss: read (and maybe write) the store, and remember what was read unless a change overtook it. */
-    const signInFromStore = (profile: SignInProfile, context: { readonly clientIp: string }, now: number) => {
+    const signInFromStore = (profile: Profile, context: { readonly clientIp: string }, now: number) => {
       const startedAt = generation
       return Effect.tap(load(profile, context, now), (user) => {
         if (ttlMs > 0 && startedAt === generation) remember(user, now)
@@ -83,7 +76,7 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
      * The remembered user for these headers, without an effect: a hit counts as a sign-in (most
      * recently used, last_seen pending). Undefined when unknown, expired, or the profile changed.
      */
-    const recall = (profile: SignInProfile, now: number): User | undefined => {
+    const recall = (profile: Profile, now: number): User | undefined => {
       const entry = entries.get(profile.identity)
       if (entry === undefined || entry.expiresAt <= now || !sameProfile(entry.user, profile)) return undefined
       entries.delete(profile.identity)
@@ -94,7 +87,7 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
 
     /** The user for these headers, creating or refreshing them in the store only when needed. */
     const signIn = method("UserCache.signIn")((
-      profile: SignInProfile,
+      profile: Profile,
       context: { readonly clientIp: string }
     ): Effect.Effect<User, UserStoreUnavailable> =>
       Effect.clockWith((clock) => {

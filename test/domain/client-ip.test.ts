@@ -13,13 +13,15 @@ const decide = (
 ) => decideClientIp(proxyAuth(overrides), requestFacts(peer, Object.entries(headers)))
 
 const accepted = (result: Either.Either<ClientIpDecision, ClientIpRejection>): ClientIpDecision => {
-  if (Either.isLeft(result)) throw new Error(`expected a client IP, got ${result.left.reason}: ${result.left.message}`)
+  if (Either.isLeft(result)) throw new Error(`expected a client IP, got ${result.left.reason}: ${result.left.error.message}`)
   return result.right
 }
 
-const rejected = (result: Either.Either<ClientIpDecision, ClientIpRejection>): ClientIpRejection => {
+/** The rejection, with its error instance read as tag and message. */
+const rejected = (result: Either.Either<ClientIpDecision, ClientIpRejection>) => {
   if (Either.isRight(result)) throw new Error(`expected a rejection, got client ${result.right.clientIp.text}`)
-  return result.left
+  const { error, peer, reason } = result.left
+  return { reason, peer, error: error._tag, message: error.message }
 }
 
 const XFF = { ipHeader: "X-Forwarded-For" } as const

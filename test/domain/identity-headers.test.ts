@@ -11,7 +11,7 @@ const extract = (headers: Array<[string, string | Array<string>]>) => extractPro
 const profileOf = (headers: Array<[string, string | Array<string>]>) => {
   const r = extract(headers)
   if (r._tag !== "Ok") throw new Error(`rejected: ${r.rejection.reason}`)
-  return r.profile
+  return { ...r.profile, dropped: r.dropped }
 }
 const rejectionOf = (headers: Array<[string, string | Array<string>]>) => {
   const r = extract(headers)

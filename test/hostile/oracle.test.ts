@@ -12,8 +12,8 @@ import { testConfigLayer } from "../fixtures/config.js"
 import { blockList, inList, referenceClientIp, type RefConfig } from "./referenceClientIp.js"
 
 /*
- * A property-based oracle for the real `Authenticator.authenticate` (real ClientIpResolver
- * and IdentityExtractor, an in-memory UserRepository): over random peers, header sets and
+ * A property-based oracle for the real `Authenticator.authenticate` (the real judgement, an
+ * in-memory UserRepository): over random peers, header sets and
  * configurations it never lets in a client the independent model (referenceClientIp.ts)
  * places outside allowed_cidrs, never signs in anyone but the header's exact value, and
  * never dies: every failure is one of authenticate's typed errors. And it gives the same

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
-import { Identity, type User } from "../../src/domain/User.js"
+import { Identity, type Profile, type User } from "../../src/domain/User.js"
 import { DatabaseLive } from "../../src/services/Database.js"
-import { MAX_ENTRIES, type SignInProfile, UserCache } from "../../src/services/UserCache.js"
+import { MAX_ENTRIES, UserCache } from "../../src/services/UserCache.js"
 import { type LastSeen, UserRepository } from "../../src/services/UserRepository.js"
 import { testConfigLayer } from "../fixtures/config.js"
 
@@ -49,7 +49,7 @@ const setup = (syncTtlSeconds = 10) =>
     return { cache: Context.get(context, UserCache), repo: Context.get(context, UserRepository), calls }
   })
 
-const profile = (name: string, extra: Partial<Omit<SignInProfile, "identity">> = {}): SignInProfile => ({
+const profile = (name: string, extra: Partial<Omit<Profile, "identity">> = {}): Profile => ({
   identity: Identity.make(`proxy:${name}`),
   email: `${name}@example.test`,
   name: null,

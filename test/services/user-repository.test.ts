@@ -70,7 +70,7 @@ const open = (database: DatabaseConfig) =>
   }))
 
 const profile = (name: string, extra: Partial<Omit<Profile, "identity">> = {}) =>
-  new Profile({
+  Profile.make({
     identity: Identity.make(`proxy:${name}`),
     email: `${name}@example.test`,
     name: name.toUpperCase(),

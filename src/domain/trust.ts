@@ -1,0 +1,97 @@
+import { Either, Option } from "effect"
+import type { Cidr } from "./Address.js"
+import type { AppConfig, ProxyAuthConfig } from "./AppConfig.js"
+import { type ClientIpDecision, type ClientIpRejection, decideClientIp } from "./ClientIp.js"
+import { ClientNotAllowed, type ClientIpError, type IdentityError, ProxyAuthDisabled, UserDisabled } from "./errors.js"
+import { type DroppedHeader, extractProfile, type ProfileRead } from "./IdentityHeaders.js"
+import type { RequestFacts } from "./RequestFacts.js"
+import type { Profile } from "./User.js"
+
+/*
+ * The trust judgement, written once. Order matters and is the contract: proxy auth on, then the
+ * client IP, then allowed_cidrs, then the identity headers — so a request from outside
+ * allowed_cidrs learns nothing about header problems. `authenticate` (its full and its cached
+ * path) and `headtower explain` all call `judgeTrust`; the full path adds the effects (spans,
+ * sign-in, the log line), the cached path the cache lookup, explain the words.
+ */
+
+/** Why a request is not trusted: every failure the judgement itself can reach. */
+export type TrustError = ProxyAuthDisabled | ClientIpError | IdentityError
+
+/** One check the judgement made, with what it found; a step that rejects carries its error. */
+export type TrustStep =
+  | { readonly _tag: "ProxyAuth"; readonly error: ProxyAuthDisabled | undefined }
+  | { readonly _tag: "ClientIp"; readonly decision: Either.Either<ClientIpDecision, ClientIpRejection> }
+  | {
+    readonly _tag: "AllowedCidrs"
+    readonly client: ClientIpDecision
+    readonly rule: Cidr | undefined
+    readonly error: ClientNotAllowed | undefined
+  }
+  | { readonly _tag: "Identity"; readonly read: ProfileRead }
+
+export interface Trusted {
+  readonly _tag: "Trusted"
+  readonly client: ClientIpDecision
+  /** The allowed_cidrs rule the client matched. */
+  readonly rule: Cidr
+  readonly profile: Profile
+  /** Profile headers dropped as invalid; login goes on without them. */
+  readonly dropped: ReadonlyArray<DroppedHeader>
+  readonly steps: ReadonlyArray<TrustStep>
+}
+
+export interface Rejected {
+  readonly _tag: "Rejected"
+  readonly error: TrustError
+  /** The client IP, when it was resolved before the rejection. */
+  readonly client: ClientIpDecision | undefined
+  readonly steps: ReadonlyArray<TrustStep>
+}
+
+export type Judgement = Trusted | Rejected
+
+const ENABLED: TrustStep = { _tag: "ProxyAuth", error: undefined }
+
+const rejected = (error: TrustError, client: ClientIpDecision | undefined, steps: ReadonlyArray<TrustStep>): Rejected => ({
+  _tag: "Rejected",
+  error,
+  client,
+  steps
+})
+
+/** Whether `settings` let `facts` in, and who the headers say the user is. Pure: no store, no clock. */
+export const judgeTrust = (settings: ProxyAuthConfig, facts: RequestFacts): Judgement => {
+  if (!settings.enabled) {
+    const error = new ProxyAuthDisabled({ message: "proxy authentication is not enabled on this server" })
+    return rejected(error, undefined, [{ _tag: "ProxyAuth", error }])
+  }
+  const decision = decideClientIp(settings, facts)
+  const resolved: TrustStep = { _tag: "ClientIp", decision }
+  if (Either.isLeft(decision)) return rejected(decision.left.error, undefined, [ENABLED, resolved])
+
+  const client = decision.right
+  const rule = settings.allowedCidrs.match(client.clientIp)
+  if (rule === undefined) {
+    const error = new ClientNotAllowed({ message: "this client is not allowed to authenticate through the proxy" })
+    return rejected(error, client, [ENABLED, resolved, { _tag: "AllowedCidrs", client, rule, error }])
+  }
+  const allowed: TrustStep = { _tag: "AllowedCidrs", client, rule, error: undefined }
+
+  const read = extractProfile(settings, facts)
+  const steps = [ENABLED, resolved, allowed, { _tag: "Identity", read } as const]
+  return read._tag === "Rejected"
+    ? rejected(read.rejection.error, client, steps)
+    : { _tag: "Trusted", client, rule, profile: read.profile, dropped: read.dropped, steps }
+}
+
+/** The last check, once the store has answered: a disabled user is refused. */
+export const admitUser = (user: { readonly disabled: boolean }): UserDisabled | undefined =>
+  user.disabled ? new UserDisabled({ message: "this user has been disabled by a Headtower owner" }) : undefined
+
+/**
+ * The settings the judgement reads from a configuration. Proxy auth counts as on only with an
+ * API key to act with: Decision 6 makes that unreachable, and this keeps the invariant local.
+ */
+export const trustSettings = (config: Pick<AppConfig, "server" | "headscale">): ProxyAuthConfig =>
+  Option.isNone(config.headscale.apiKey) ? { ...config.server.proxyAuth, enabled: false } : config.server.proxyAuth

@@ -1,0 +1,71 @@
+import { Effect, Either } from "effect"
+import type { ClientIpDecision, ClientIpRejection } from "../domain/ClientIp.js"
+import type { ProfileRead } from "../domain/IdentityHeaders.js"
+import type { Judgement, Trusted, TrustError, TrustStep } from "../domain/trust.js"
+import type { Spans } from "./spans.js"
+
+/*
+ * The judgement's steps as spans and log lines: a span per step, annotated with the decision
+ * (addresses and the rule, never a header's content), failing where the judgement rejected.
+ * The span names are the steps' since before the judgement was one function.
+ */
+
+export const replaySteps = ({ annotate, annotated, method }: Spans) => {
+  const resolve = method("ClientIpResolver.resolve")((decision: Either.Either<ClientIpDecision, ClientIpRejection>) =>
+    Either.isLeft(decision)
+      ? annotated(Either.left(decision.left.error), () => ({
+        "client_ip.outcome": "rejected",
+        "client_ip.reason": decision.left.reason,
+        "client_ip.peer": decision.left.peer?.text ?? "unknown"
+      }))
+      : annotated(Effect.void, () => ({
+        "client_ip.outcome": "resolved",
+        "client_ip.peer": decision.right.peer.text,
+        "client_ip.client": decision.right.clientIp.text,
+        "client_ip.source": decision.right.source,
+        "client_ip.trusted_rule": decision.right.peerTrustedBy?.text ?? "none"
+      }))
+  )
+
+  const extract = method("IdentityExtractor.extract")((read: ProfileRead) => {
+    if (read._tag === "Rejected") {
+      const { rejection } = read
+      return annotated(Either.left(rejection.error), () => ({ outcome: rejection._tag, header: rejection.header }))
+    }
+    const { dropped, profile } = read
+    const extracted = annotated(Effect.void, () => ({ identity: profile.identity }))
+    if (dropped.length === 0) return extracted
+    return Effect.zipRight(
+      Effect.logWarning("dropped invalid profile metadata").pipe(
+        Effect.annotateLogs({ identity: profile.identity, dropped: dropped.map((d) => d.reason).join("; ") })
+      ),
+      extracted
+    )
+  })
+
+  const step = (step: TrustStep): Effect.Effect<void, TrustError> => {
+    switch (step._tag) {
+      case "ProxyAuth":
+        return step.error === undefined ? Effect.void : Effect.fail(step.error)
+      case "ClientIp":
+        return resolve(step.decision)
+      case "AllowedCidrs": {
+        const annotated = annotate(() => ({
+          "auth.peer": step.client.peer.text,
+          "auth.client_ip": step.client.clientIp.text,
+          "auth.allowed_rule": step.rule?.text ?? "none"
+        }))
+        return step.error === undefined ? annotated : Effect.zipRight(annotated, Effect.fail(step.error))
+      }
+      case "Identity":
+        return extract(step.read)
+    }
+  }
+
+  /** Each step's span in turn; fails with the judgement's error at the step that rejected. */
+  return (judgement: Judgement): Effect.Effect<Trusted, TrustError> =>
+    Effect.zipRight(
+      Effect.forEach(judgement.steps, step, { discard: true }),
+      judgement._tag === "Trusted" ? Effect.succeed(judgement) : Effect.fail(judgement.error)
+    )
+}

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Schema, Struct } from "effect"
 
 export const Role = Schema.Literal("owner", "admin", "member")
 export type Role = typeof Role.Type
@@ -30,6 +30,10 @@ export class User extends Schema.Class<User>("User")({
   ...Profile.fields,
   role: Role,
   disabled: Schema.Boolean,
-  createdAt: Schema.DateFromSelf,
-  lastSeenAt: Schema.DateFromSelf
+  // ISO-8601 text when encoded, as the API sends them and the store keeps them.
+  createdAt: Schema.Date,
+  lastSeenAt: Schema.Date
 }) {}
+
+/** What `/api/me` shows of the signed-in user. */
+export const Me = Schema.Struct(Struct.pick(User.fields, "id", "identity", "email", "name", "picture", "role"))

@@ -4,10 +4,11 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Context, Schema } from "effect"
+import { AuditEvent } from "../domain/AuditEvent.js"
 import { AuthenticationFailure, Forbidden, LastOwner, UserNotFound, UserStoreUnavailable } from "../domain/errors.js"
 import { ListNodesResponse, ListUsersResponse } from "../domain/Headscale.js"
 import { HeadscaleBadResponse, HeadscaleTimeout, HeadscaleUnauthorized, HeadscaleUnavailable } from "../domain/headscaleErrors.js"
-import { Role, UserId, USERS_PAGE_MAX } from "../domain/User.js"
+import { Me, Role, User, UserId, USERS_PAGE_MAX } from "../domain/User.js"
 import type { Authenticated } from "../services/Authenticator.js"
 
 /*
@@ -24,38 +25,9 @@ export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("hea
   failure: AuthenticationFailure
 }) {}
 
-const Nullable = Schema.NullOr(Schema.String)
-
-export const Me = Schema.Struct({
-  id: Schema.String,
-  identity: Schema.String,
-  email: Nullable,
-  name: Nullable,
-  picture: Nullable,
-  role: Role
-})
-
-export const UserView = Schema.Struct({
-  ...Me.fields,
-  disabled: Schema.Boolean,
-  createdAt: Schema.Date,
-  lastSeenAt: Schema.Date
-})
-
 export const UserPatch = Schema.Struct({
   role: Schema.optional(Role),
   disabled: Schema.optional(Schema.Boolean)
-})
-
-export const AuditEvent = Schema.Struct({
-  id: Schema.String,
-  at: Schema.Date,
-  kind: Schema.String,
-  actorIdentity: Nullable,
-  subjectId: Schema.String,
-  subjectIdentity: Schema.String,
-  clientIp: Nullable,
-  detail: Nullable
 })
 
 /**
@@ -76,7 +48,7 @@ export class UsersGroup extends HttpApiGroup.make("users")
     // A page in creation order; a `Link: <…>; rel="next"` header names the next one.
     HttpApiEndpoint.get("list", "/api/users")
       .setUrlParams(Schema.Struct({ limit: Schema.optional(pageLimit(USERS_PAGE_MAX)), after: Schema.optional(UserIdParam) }))
-      .addSuccess(Schema.Array(UserView))
+      .addSuccess(Schema.Array(User))
       .addError(Forbidden)
       .addError(UserNotFound)
   )
@@ -84,7 +56,7 @@ export class UsersGroup extends HttpApiGroup.make("users")
     HttpApiEndpoint.patch("update", "/api/users/:id")
       .setPath(Schema.Struct({ id: UserIdParam }))
       .setPayload(UserPatch)
-      .addSuccess(UserView)
+      .addSuccess(User)
       .addError(Forbidden)
       .addError(UserNotFound)
       .addError(LastOwner)

@@ -3,7 +3,8 @@ import type { UserStoreUnavailable } from "../domain/errors.js"
 import type { Identity, Profile, User, UserId } from "../domain/User.js"
 import { Config } from "./Config.js"
 import { spans } from "./spans.js"
-import { type LastSeen, UserRepository } from "./UserRepository.js"
+import { UserRepository } from "./UserRepository.js"
+import type { LastSeen } from "./users/accounts.js"
 
 /*
  * Sign-in without touching the database (Grafana's auth-proxy `sync_ttl`). A known user whose

@@ -3,7 +3,8 @@ import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from 
 import { Identity, type Profile, type User } from "../../src/domain/User.js"
 import { DatabaseLive } from "../../src/services/Database.js"
 import { MAX_ENTRIES, UserCache } from "../../src/services/UserCache.js"
-import { type LastSeen, UserRepository } from "../../src/services/UserRepository.js"
+import { UserRepository } from "../../src/services/UserRepository.js"
+import type { LastSeen } from "../../src/services/users/accounts.js"
 import { testConfigLayer } from "../fixtures/config.js"
 
 /*

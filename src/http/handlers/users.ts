@@ -8,7 +8,6 @@ import { UserCache } from "../../services/UserCache.js"
 import { UserRepository } from "../../services/UserRepository.js"
 import { HeadtowerApi } from "../Api.js"
 import { roleCheck } from "./roles.js"
-import { userView } from "./views.js"
 
 /** The next page, as RFC 8288 `Link` (GitHub's and Gitea's listings do the same). */
 const linkNext = (limit: number | undefined, after: UserId) => {
@@ -28,7 +27,7 @@ export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) 
         requireRole(canViewUsers, "list users").pipe(
           Effect.zipRight(users.list(urlParams)),
           Effect.tap(({ next }) => (next === undefined ? Effect.void : linkNext(urlParams.limit, next))),
-          Effect.map(({ users }) => users.map(userView))
+          Effect.map(({ users }) => users)
         )
       )
       .handle("update", ({ path, payload }) =>
@@ -43,7 +42,7 @@ export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) 
             if (payload.disabled !== undefined && payload.disabled !== user.disabled) {
               user = yield* users.setDisabled(id, payload.disabled, actor)
             }
-            return userView(user)
+            return user
           }).pipe(
             // Whatever the outcome (even an interrupted request after the commit), the user's
             // next request reads the store: a demotion or disable takes effect at once.

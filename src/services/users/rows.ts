@@ -1,0 +1,64 @@
+import { Schema, SchemaAST as AST, Struct } from "effect"
+import { AuditEvent } from "../../domain/AuditEvent.js"
+import { User } from "../../domain/User.js"
+
+/*
+ * How users and audit events are stored: one schema each, decoding a row (as SQLite and
+ * PostgreSQL both return it: snake_case columns, ISO-8601 text, 0/1 integers) into the domain
+ * class, and encoding one into the row an INSERT writes.
+ */
+
+/** A 0/1 INTEGER column (portable: PostgreSQL and SQLite store it alike). */
+const BooleanFromInteger = Schema.transform(Schema.Number, Schema.Boolean, {
+  strict: true,
+  decode: (n) => n !== 0,
+  encode: (b) => (b ? 1 : 0)
+})
+
+/** A field stored under a snake_case column name. */
+const column = <S extends Schema.Schema.Any>(schema: S, key: string) => Schema.propertySignature(schema).pipe(Schema.fromKey(key))
+
+/** `schema`'s struct as the domain class, trusting the fields the struct just decoded. */
+const intoClass = <From extends Schema.Schema.Any, A>(
+  from: From,
+  to: Schema.Schema<A, any> & (new(props: Schema.Schema.Type<From>, disableValidation: boolean) => A)
+) =>
+  Schema.transform(from, Schema.typeSchema(to), {
+    strict: false,
+    decode: (row) => new to(row as Schema.Schema.Type<From>, true),
+    encode: (value) => value
+  })
+
+export const UserFromRow = intoClass(
+  Schema.Struct({
+    ...Struct.omit(User.fields, "disabled", "createdAt", "lastSeenAt"),
+    disabled: BooleanFromInteger,
+    createdAt: column(User.fields.createdAt, "created_at"),
+    lastSeenAt: column(User.fields.lastSeenAt, "last_seen_at")
+  }),
+  User
+)
+
+export const AuditEventFromRow = intoClass(
+  Schema.Struct({
+    ...Struct.pick(AuditEvent.fields, "id", "at", "kind", "detail"),
+    actorId: column(AuditEvent.fields.actorId, "actor_id"),
+    actorIdentity: column(AuditEvent.fields.actorIdentity, "actor_identity"),
+    subjectId: column(AuditEvent.fields.subjectId, "subject_id"),
+    subjectIdentity: column(AuditEvent.fields.subjectIdentity, "subject_identity"),
+    clientIp: column(AuditEvent.fields.clientIp, "client_ip")
+  }),
+  AuditEvent
+)
+
+export const encodeUserRow = Schema.encodeSync(UserFromRow)
+/** Users rows, as a query returns them, decoded into Users. */
+export const decodeUsers = Schema.decodeUnknown(Schema.Array(UserFromRow))
+export const encodeAuditRow = Schema.encodeSync(AuditEventFromRow)
+
+/** The columns a row schema reads, for a SELECT list: the encoded side's keys. */
+const columnsOf = (schema: Schema.Schema.Any): string =>
+  AST.getPropertySignatures(Schema.encodedSchema(schema).ast).map((p) => String(p.name)).join(", ")
+
+export const USER_COLUMNS = columnsOf(UserFromRow)
+export const AUDIT_COLUMNS = columnsOf(AuditEventFromRow)

@@ -2,7 +2,6 @@ import * as Command from "@effect/cli/Command"
 import { Effect, Layer, Option } from "effect"
 import { HttpServerLive, RoutesLive } from "../http/Server.js"
 import { Config, loadConfig } from "../services/Config.js"
-import { TracingLive } from "../services/Tracing.js"
 import { configOption } from "./options.js"
 
 /** Runs the server until SIGINT/SIGTERM; the runtime then closes the socket and the store. */
@@ -16,8 +15,6 @@ export const serveCommand = Command.make("serve", { config: configOption }, ({ c
     return yield* Layer.launch(
       RoutesLive.pipe(
         Layer.provide(HttpServerLive(config)),
-        // Provided to the server and every service, so their spans reach the exporter.
-        Layer.provide(TracingLive),
         Layer.provide(Layer.succeed(Config, config))
       )
     )

@@ -1,12 +1,12 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Effect, Layer } from "effect"
+import { Layer } from "effect"
 import { createServer } from "node:http"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { Authenticator } from "../services/Authenticator.js"
-import { Config } from "../services/Config.js"
 import { DatabaseLive } from "../services/Database.js"
 import { HeadscaleClient, headscaleHttpClientLayer } from "../services/HeadscaleClient.js"
+import { withTracing } from "../services/Tracing.js"
 import { UserCache } from "../services/UserCache.js"
 import { UserRepository } from "../services/UserRepository.js"
 import { HeadtowerApi } from "./Api.js"
@@ -17,7 +17,6 @@ import { MeLive } from "./handlers/me.js"
 import { UsersLive } from "./handlers/users.js"
 import { MetricsRoute } from "./metricsRoute.js"
 import { PageRoutes } from "./pages/routes.js"
-import { untraced } from "./untraced.js"
 
 /** The domain services the HTTP edge needs, each built once (layers are shared by reference). */
 export const ServicesLive = Layer.mergeAll(
@@ -34,14 +33,10 @@ const ApiRoutes = HttpLayerRouter.addHttpApi(HeadtowerApi).pipe(
 )
 
 /** Every route, served by whichever HttpServer is provided (a real socket in main and tests). */
-export const RoutesLive = Layer.unwrapEffect(
-  Effect.map(Config, ({ telemetry }) => {
-    const routes = HttpLayerRouter.serve(Layer.mergeAll(ApiRoutes, PageRoutes, MetricsRoute), { disableLogger: true }).pipe(
-      Layer.provide(ServicesLive)
-    )
-    // Spans cost CPU even when nobody reads them: without an exporter they go nowhere, cheaply.
-    return telemetry.otlpEndpoint === undefined ? untraced(routes) : routes
-  })
+export const RoutesLive = withTracing(
+  HttpLayerRouter.serve(Layer.mergeAll(ApiRoutes, PageRoutes, MetricsRoute), { disableLogger: true }).pipe(
+    Layer.provide(ServicesLive)
+  )
 )
 
 export const HttpServerLive = (config: AppConfig) =>

@@ -19,6 +19,7 @@ import {
 } from "../domain/headscaleErrors.js"
 import { Config } from "./Config.js"
 import { countHeadscaleRequest } from "./Metrics.js"
+import { spans } from "./spans.js"
 
 /*
  * Time bound: every method gives up after `headscale.timeout_ms` in total — one deadline
@@ -59,6 +60,7 @@ const unauthorized = () =>
 
 export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtower/HeadscaleClient", {
   effect: Effect.gen(function*() {
+    const { method } = yield* spans
     const config = yield* Config
     const http = yield* HttpClient.HttpClient
     const { timeoutMs } = config.headscale
@@ -151,23 +153,19 @@ export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtowe
         )
       })
 
-    const listUsers = Effect.fn("HeadscaleClient.listUsers")(
-      function*(credentials: HeadscaleCredentials, filter: ListUsersFilter = {}) {
-        // Only non-empty filters: Headscale treats `?name=` as no filter anyway.
-        const params = Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined && value !== ""))
-        const { users } = yield* get("/api/v1/user", ListUsersResponse, credentials, params)
-        return users
-      }
+    const listUsers = method("HeadscaleClient.listUsers")((credentials: HeadscaleCredentials, filter: ListUsersFilter = {}) => {
+      // Only non-empty filters: Headscale treats `?name=` as no filter anyway.
+      const params = Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined && value !== ""))
+      return Effect.map(get("/api/v1/user", ListUsersResponse, credentials, params), ({ users }) => users)
+    })
+
+    const listNodes = method("HeadscaleClient.listNodes")((credentials: HeadscaleCredentials) =>
+      Effect.map(get("/api/v1/node", ListNodesResponse, credentials), ({ nodes }) => nodes)
     )
 
-    const listNodes = Effect.fn("HeadscaleClient.listNodes")(function*(credentials: HeadscaleCredentials) {
-      const { nodes } = yield* get("/api/v1/node", ListNodesResponse, credentials)
-      return nodes
-    })
-
-    const health = Effect.fn("HeadscaleClient.health")(function*(credentials: HeadscaleCredentials) {
-      return yield* get("/api/v1/health", HeadscaleHealth, credentials)
-    })
+    const health = method("HeadscaleClient.health")((credentials: HeadscaleCredentials) =>
+      get("/api/v1/health", HeadscaleHealth, credentials)
+    )
 
     return { listUsers, listNodes, health } as const
   }),

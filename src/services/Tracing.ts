@@ -1,7 +1,9 @@
 import * as Headers from "@effect/platform/Headers"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import { Effect, Layer } from "effect"
 import type { TelemetryConfig } from "../domain/AppConfig.js"
 import { Config } from "./Config.js"
+import { quietTracer } from "./spans.js"
 
 /*
  * Span export. With `telemetry.otlp_endpoint` (or OTEL_EXPORTER_OTLP_ENDPOINT) set, every span
@@ -43,11 +45,34 @@ const exporter = (telemetry: TelemetryConfig, endpoint: string) =>
     })
   )
 
-/** Provide to the server layer: sets the tracer (when exporting) and the header redaction. */
-export const TracingLive: Layer.Layer<never, never, Config> = Layer.unwrapEffect(
-  Effect.map(Config, ({ telemetry }) =>
-    telemetry.otlpEndpoint === undefined
-      ? redactHeadersInSpans
-      : Layer.merge(redactHeadersInSpans, Layer.discard(exporter(telemetry, telemetry.otlpEndpoint)))
+/**
+ * Serves `layer` with spans exactly as the configuration says — the one place that decides.
+ * With an endpoint, every span is exported. Without one nobody reads spans, and they cost CPU
+ * all the same: the request span is off and every other span goes to `quietTracer`, under which
+ * the services' named spans and annotations are skipped (src/services/spans.ts).
+ * Headers are redacted in both.
+ */
+export const withTracing = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R | Config> =>
+  Layer.unwrapEffect(
+    Effect.map(Config, ({ telemetry }) =>
+      (telemetry.otlpEndpoint === undefined
+        ? untraced(layer)
+        : layer.pipe(Layer.provide(Layer.discard(exporter(telemetry, telemetry.otlpEndpoint))))).pipe(
+          Layer.provide(redactHeadersInSpans)
+        )
+    )
   )
-)
+
+/**
+ * `layer` with the request span off and every other span going to `quietTracer`.
+ * (`Effect.withTracerEnabled(false)` was measured slower: spans become no-op spans, and every
+ * `Effect.annotateCurrentSpan` then builds and drops an exception.) The two settings are
+ * provided one after the other: merged (`Layer.mergeAll`), they outlived the layer's scope and
+ * left the builder's own fiber on the quiet tracer.
+ */
+export const untraced = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
+  layer.pipe(
+    HttpMiddleware.withTracerDisabledWhen(() => true),
+    Layer.provide(Layer.setTracer(quietTracer)),
+    Layer.provide(Layer.setTracerTiming(false))
+  )

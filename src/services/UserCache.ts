@@ -34,7 +34,7 @@ const sameProfile = (user: User, profile: Profile) =>
 
 export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache", {
   scoped: Effect.gen(function* () {
-    const { annotate, annotated, fn, method } = yield* spans
+    const { annotate, annotated, method } = yield* spans
     const users = yield* UserRepository
     const ttlMs = (yield* Config).server.proxyAuth.syncTtlSeconds * 1000
     // A Map iterates in insertion order: re-inserting on a hit makes the first key the LRU one.
@@ -101,24 +101,28 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
     )
 
     /** Forget a user whose role or disabled flag changed: their next request reads the store. */
-    const invalidate = fn("UserCache.invalidate")(function* (identity: Identity) {
-      generation++
-      entries.delete(identity)
-    })
+    const invalidate = method("UserCache.invalidate")((identity: Identity) =>
+      Effect.sync(() => {
+        generation++
+        entries.delete(identity)
+      })
+    )
 
     /** Writes the collected last-seen times; on failure they are kept for the next attempt. */
-    const flushLastSeen = fn("UserCache.flushLastSeen")(function* () {
-      const batch = pending
-      pending = new Map()
-      const list: Array<LastSeen> = Array.from(batch, ([id, at]) => ({ id, at: new Date(at) }))
-      yield* users.touchLastSeen(list).pipe(
-        Effect.tapError(() =>
-          Effect.sync(() => {
-            for (const [id, at] of batch) if ((pending.get(id) ?? 0) < at) pending.set(id, at)
-          })
+    const flushLastSeen = method("UserCache.flushLastSeen")(() =>
+      Effect.suspend(() => {
+        const batch = pending
+        pending = new Map()
+        const list: Array<LastSeen> = Array.from(batch, ([id, at]) => ({ id, at: new Date(at) }))
+        return users.touchLastSeen(list).pipe(
+          Effect.tapError(() =>
+            Effect.sync(() => {
+              for (const [id, at] of batch) if ((pending.get(id) ?? 0) < at) pending.set(id, at)
+            })
+          )
         )
-      )
-    })
+      })
+    )
 
     // Nothing pending, no span. Uninterruptible: shutdown waits for a batch in flight instead of losing it.
     const flushQuietly = Effect.suspend(() => (pending.size === 0 ? Effect.void : flushLastSeen())).pipe(

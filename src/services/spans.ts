@@ -1,5 +1,4 @@
 import { Context, Effect, Option, Tracer } from "effect"
-import type { YieldWrap } from "effect/Utils"
 
 /*
  * Spans that cost nothing when nobody listens. Measured on Effect 3.22 (docs/performance.md):
@@ -35,21 +34,13 @@ export const quietTracer: Tracer.Tracer = Tracer.make({
   context: (f) => f()
 })
 
-type ErrorOf<Eff> = [Eff] extends [never] ? never : [Eff] extends [YieldWrap<Effect.Effect<infer _A, infer E, infer _R>>] ? E : never
-type ContextOf<Eff> = [Eff] extends [never] ? never : [Eff] extends [YieldWrap<Effect.Effect<infer _A, infer _E, infer R>>] ? R : never
-
 export interface Spans {
   /** False under `quietTracer`: nobody reads spans, so a service may take paths that open none. */
   readonly recording: boolean
-  /** A named service method with a generator body: `Effect.fn(name)(body)`, or `Effect.fnUntraced(body)` when quiet. */
-  readonly fn: (
-    name: string
-  ) => <Eff extends YieldWrap<Effect.Effect<any, any, any>>, A, Args extends Array<any>>(
-    body: (...args: Args) => Generator<Eff, A, never>
-  ) => (...args: Args) => Effect.Effect<A, ErrorOf<Eff>, ContextOf<Eff>>
   /**
-   * A named service method whose body returns an effect (an `Either` will do): `Effect.fn(name)(body)`,
-   * or the body itself when quiet — for hot paths, where even a generator is measurable.
+   * How every public service method is made, named `"<Service>.<method>"`: its body returns an
+   * effect (an `Either` will do), and it is `Effect.fn(name)(body)`, or the body itself when
+   * quiet — for hot paths, where even a generator is measurable.
    */
   readonly method: (
     name: string
@@ -62,7 +53,6 @@ export interface Spans {
 
 const recorded: Spans = {
   recording: true,
-  fn: (name) => (body) => Effect.fn(name)(body) as any,
   method: (name) => (body) => Effect.fn(name)(body),
   annotate: (values) => Effect.suspend(() => Effect.annotateCurrentSpan(values())),
   annotated: (effect, values) => Effect.zipRight(Effect.suspend(() => Effect.annotateCurrentSpan(values())), effect)
@@ -70,7 +60,6 @@ const recorded: Spans = {
 
 const quiet: Spans = {
   recording: false,
-  fn: () => (body) => Effect.fnUntraced(body) as any,
   method: () => (body) => body,
   annotate: () => Effect.void,
   annotated: (effect) => effect
@@ -79,6 +68,6 @@ const quiet: Spans = {
 /**
  * How a service builds its methods, read once when its layer is built: the choice costs
  * nothing per call. The server builds its services under `quietTracer` exactly when no
- * exporter is configured (src/http/untraced.ts).
+ * exporter is configured (`withTracing`, src/services/Tracing.ts, the one place that decides).
  */
 export const spans: Effect.Effect<Spans> = Effect.map(Effect.tracer, (tracer) => (tracer === quietTracer ? quiet : recorded))

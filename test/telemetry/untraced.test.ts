@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
-import { untraced } from "../../src/http/untraced.js"
 import { quietTracer, spans } from "../../src/services/spans.js"
+import { untraced } from "../../src/services/Tracing.js"
 
 describe("untraced", () => {
   it("builds what it wraps under quietTracer, so its services skip span work", async () => {

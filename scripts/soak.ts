@@ -1,9 +1,9 @@
 import { parseArgs } from "node:util"
-import { RSS_GROWTH_BOUND_KIB, runSoak, soakFailures, type SoakResult } from "./soakRun.js"
+import { RSS_GROWTH_BOUND_KIB, runSoak, soakFailures, type SoakResult } from "../test/faults/soakRun.js"
 
 /*
  * `npm run soak [-- --seconds N --concurrency C]`: drives a real Headtower with mixed legit
- * and hostile traffic (see soakRun.ts), prints a summary, and exits 1 on any 5xx,
+ * and hostile traffic (see test/faults/soakRun.ts, which the soak test runs too), prints a summary, and exits 1 on any 5xx,
  * mis-authentication, unanswered request, or RSS growth after the warm-up beyond
  * RSS_GROWTH_BOUND_KIB.
  */

@@ -1,15 +1,11 @@
-import { Context, Effect, Either, Layer, Schema } from "effect"
+import { Context, Effect, Either, Schema } from "effect"
 import { readFileSync } from "node:fs"
-import type { AppConfig, ConfigWarning } from "../domain/AppConfig.js"
+import type { AppConfig } from "../domain/AppConfig.js"
 import type { FileReader } from "../domain/config/build.js"
 import { formatIssues, parseConfig } from "../domain/config/parse.js"
 
 /** The validated configuration, parsed once at start-up; nothing else reads `process.env`. */
-export class Config extends Context.Tag("headtower/Config")<Config, AppConfig>() {
-  /** From the file `--config` named (or HEADTOWER_CONFIG, or ./headtower.yaml) and the environment. */
-  static readonly fromFile = (explicitPath: string | undefined) =>
-    Layer.effect(Config, loadConfig(explicitPath).pipe(Effect.tap(logWarnings)))
-}
+export class Config extends Context.Tag("headtower/Config")<Config, AppConfig>() {}
 
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
   source: Schema.String,
@@ -54,8 +50,3 @@ export const loadConfig = (explicitPath: string | undefined): Effect.Effect<AppC
       ? Effect.fail(new ConfigError({ source, issues: result.errors }))
       : Effect.succeed(result.config)
   }).pipe(Effect.withSpan("Config.load"))
-
-const logWarnings = (config: AppConfig) =>
-  Effect.forEach(config.warnings, (w: ConfigWarning) =>
-    Effect.logWarning(`config: ${w.path}: ${w.message}`).pipe(Effect.annotateLogs({ config_path: w.path }))
-  )

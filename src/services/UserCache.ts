@@ -133,6 +133,6 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
     yield* Effect.addFinalizer(() => flushQuietly)
     yield* Effect.sleep(FLUSH_EVERY).pipe(Effect.zipRight(flushQuietly), Effect.forever, Effect.forkScoped)
 
-    return { signIn, recall, invalidate, flushLastSeen, size: () => entries.size } as const
+    return { signIn, recall, invalidate, flushLastSeen } as const
   })
 }) {}

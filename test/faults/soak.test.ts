@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { runSoak } from "../../scripts/soakRun.js"
+import { runSoak } from "./soakRun.js"
 
 /*
  * The soak in its short form, so every suite run drives a real server with concurrent legit

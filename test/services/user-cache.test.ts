@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
 import { Identity, type Profile, type User } from "../../src/domain/User.js"
 import { DatabaseLive } from "../../src/services/Database.js"
 import { MAX_ENTRIES, UserCache } from "../../src/services/UserCache.js"
@@ -191,7 +191,9 @@ describe("UserCache", () => {
         yield* cache.signIn(profile(`user-${i}`), ctx)
         if (i === MAX_ENTRIES - 1) yield* cache.signIn(profile("user-0"), ctx) // user-0 recently used again
       }
-      expect(cache.size()).toBe(MAX_ENTRIES)
+      const now = yield* Clock.currentTimeMillis
+      const held = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => cache.recall(profile(`user-${i}`), now))
+      expect(held.filter((user) => user !== undefined)).toHaveLength(MAX_ENTRIES)
       const reads = calls.reads
       yield* cache.signIn(profile("user-0"), ctx)
       expect(calls.reads).toBe(reads)

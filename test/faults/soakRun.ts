@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs"
 import { Agent, request } from "node:http"
-import { sampleNodes, sampleUsers, startFakeHeadscale } from "../test/fixtures/fakeHeadscale.js"
-import { E2E_API_KEY } from "../test/e2e/support/headtower.js"
-import { startHeadtower } from "../test/e2e/support/headtower.js"
-import { makeWorkDir } from "../test/e2e/support/workdir.js"
+import { E2E_API_KEY } from "../e2e/support/headtower.js"
+import { startHeadtower } from "../e2e/support/headtower.js"
+import { makeWorkDir } from "../e2e/support/workdir.js"
+import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
 
 /*
  * The soak: a real Headtower process (SQLite in a temp dir, fake Headscale) under mixed

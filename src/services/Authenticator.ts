@@ -7,7 +7,7 @@ import { admitUser, type Judgement, judgeTrust, trustSettings } from "../domain/
 import type { User } from "../domain/User.js"
 import { Config } from "./Config.js"
 import { observeAuthentication, recordAuthenticated } from "./Metrics.js"
-import { spans } from "./spans.js"
+import { type Spans, spans } from "./spans.js"
 import { replaySteps } from "./trustSteps.js"
 import { UserCache } from "./UserCache.js"
 
@@ -19,6 +19,20 @@ export interface Authenticated {
   /** The resolved client address (canonical text), for audit entries. */
   readonly clientIp: string
 }
+
+/** One structured line per rejected request: the reason, and what the server saw. */
+const logRejection = ({ annotate }: Spans, facts: RequestFacts, judgement: Judgement, error: AuthenticationError) =>
+  Effect.all([
+    annotate(() => ({ "auth.outcome": "rejected", "auth.reason": error._tag })),
+    Effect.logWarning("proxy authentication rejected").pipe(
+      Effect.annotateLogs({
+        reason: error._tag,
+        detail: error.message,
+        peer: facts.peer ?? "unknown",
+        client_ip: judgement.client?.clientIp.text ?? "unresolved"
+      })
+    )
+  ])
 
 /**
  * The trust boundary: the judgement (src/domain/trust.ts), then sign-in (provisioning) and the
@@ -39,20 +53,6 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
       clientIp: client.clientIp.text
     })
 
-    /** One structured line per rejected request: the reason, and what the server saw. */
-    const logRejection = (facts: RequestFacts, judgement: Judgement, error: AuthenticationError) =>
-      Effect.all([
-        tracing.annotate(() => ({ "auth.outcome": "rejected", "auth.reason": error._tag })),
-        Effect.logWarning("proxy authentication rejected").pipe(
-          Effect.annotateLogs({
-            reason: error._tag,
-            detail: error.message,
-            peer: facts.peer ?? "unknown",
-            client_ip: judgement.client?.clientIp.text ?? "unresolved"
-          })
-        )
-      ])
-
     /** The judgement's effects: its steps' spans, sign-in, the disabled check, the log line of a rejection. */
     const conclude = (facts: RequestFacts, judgement: Judgement) =>
       Effect.gen(function* () {
@@ -63,7 +63,7 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
         if (refusal !== undefined) return yield* refusal
         yield* tracing.annotate(() => ({ "auth.outcome": "authenticated", "auth.user_id": user.id, "auth.role": user.role }))
         return granted(user, client)
-      }).pipe(Effect.tapError((error) => logRejection(facts, judgement, error)))
+      }).pipe(Effect.tapError((error) => logRejection(tracing, facts, judgement, error)))
 
     /**
      * The common request without effects: trusted, nothing dropped, an enabled user the cache

@@ -2,7 +2,7 @@ import { Effect, Option } from "effect"
 import type { UserStoreUnavailable } from "../domain/errors.js"
 import type { Identity, Profile, User, UserId } from "../domain/User.js"
 import { Config } from "./Config.js"
-import { spans } from "./spans.js"
+import { type Spans, spans } from "./spans.js"
 import { UserRepository } from "./UserRepository.js"
 import type { LastSeen } from "./users/accounts.js"
 
@@ -32,44 +32,96 @@ interface Entry {
 const sameProfile = (user: User, profile: Profile) =>
   user.email === profile.email && user.name === profile.name && user.picture === profile.picture
 
-export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache", {
-  scoped: Effect.gen(function* () {
-    const { annotate, annotated, method } = yield* spans
-    const users = yield* UserRepository
-    const ttlMs = (yield* Config).server.proxyAuth.syncTtlSeconds * 1000
-    // A Map iterates in insertion order: re-inserting on a hit makes the first key the LRU one.
-    const entries = new Map<Identity, Entry>()
-    /** Bumped by every invalidation: a sign-in that started before one must not store its read. */
-    let generation = 0
-    /** Last sign-in time per user since the last flush (newest wins). */
-    let pending = new Map<UserId, number>()
-
-    const remember = (user: User, now: number) => {
+/** The users remembered per identity, least recently used first (a Map iterates in insertion order). */
+const memory = (ttlMs: number) => {
+  const entries = new Map<Identity, Entry>()
+  return {
+    remember: (user: User, now: number) => {
       entries.delete(user.identity)
       entries.set(user.identity, { user, expiresAt: now + ttlMs })
       if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!)
-    }
+    },
+    /** The user remembered for these headers, now the most recently used; undefined when unknown, expired or changed. */
+    recall: (profile: Profile, now: number): User | undefined => {
+      const entry = entries.get(profile.identity)
+      if (entry === undefined || entry.expiresAt <= now || !sameProfile(entry.user, profile)) return undefined
+      entries.delete(profile.identity)
+      entries.set(profile.identity, entry)
+      return entry.user
+    },
+    forget: (identity: Identity) => entries.delete(identity)
+  }
+}
 
-    /** A cache miss: one read, and a write only for a new user or a changed profile. */
-    const load = (profile: Profile, context: { readonly clientIp: string }, now: number) =>
-      Effect.gen(function* () {
-        const known = yield* users.findByIdentity(profile.identity)
-        // A disabled user is refused: nothing about them is written, not even last_seen.
-        if (Option.isSome(known) && (known.value.disabled || sameProfile(known.value, profile))) {
-          if (!known.value.disabled) pending.set(known.value.id, now)
-          yield* annotate(() => ({ "user_cache.outcome": "read" }))
-          return known.value
-        }
-        const { user } = yield* users.provision(profile, context)
-        yield* annotate(() => ({ "user_cache.outcome": "provisioned" }))
-        return user
-      })
+/** Last sign-in time per user since the last flush (newest wins), written in batches. */
+const lastSeenBatch = (users: UserRepository, { method }: Spans) => {
+  let pending = new Map<UserId, number>()
+
+  /** Writes the collected last-seen times; on failure they are kept for the next attempt. */
+  const flushLastSeen = method("UserCache.flushLastSeen")(() =>
+    Effect.suspend(() => {
+      const batch = pending
+      pending = new Map()
+      const list: Array<LastSeen> = Array.from(batch, ([id, at]) => ({ id, at: new Date(at) }))
+      return users.touchLastSeen(list).pipe(
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            for (const [id, at] of batch) if ((pending.get(id) ?? 0) < at) pending.set(id, at)
+          })
+        )
+      )
+    })
+  )
+
+  // Nothing pending, no span. Uninterruptible: shutdown waits for a batch in flight instead of losing it.
+  const flushQuietly = Effect.suspend(() => (pending.size === 0 ? Effect.void : flushLastSeen())).pipe(
+    Effect.catchAll((error) => Effect.logWarning("last_seen batch not written", error)),
+    Effect.uninterruptible
+  )
+
+  return { seen: (id: UserId, now: number) => void pending.set(id, now), flushLastSeen, flushQuietly }
+}
+
+/**
+ * A cache miss: one read, and a write only for a new user or a changed profile; `seen` notes
+ * a known user's sign-in for the next last_seen batch (a write has set it already).
+ */
+const load = (
+  users: UserRepository,
+  { annotate }: Spans,
+  seen: (id: UserId) => void,
+  profile: Profile,
+  context: { readonly clientIp: string }
+) =>
+  Effect.gen(function* () {
+    const known = yield* users.findByIdentity(profile.identity)
+    // A disabled user is refused: nothing about them is written, not even last_seen.
+    if (Option.isSome(known) && (known.value.disabled || sameProfile(known.value, profile))) {
+      if (!known.value.disabled) seen(known.value.id)
+      yield* annotate(() => ({ "user_cache.outcome": "read" }))
+      return known.value
+    }
+    const { user } = yield* users.provision(profile, context)
+    yield* annotate(() => ({ "user_cache.outcome": "provisioned" }))
+    return user
+  })
+
+export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache", {
+  scoped: Effect.gen(function* () {
+    const tracing = yield* spans
+    const { annotated, method } = tracing
+    const users = yield* UserRepository
+    const ttlMs = (yield* Config).server.proxyAuth.syncTtlSeconds * 1000
+    const remembered = memory(ttlMs)
+    const { flushLastSeen, flushQuietly, seen } = lastSeenBatch(users, tracing)
+    /** Bumped by every invalidation: a sign-in that started before one must not store its read. */
+    let generation = 0
 
     /** A miss: read (and maybe write) the store, and remember what was read unless a change overtook it. */
     const signInFromStore = (profile: Profile, context: { readonly clientIp: string }, now: number) => {
       const startedAt = generation
-      return Effect.tap(load(profile, context, now), (user) => {
-        if (ttlMs > 0 && startedAt === generation) remember(user, now)
+      return Effect.tap(load(users, tracing, (id) => seen(id, now), profile, context), (user) => {
+        if (ttlMs > 0 && startedAt === generation) remembered.remember(user, now)
       })
     }
 
@@ -78,12 +130,9 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
      * recently used, last_seen pending). Undefined when unknown, expired, or the profile changed.
      */
     const recall = (profile: Profile, now: number): User | undefined => {
-      const entry = entries.get(profile.identity)
-      if (entry === undefined || entry.expiresAt <= now || !sameProfile(entry.user, profile)) return undefined
-      entries.delete(profile.identity)
-      entries.set(profile.identity, entry)
-      if (!entry.user.disabled) pending.set(entry.user.id, now)
-      return entry.user
+      const user = remembered.recall(profile, now)
+      if (user !== undefined && !user.disabled) seen(user.id, now)
+      return user
     }
 
     /** The user for these headers, creating or refreshing them in the store only when needed. */
@@ -104,31 +153,10 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
     const invalidate = method("UserCache.invalidate")((identity: Identity) =>
       Effect.sync(() => {
         generation++
-        entries.delete(identity)
+        remembered.forget(identity)
       })
     )
 
-    /** Writes the collected last-seen times; on failure they are kept for the next attempt. */
-    const flushLastSeen = method("UserCache.flushLastSeen")(() =>
-      Effect.suspend(() => {
-        const batch = pending
-        pending = new Map()
-        const list: Array<LastSeen> = Array.from(batch, ([id, at]) => ({ id, at: new Date(at) }))
-        return users.touchLastSeen(list).pipe(
-          Effect.tapError(() =>
-            Effect.sync(() => {
-              for (const [id, at] of batch) if ((pending.get(id) ?? 0) < at) pending.set(id, at)
-            })
-          )
-        )
-      })
-    )
-
-    // Nothing pending, no span. Uninterruptible: shutdown waits for a batch in flight instead of losing it.
-    const flushQuietly = Effect.suspend(() => (pending.size === 0 ? Effect.void : flushLastSeen())).pipe(
-      Effect.catchAll((error) => Effect.logWarning("last_seen batch not written", error)),
-      Effect.uninterruptible
-    )
     // Finalizers run last-added first: the timer stops, then the final batch is written.
     yield* Effect.addFinalizer(() => flushQuietly)
     yield* Effect.sleep(FLUSH_EVERY).pipe(Effect.zipRight(flushQuietly), Effect.forever, Effect.forkScoped)

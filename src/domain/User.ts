@@ -1,4 +1,4 @@
-import { Schema, Struct } from "effect"
+import { Schema } from "effect"
 
 export const Role = Schema.Literal("owner", "admin", "member")
 export type Role = typeof Role.Type
@@ -34,6 +34,3 @@ export class User extends Schema.Class<User>("User")({
   createdAt: Schema.Date,
   lastSeenAt: Schema.Date
 }) {}
-
-/** What `/api/me` shows of the signed-in user. */
-export const Me = Schema.Struct(Struct.pick(User.fields, "id", "identity", "email", "name", "picture", "role"))

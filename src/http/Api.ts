@@ -3,12 +3,12 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
-import { Context, Schema } from "effect"
+import { Context, Schema, Struct } from "effect"
 import { AuditEvent } from "../domain/AuditEvent.js"
 import { AuthenticationFailure, Forbidden, LastOwner, UserNotFound, UserStoreUnavailable } from "../domain/errors.js"
 import { ListNodesResponse, ListUsersResponse } from "../domain/Headscale.js"
 import { HeadscaleBadResponse, HeadscaleTimeout, HeadscaleUnauthorized, HeadscaleUnavailable } from "../domain/headscaleErrors.js"
-import { Me, Role, User, UserId, USERS_PAGE_MAX } from "../domain/User.js"
+import { Role, User, UserId, USERS_PAGE_MAX } from "../domain/User.js"
 import type { Authenticated } from "../services/Authenticator.js"
 
 /*
@@ -24,6 +24,9 @@ export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("hea
   provides: CurrentUser,
   failure: AuthenticationFailure
 }) {}
+
+/** What `/api/me` shows of the signed-in user (`/api/users` shows the whole User). */
+export const Me = Schema.Struct(Struct.pick(User.fields, "id", "identity", "email", "name", "picture", "role"))
 
 export const UserPatch = Schema.Struct({
   role: Schema.optional(Role),

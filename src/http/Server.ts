@@ -32,12 +32,13 @@ const ApiRoutes = HttpLayerRouter.addHttpApi(HeadtowerApi).pipe(
   Layer.provide(AuthenticationLive)
 )
 
-/** Every route, served by whichever HttpServer is provided (a real socket in main and tests). */
-export const RoutesLive = withTracing(
-  HttpLayerRouter.serve(Layer.mergeAll(ApiRoutes, PageRoutes, MetricsRoute), { disableLogger: true }).pipe(
-    Layer.provide(ServicesLive)
-  )
+/** Every route, served by whichever HttpServer is provided, under whatever tracer is set. */
+export const ServedRoutes = HttpLayerRouter.serve(Layer.mergeAll(ApiRoutes, PageRoutes, MetricsRoute), { disableLogger: true }).pipe(
+  Layer.provide(ServicesLive)
 )
+
+/** Every route, traced as the configuration says (a real socket in main and tests). */
+export const RoutesLive = withTracing(ServedRoutes)
 
 export const HttpServerLive = (config: AppConfig) =>
   NodeHttpServer.layer(createServer, { host: config.server.host, port: config.server.port })

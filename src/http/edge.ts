@@ -72,14 +72,41 @@ const boundedErrorBody = (response: HttpServerResponse.HttpServerResponse) => {
 }
 
 /**
- * What every response says, errors and 404s included: `nosniff`; a short error body; and,
- * after a 413, `Connection: close`, since the refused body may still be arriving and is not
- * worth draining for the connection's reuse.
+ * What every response says, errors and 404s included: `nosniff`, and a short error body.
+ * (After a 413 the connection stays open: Node reads what is left of the refused body and
+ * discards it, within REQUEST_TIMEOUT_MS, so a proxy can reuse the connection and the client
+ * reads the answer instead of a reset.)
  */
-const edgeResponse = HttpApp.appendPreResponseHandler((_request, response) => {
-  const bounded = HttpServerResponse.setHeader(boundedErrorBody(response), "x-content-type-options", "nosniff")
-  return Effect.succeed(response.status === 413 ? HttpServerResponse.setHeader(bounded, "connection", "close") : bounded)
-})
+const edgeResponse = HttpApp.appendPreResponseHandler((_request, response) =>
+  Effect.succeed(HttpServerResponse.setHeader(boundedErrorBody(response), "x-content-type-options", "nosniff"))
+)
+
+/** How long a closing connection keeps reading a body it did not want (nginx's `lingering_time` idea). */
+const LINGER_MS = 5_000
+
+/**
+ * When an answer comes before the request's body was read (a refusal: 403, 413, 431…) and the
+ * connection then closes (the client said `Connection: close`, as nginx does upstream), Node
+ * destroys the socket as soon as the answer is written; with body bytes still arriving, the
+ * kernel resets the connection and the client can lose the answer to the reset (a proxy then
+ * reports 502). Such a socket instead half-closes and reads on, Node discarding the bytes,
+ * until the client closes its side or LINGER_MS pass: nginx's lingering close. `destroySoon`
+ * is what Node's server calls to close a connection after its last answer.
+ */
+const lingerOnClose = (request: HttpServerRequest.HttpServerRequest) => {
+  const message = NodeHttpServerRequest.toIncomingMessage(request)
+  if (message.headers["content-length"] === undefined && message.headers["transfer-encoding"] === undefined) return
+  const socket = message.socket as Socket & { destroySoon?: () => void }
+  socket.destroySoon = () => {
+    socket.end()
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS)
+    socket.once("end", () => {
+      clearTimeout(timer)
+      socket.destroy()
+    })
+    socket.resume()
+  }
+}
 
 /**
  * Global middleware, before routing: a request whose header lines reached the parser's cap is
@@ -89,11 +116,12 @@ export const EdgeLive = HttpLayerRouter.middleware(
   (app: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
     Effect.zipRight(
       edgeResponse,
-      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-        headerLineCount(request) > MAX_HEADER_LINES
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+        lingerOnClose(request)
+        return headerLineCount(request) > MAX_HEADER_LINES
           ? refuse(tooManyLines, NodeHttpServerRequest.toIncomingMessage(request).socket.remoteAddress)
           : app
-      )
+      })
     ),
   { global: true }
 )

@@ -88,7 +88,9 @@ export const boundedBody = (
     const declared = message.headers["content-length"]
     if (declared !== undefined && Number(declared) > limit) return Effect.fail(tooLarge(limit))
     // A chunked body announces no length: a route that takes none refuses it unread.
-    if (limit === 0) return message.headers["transfer-encoding"] === undefined ? Effect.succeed(request) : Effect.fail(tooLarge(0))
+    if (limit === 0) {
+      return message.headers["transfer-encoding"] === undefined ? Effect.succeed(request) : Effect.fail(tooLarge(0))
+    }
     if (!isJson(message.headers["content-type"])) return Effect.fail(notJson)
     // The server leaves `Expect: 100-continue` to us (Server.ts): the client sends its body only now.
     if (message.headers.expect?.toLowerCase() === "100-continue") NodeHttpServerRequest.toServerResponse(request).writeContinue()

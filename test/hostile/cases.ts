@@ -283,6 +283,8 @@ const forwardedCases: Array<HostileCase> = [
   fwd("unterminated quoted string", `for="${CLIENT}`, badForwarded),
   fwd("unbracketed IPv6 in quotes", `for="${CLIENT_V6}"`, badForwarded),
   fwd("obfuscated port", `for="${CLIENT}:_abc"`, FWD_OK),
+  fwd("100 elements, the client last (at the limit)", [...Array.from({ length: 99 }, () => `for=${STRANGER}`), `for=${CLIENT}`].join(","), FWD_OK),
+  fwd("101 elements (one over): refused, not cut to 100", [...Array.from({ length: 100 }, () => `for=${STRANGER}`), `for=${CLIENT}`].join(","), badForwarded),
   fwd("300 elements", Array.from({ length: 300 }, () => `for=${CLIENT}`).join(","), badForwarded),
   fwd("two for= in one element", `for=${CLIENT};for=${OTHER_CLIENT}`, badForwarded),
   fwd("empty", "", badForwarded),

@@ -6,6 +6,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Effect } from "effect"
+import type { ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 import { MalformedBody, PayloadTooLarge, RequestHeadersTooLarge, UnsupportedMediaType } from "../domain/errors.js"
 import { MAX_HEADER_BYTES, MAX_HEADER_LINES } from "./limits.js"
@@ -81,31 +82,37 @@ const edgeResponse = HttpApp.appendPreResponseHandler((_request, response) =>
   Effect.succeed(HttpServerResponse.setHeader(boundedErrorBody(response), "x-content-type-options", "nosniff"))
 )
 
-/** How long a closing connection keeps reading a body it did not want (nginx's `lingering_time` idea). */
+/** How long a closing connection keeps reading what the client still sends (nginx's `lingering_time` idea). */
 const LINGER_MS = 5_000
+
+/**
+ * Closes a connection the way nginx's lingering close does: half-close after the last answer,
+ * then read on and discard until the client closes its side or LINGER_MS pass. Destroyed at
+ * once instead, with request bytes still arriving, the kernel would reset the connection, and
+ * the client (a proxy) could lose the answer to the reset and report a 502 or a hang-up.
+ */
+const lingeringEnd = (socket: Socket, lastWords?: string) => {
+  if (lastWords === undefined) socket.end()
+  else socket.end(lastWords)
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS)
+  socket.once("end", () => {
+    clearTimeout(timer)
+    socket.destroy()
+  })
+  socket.resume()
+}
 
 /**
  * When an answer comes before the request's body was read (a refusal: 403, 413, 431…) and the
  * connection then closes (the client said `Connection: close`, as nginx does upstream), Node
- * destroys the socket as soon as the answer is written; with body bytes still arriving, the
- * kernel resets the connection and the client can lose the answer to the reset (a proxy then
- * reports 502). Such a socket instead half-closes and reads on, Node discarding the bytes,
- * until the client closes its side or LINGER_MS pass: nginx's lingering close. `destroySoon`
- * is what Node's server calls to close a connection after its last answer.
+ * would destroy the socket as soon as the answer is written. `destroySoon` is what Node's
+ * server calls to close a connection after its last answer: here it lingers instead.
  */
 const lingerOnClose = (request: HttpServerRequest.HttpServerRequest) => {
   const message = NodeHttpServerRequest.toIncomingMessage(request)
   if (message.headers["content-length"] === undefined && message.headers["transfer-encoding"] === undefined) return
   const socket = message.socket as Socket & { destroySoon?: () => void }
-  socket.destroySoon = () => {
-    socket.end()
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS)
-    socket.once("end", () => {
-      clearTimeout(timer)
-      socket.destroy()
-    })
-    socket.resume()
-  }
+  socket.destroySoon = () => lingeringEnd(socket)
 }
 
 /**
@@ -142,18 +149,21 @@ const rawResponse = (status: string, error?: EdgeRefusal) => {
  * are answered as Node would (400 without a body, 408 for a request past its timeout).
  */
 export const onClientError = (log: (error: EdgeRefusal, peer: string | undefined) => void) =>
-  (error: NodeJS.ErrnoException, socket: Socket) => {
-    // Nothing more can be said on a socket that is gone or already carries part of an answer.
-    if (!socket.writable || socket.bytesWritten > 0 || error.code === "ECONNRESET") {
+  (error: NodeJS.ErrnoException, socket: Socket & { readonly _httpMessage?: ServerResponse | null }) => {
+    // Nothing more can be said on a socket that is gone or already carries part of an answer
+    // (the test Node's own default handler makes, on the response it attaches to the socket).
+    if (!socket.writable || socket._httpMessage?.headersSent === true || error.code === "ECONNRESET") {
       socket.destroy()
       return
     }
+    // The parser stopped at the error: what the client still sends is discarded, not parsed again.
+    socket.removeAllListeners("data")
     if (error.code === "HPE_HEADER_OVERFLOW") {
       log(tooManyBytes, socket.remoteAddress)
-      socket.end(rawResponse("431 Request Header Fields Too Large", tooManyBytes))
+      lingeringEnd(socket, rawResponse("431 Request Header Fields Too Large", tooManyBytes))
     } else if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
-      socket.end(rawResponse("408 Request Timeout"))
+      lingeringEnd(socket, rawResponse("408 Request Timeout"))
     } else {
-      socket.end(rawResponse("400 Bad Request"))
+      lingeringEnd(socket, rawResponse("400 Bad Request"))
     }
   }

@@ -53,7 +53,8 @@ const ok = (identity: string, stored?: Stored): Expectation => (stored === undef
 const rejected = (status: number, tag: string | undefined): Expectation => ({ status, tag })
 /** Node's HTTP parser refused the request before any Headtower code ran. */
 const parser400 = rejected(400, undefined)
-const tooLarge = rejected(431, undefined)
+/** Past the header limits: refused whole, with the typed 431 (issue 11). */
+const tooLarge = rejected(431, "RequestHeadersTooLarge")
 const ambiguous = rejected(400, "AmbiguousHeader")
 const invalid = rejected(400, "InvalidHeader")
 const missing = rejected(401, "MissingIdentityHeader")

@@ -94,7 +94,7 @@ const LINGER_MS = 5_000
 const lingeringEnd = (socket: Socket, lastWords?: string) => {
   if (lastWords === undefined) socket.end()
   else socket.end(lastWords)
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS)
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref()
   socket.once("end", () => {
     clearTimeout(timer)
     socket.destroy()

@@ -30,12 +30,13 @@ export const bodyLimitOf = (method: string): number =>
  * Time limits: a proxy sends a request's headers in one write and a body of at most a few KiB,
  * so 20 s for the headers and 30 s for the whole request never cut a working proxy off, while a
  * client that stalls (slowloris) holds its socket that long at most. Idle keep-alive connections
- * are kept 65 s, longer than nginx's upstream `keepalive_timeout` (60 s), so nginx closes an idle
- * connection before Headtower does and never sends a request into one being closed.
+ * are kept 125 s, longer than the idle timeouts of the proxies' upstream pools (nginx's
+ * `keepalive_timeout` 60 s, Traefik 90 s, Caddy 2 min): the proxy closes an idle connection
+ * first and never sends a request (a PATCH it cannot resend) into one Headtower is closing.
  */
 export const HEADERS_TIMEOUT_MS = 20_000
 export const REQUEST_TIMEOUT_MS = 30_000
-export const KEEP_ALIVE_TIMEOUT_MS = 65_000
+export const KEEP_ALIVE_TIMEOUT_MS = 125_000
 /** How often Node checks the two timeouts above (its default, 30 s, would double them). */
 const TIMEOUT_CHECK_INTERVAL_MS = 2_000
 

@@ -57,12 +57,14 @@ const excerpt = (value: unknown): unknown =>
     : value
 
 /**
- * An error body longer than ERROR_BODY_MAX (a decode error quoting a long key or value) keeps
- * a short excerpt of each string: an answer never echoes the request back at length.
+ * A JSON error body longer than ERROR_BODY_MAX (a decode error quoting a long key or value)
+ * keeps a short excerpt of each string: an answer never echoes the request back at length.
+ * (The HTML error pages hold only Headtower's own messages.)
  */
 const boundedErrorBody = (response: HttpServerResponse.HttpServerResponse) => {
   const content = response.body
   if (response.status < 400 || content._tag !== "Uint8Array" || content.body.length <= ERROR_BODY_MAX) return response
+  if (!content.contentType.startsWith("application/json")) return response
   let json: unknown
   try {
     json = JSON.parse(new TextDecoder().decode(content.body))

@@ -31,7 +31,7 @@ const timed = async (path: string, user = "operator"): Promise<RawResponse & { r
   return { ...response, ms: performance.now() - started }
 }
 
-/** Polls until /readyz answers `status` (readiness follows Headscale, it is not cached). */
+/** Polls until /readyz answers `status` (readiness follows Headscale, remembered for a few seconds). */
 const readyzBecomes = async (status: number): Promise<RawResponse> => {
   const deadline = Date.now() + 15_000
   let last: RawResponse | undefined
@@ -127,11 +127,12 @@ describe("readiness follows Headscale", () => {
     await headscale.setFault({ down: true })
     try {
       const down = await readyzBecomes(503)
-      expect(down.json).toMatchObject({ _tag: "NotReady", checks: { userStore: "ok", headscale: "HeadscaleUnavailable" } })
+      expect(down.json).toEqual({ _tag: "NotReady", message: "a dependency is not ready" })
+      expect(headtower!.log()).toContain("not ready: Headscale check: HeadscaleUnavailable")
     } finally {
       await headscale.setFault({})
     }
-    expect((await readyzBecomes(200)).json).toMatchObject({ status: "ready", checks: { userStore: "ok", headscale: "ok" } })
+    expect((await readyzBecomes(200)).json).toEqual({ status: "ready" })
     expect(headtower!.hasExited()).toBe(false)
   })
 })

@@ -67,6 +67,31 @@ describe("headtower check-config", SLOW, () => {
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/)
   })
 
+  it("secrets in URLs are redacted: headscale.url, telemetry.otlp_endpoint, a PostgreSQL URL, parsed or not", async () => {
+    const printed = await headtower(["check-config", "--config", file("urls.yaml", `
+headscale: { url: "https://hsuser:hs-url-secret@hs.example.com" }
+telemetry: { otlp_endpoint: "https://otlp:otlp-url-secret@collector.example.com:4318" }
+database: { url: "postgres://headtower:pg-url-secret@db.example.com/headtower?password=pg-query-secret" }
+`)])
+    expect(printed.code).toBe(0)
+    expect(printed.stdout).toContain("url: https://***@hs.example.com")
+    expect(printed.stdout).toContain("otlp_endpoint: https://***@collector.example.com:4318")
+    expect(printed.stdout).toContain("postgres://***@db.example.com/headtower?password=***")
+    expect(printed.stdout).not.toMatch(/secret/)
+
+    // URLs that do not parse: the password holds "@", "%", a space; the port is not a number.
+    const refused = await headtower(["check-config", "--config", file("bad-urls.yaml", `
+headscale: { url: "https://hsuser:hs@se%cret@hs.example.com:port" }
+telemetry: { otlp_endpoint: "https://otlp:ot lp@secret@collector:port" }
+database: { url: "postgres://headtower:pg@sec ret@db.example.com:port/headtower" }
+`)])
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain('database.url: must be "sqlite:<path>" or "postgres://user@host/db", got "postgres://***@db.example.com:port/headtower"')
+    expect(refused.stderr).toContain("headscale.url")
+    expect(refused.stderr).toContain("telemetry.otlp_endpoint")
+    expect(refused.stderr).not.toMatch(/se%cret|secret|sec ret|ot lp/)
+  })
+
   it("a --config file that does not exist is an error", async () => {
     const r = await headtower(["check-config", "--config", join(dir, "missing.yaml")])
     expect(r.code).not.toBe(0)

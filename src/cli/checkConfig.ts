@@ -34,7 +34,8 @@ export const effectiveConfig = (c: AppConfig) => {
     database: { url: c.database.kind === "sqlite" ? `sqlite:${c.database.path}` : redactUrl(Redacted.value(c.database.url)) },
     telemetry: {
       otlp_endpoint: c.telemetry.otlpEndpoint === undefined ? null : redactUrl(c.telemetry.otlpEndpoint),
-      service_name: c.telemetry.serviceName
+      service_name: c.telemetry.serviceName,
+      export_identity: c.telemetry.exportIdentity
     }
   }
 }

@@ -1,7 +1,6 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer } from "effect"
-import { createServer } from "node:http"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { Authenticator } from "../services/Authenticator.js"
 import { Config } from "../services/Config.js"
@@ -17,6 +16,7 @@ import { MeLive } from "./handlers/me.js"
 import { UsersLive } from "./handlers/users.js"
 import { MetricsRoute } from "./metricsRoute.js"
 import { PageRoutes } from "./pages/routes.js"
+import { serverHonouringTraceContextFrom } from "./traceContext.js"
 import { untraced } from "./untraced.js"
 
 /** The domain services the HTTP edge needs, each built once (layers are shared by reference). */
@@ -45,4 +45,7 @@ export const RoutesLive = Layer.unwrapEffect(
 )
 
 export const HttpServerLive = (config: AppConfig) =>
-  NodeHttpServer.layer(createServer, { host: config.server.host, port: config.server.port })
+  NodeHttpServer.layer(serverHonouringTraceContextFrom(config.server.proxyAuth.trustedProxyCidrs), {
+    host: config.server.host,
+    port: config.server.port
+  })

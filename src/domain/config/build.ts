@@ -97,7 +97,11 @@ export const buildConfig = (raw: RawTree, files: FileReader): BuildResult => {
       headscale: { url: headscaleUrl.replace(/\/+$/, ""), apiKey, timeoutMs },
       server: { host: listen.host, port: listen.port, proxyAuth },
       database,
-      telemetry: { otlpEndpoint, serviceName: str(telemetry, "service_name") ?? DEFAULTS.serviceName },
+      telemetry: {
+        otlpEndpoint,
+        serviceName: str(telemetry, "service_name") ?? DEFAULTS.serviceName,
+        exportIdentity: (telemetry.export_identity as boolean | undefined) ?? false
+      },
       warnings
     },
     errors,

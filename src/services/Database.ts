@@ -9,7 +9,7 @@ import { Duration, Effect, Exit, Layer, type Redacted, Schedule, Scope } from "e
 import { statSync } from "node:fs"
 import type { DatabaseConfig } from "../domain/AppConfig.js"
 import { UserStoreUnavailable } from "../domain/errors.js"
-import { migrations } from "../migrations/index.js"
+import { LATEST_MIGRATION, migrations } from "../migrations/index.js"
 import { Config } from "./Config.js"
 import { prepareStoreFiles, UserStoreRefused } from "./storeFiles.js"
 
@@ -128,10 +128,16 @@ const guardedSqlite = (path: string) =>
 const checkedFiles = (path: string) =>
   path === ":memory:"
     ? Effect.void
-    : Effect.try({
-        try: () => prepareStoreFiles(path),
-        catch: (e) => new UserStoreRefused({ message: `cannot prepare the user store ${path}: ${e instanceof Error ? e.message : String(e)}` })
-      }).pipe(Effect.flatMap((prepared) => (prepared instanceof UserStoreRefused ? Effect.fail(prepared) : Effect.void)))
+    : Effect.try(() => prepareStoreFiles(path)).pipe(
+        // A file-system failure (not a refusal) is logged and reported like any unopenable store.
+        Effect.catchAll((error) =>
+          Effect.zipRight(
+            Effect.logError(`user store: cannot open the SQLite database ${path}`, error.error),
+            Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" }))
+          )
+        ),
+        Effect.flatMap((prepared) => (prepared instanceof UserStoreRefused ? Effect.fail(prepared) : Effect.void))
+      )
 
 const sqlite = (path: string): Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable | UserStoreRefused> =>
   Layer.unwrapEffect(
@@ -177,12 +183,38 @@ const runMigrations = Effect.gen(function* () {
   })
 })
 
+/*
+ * A replica whose code is older than its store refuses to start: the Migrator only applies
+ * what it knows, so it would otherwise run happily against a schema a newer release changed
+ * (and report ready, and sign users in). During a rolling upgrade the newer replicas migrate;
+ * older ones already running keep going until replaced (docs/replicas.md).
+ */
+const refuseNewerSchema = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly migration_id: number | string; readonly name: string }>`SELECT migration_id, name FROM ${sql(MIGRATIONS_TABLE)} ORDER BY migration_id DESC LIMIT 1`
+  const newest = rows[0]
+  if (newest === undefined || Number(newest.migration_id) <= LATEST_MIGRATION.id) return
+  return yield* new UserStoreRefused({
+    message: `the user store's schema is at migration ${newest.migration_id} (${newest.name}), newer than this Headtower knows (migration ${LATEST_MIGRATION.id}, ${LATEST_MIGRATION.name}): a newer release migrated it; run that release (or newer) here, never an older one against it`
+  })
+}).pipe(
+  Effect.catchTag("SqlError", (cause) =>
+    Effect.zipRight(
+      Effect.logError("user store: cannot read the applied migrations", cause),
+      Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" }))
+    )
+  )
+)
+
 const clientFor = (database: DatabaseConfig) =>
   database.kind === "sqlite" ? sqlite(database.path) : postgres(database.url)
 
 /** `SqlClient` for `Config.database`, with every migration applied. */
 export const DatabaseLive: Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable | UserStoreRefused, Config> = Layer.unwrapEffect(
   Effect.map(Config, ({ database }) =>
-    Layer.effectDiscard(runMigrations).pipe(orUnavailable("migrations failed"), Layer.provideMerge(clientFor(database)))
+    Layer.effectDiscard(refuseNewerSchema).pipe(
+      Layer.provide(Layer.effectDiscard(runMigrations).pipe(orUnavailable("migrations failed"))),
+      Layer.provideMerge(clientFor(database))
+    )
   )
 )

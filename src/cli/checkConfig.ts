@@ -2,7 +2,7 @@ import * as Command from "@effect/cli/Command"
 import { Console, Effect, Option, Redacted } from "effect"
 import YAML from "yaml"
 import type { AppConfig } from "../domain/AppConfig.js"
-import { redactUrl } from "../domain/display.js"
+import { MAX_LINE, printable, printableLines, redactUrl } from "../domain/display.js"
 import { loadConfig } from "../services/Config.js"
 import { configOption } from "./options.js"
 
@@ -43,9 +43,9 @@ export const effectiveConfig = (c: AppConfig) => {
 export const checkConfigCommand = Command.make("check-config", { config: configOption }, ({ config: path }) =>
   Effect.gen(function* () {
     const config = yield* loadConfig(Option.getOrUndefined(path))
-    yield* Console.log(YAML.stringify(effectiveConfig(config)).trimEnd())
+    yield* Console.log(printableLines(YAML.stringify(effectiveConfig(config)).trimEnd(), MAX_LINE))
     if (config.warnings.length === 0) return yield* Console.log("\n# no warnings")
     yield* Console.log(`\n# ${config.warnings.length} warning(s):`)
-    for (const w of config.warnings) yield* Console.log(`#   ${w.path}: ${w.message}`)
+    for (const w of config.warnings) yield* Console.log(`#   ${printable(w.path)}: ${printable(w.message, MAX_LINE)}`)
   })
 ).pipe(Command.withDescription("print the effective configuration (secrets redacted) and its warnings; exit non-zero on errors"))

@@ -27,6 +27,12 @@ export const printable = (text: string, max: number = MAX_SHOWN): string => {
   return text.length > max ? `${shown}…[${text.length} characters]` : shown
 }
 
+/** Longest message or line shown whole (a sentence may quote a value or two). */
+export const MAX_LINE = 1000
+
+/** `"text"`, printable and cut: a value quoted inside a message. */
+export const quoted = (text: string, max: number = MAX_SHOWN): string => `"${printable(text, max)}"`
+
 /** `printable`, for multi-line text: each line on its own (newlines kept). */
 export const printableLines = (text: string, max: number = MAX_SHOWN): string =>
   text.split("\n").map((line) => printable(line, max)).join("\n")

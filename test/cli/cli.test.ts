@@ -176,6 +176,38 @@ describe("files read at start-up", SLOW, () => {
   })
 })
 
+describe("what reaches the operator's terminal", SLOW, () => {
+  // OSC 0 (retitle), CSI 2J (clear), a bidi override: none may reach the terminal raw.
+  const HOSTILE = "\x1b]0;pwned\x07\x1b[2J\u202e"
+  const RAW = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/
+
+  it("explain --peer: escape sequences in the peer are printed as escapes", async () => {
+    const r = await headtower(["explain", "--config", file("esc.yaml", GOOD(join(dir, "esc.db"))), "--peer", `10.0.0.1${HOSTILE}`, "-H", "Remote-User: alice"])
+    expect(r.stdout + r.stderr).not.toMatch(RAW)
+    expect(r.stdout).toContain("\\x1b]0;pwned\\x07\\x1b[2J\\u{202e}")
+  })
+
+  it("check-config: a YAML key name and a HEADTOWER_ variable name with escape sequences are printed as escapes", async () => {
+    const r = await headtower(
+      ["check-config", "--config", file("esc-key.yaml", `server: { "\\e]0;pwned\\a": 1 }`)],
+      { [`HEADTOWER_X${HOSTILE}`]: "1" }
+    )
+    expect(r.code).not.toBe(0)
+    expect(r.stdout + r.stderr).not.toMatch(RAW)
+    expect(r.stderr).toContain("server.\\x1b]0;pwned\\x07: unknown key")
+    expect(r.stderr).toContain("HEADTOWER_X\\x1b]0;pwned\\x07\\x1b[2J\\u{202e}: unknown variable")
+  })
+
+  it("a 1 MiB config value is cut in the error, with a marker and its length", async () => {
+    const r = await headtower(["check-config", "--config", file("long.yaml", `server: { listen: "${"x".repeat(1_000_000)}" }`)])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain("server.listen")
+    // The message quoting the value is cut: the marker gives the whole message's length.
+    expect(r.stderr).toMatch(/…\[100\d{4} characters\]/)
+    expect(r.stderr.length).toBeLessThan(5_000)
+  })
+})
+
 describe("headtower explain", SLOW, () => {
   const config = () => file("explain.yaml", GOOD(join(dir, "explain.db")))
 

@@ -1,3 +1,4 @@
+import { printable, quoted } from "../display.js"
 import { CONFIG_KEYS, type KeyKind, type KeyTree } from "./keys.js"
 import { suggest } from "./suggest.js"
 
@@ -19,7 +20,8 @@ export interface RawTree {
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
-const describe = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "a list" : `${typeof v} ${JSON.stringify(v)}`)
+const describe = (v: unknown): string =>
+  v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "string" ? `string ${quoted(v)}` : `${typeof v} ${printable(JSON.stringify(v) ?? String(v))}`
 
 const checkLeaf = (kind: KeyKind, value: unknown, path: string, issues: Array<ConfigIssue>): RawValue | undefined => {
   switch (kind) {
@@ -128,7 +130,7 @@ export const applyEnv = (tree: RawTree, env: Readonly<Record<string, string | un
       continue
     }
     const value = coerce(spec, text)
-    if (value === undefined) issues.push({ path: name, message: `must be a ${spec}, got ${JSON.stringify(text)}` })
+    if (value === undefined) issues.push({ path: name, message: `must be a ${spec}, got ${quoted(text)}` })
     else set(path, value)
   }
   const telemetry = (tree.telemetry ?? {}) as RawTree

@@ -43,7 +43,7 @@ const checkDirectory = (dir: string): UserStoreRefused | undefined => {
 const checkFile = (path: string, st: Stats, what: string): UserStoreRefused | undefined => {
   if (!st.isFile()) return refuse(`${what} ${path} is not a regular file`)
   if (st.uid !== euid()) {
-    return refuse(`${what} ${path} belongs to uid ${st.uid}, not to the user Headtower runs as (uid ${euid()}); Headtower will not adopt a store another user controls: \`chown\` it to Headtower's user if it is yours, or point database.url elsewhere`)
+    return refuse(`${what} ${path} belongs to uid ${st.uid}, not to the user Headtower runs as (uid ${euid()}); Headtower will not adopt a store another user controls: run Headtower (and its commands) as that user, \`chown\` the file to Headtower's user if it is yours, or point database.url elsewhere`)
   }
   if ((st.mode & WRITABLE_BY_OTHERS) !== 0) {
     return refuse(`${what} ${path} is writable by other users (mode ${octal(st.mode)}); check it was not tampered with, then run \`chmod 600 ${path}\``)

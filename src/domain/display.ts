@@ -18,7 +18,7 @@ const escape = (char: string): string => {
 }
 
 /** Longest value shown whole; the rest is replaced by a marker with the full length. */
-export const MAX_SHOWN = 200
+const MAX_SHOWN = 200
 
 /** `text` safe to print: unprintable characters escaped, cut after `max` characters with a marker. */
 export const printable = (text: string, max: number = MAX_SHOWN): string => {

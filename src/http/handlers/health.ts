@@ -12,7 +12,7 @@ const CHECK_TIMEOUT = Duration.seconds(3)
  * answer is shared for this long by everyone who asks, and one check at a time is made (those
  * who ask meanwhile wait for it), so a flood of probes makes one Headscale call per period.
  */
-export const HEADSCALE_READINESS_TTL = Duration.seconds(5)
+const HEADSCALE_READINESS_TTL = Duration.seconds(5)
 
 const check = <E, R>(effect: Effect.Effect<unknown, E, R>) =>
   effect.pipe(

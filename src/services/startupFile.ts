@@ -13,7 +13,7 @@ import { open } from "node:fs/promises"
 
 /** A configuration file is a few KiB; 1 MiB is generous. */
 export const MAX_CONFIG_BYTES = 1024 * 1024
-/** An API key is a few dozen bytes; a key file may hold a trailing newline or a comment-free PEM at most. */
+/** A Headscale API key is under 100 bytes; 4 KiB leaves room for a newline and then some. */
 export const MAX_KEY_FILE_BYTES = 4 * 1024
 const READ_DEADLINE = Duration.seconds(5)
 

@@ -44,7 +44,9 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     const config = yield* Config
     const settings = trustSettings(config)
     const users = yield* UserCache
-    const replay = replaySteps(tracing)
+    // Who the person is goes into spans only if the operator opted in (telemetry.export_identity).
+    const { exportIdentity } = config.telemetry
+    const replay = replaySteps(tracing, exportIdentity)
     // trustSettings judges proxy auth off without an API key, so a trusted request always has one.
     const apiKey = Option.getOrUndefined(config.headscale.apiKey)
     const granted = (user: User, client: ClientIpDecision): Authenticated => ({
@@ -61,7 +63,12 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
         const user = yield* users.signIn(profile, { clientIp: client.clientIp.text })
         const refusal = admitUser(user)
         if (refusal !== undefined) return yield* refusal
-        yield* tracing.annotate(() => ({ "auth.outcome": "authenticated", "auth.user_id": user.id, "auth.role": user.role }))
+        yield* tracing.annotate(() => ({
+          "auth.outcome": "authenticated",
+          "auth.user_id": user.id,
+          "auth.role": user.role,
+          ...(exportIdentity ? { "auth.identity": user.identity } : {})
+        }))
         return granted(user, client)
       }).pipe(Effect.tapError((error) => logRejection(tracing, facts, judgement, error)))
 

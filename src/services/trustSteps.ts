@@ -10,7 +10,8 @@ import type { Spans } from "./spans.js"
  * The span names are the steps' since before the judgement was one function.
  */
 
-export const replaySteps = ({ annotate, annotated, method }: Spans) => {
+/** `exportIdentity`: whether spans may name the person (telemetry.export_identity). */
+export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdentity: boolean) => {
   const resolve = method("ClientIpResolver.resolve")((decision: Either.Either<ClientIpDecision, ClientIpRejection>) =>
     Either.isLeft(decision)
       ? annotated(Either.left(decision.left.error), () => ({
@@ -33,7 +34,9 @@ export const replaySteps = ({ annotate, annotated, method }: Spans) => {
       return annotated(Either.left(rejection.error), () => ({ outcome: rejection._tag, header: rejection.header }))
     }
     const { dropped, profile } = read
-    const extracted = annotated(Effect.void, () => ({ identity: profile.identity }))
+    const extracted = exportIdentity
+      ? annotated(Effect.void, () => ({ outcome: "extracted", identity: profile.identity }))
+      : annotated(Effect.void, () => ({ outcome: "extracted" }))
     if (dropped.length === 0) return extracted
     return Effect.zipRight(
       Effect.logWarning("dropped invalid profile metadata").pipe(

@@ -31,7 +31,7 @@ const resolverWith = (overrides: ProxyAuthOverrides = {}) => {
 /** Replays the judgement of `request` under a recording tracer, so the step's annotations can be read back. */
 const resolveTraced = (request: RequestFacts, overrides: ProxyAuthOverrides = {}) =>
   Effect.gen(function*() {
-    const replay = replaySteps(yield* tracing)
+    const replay = replaySteps(yield* tracing, false)
     const { spans } = yield* recordSpans(replay(judgeTrust(settingsWith(overrides), request)))
     const span = spans.find((s) => s.name === "ClientIpResolver.resolve")
     if (span === undefined) throw new Error("the replay created no ClientIpResolver.resolve span")

@@ -11,7 +11,7 @@ const tracerWith = (otlpEndpoint: string | undefined) =>
       Effect.gen(function* () {
         let seen: Tracer.Tracer | undefined
         const layer = withTracing(Layer.effectDiscard(Effect.map(Effect.tracer, (tracer) => (seen = tracer))))
-        yield* Layer.build(layer.pipe(Layer.provide(testConfigLayer({}, { telemetry: { otlpEndpoint, serviceName: "t" } }))))
+        yield* Layer.build(layer.pipe(Layer.provide(testConfigLayer({}, { telemetry: { otlpEndpoint, serviceName: "t", exportIdentity: false } }))))
         return seen
       })
     )

@@ -68,9 +68,9 @@ export const makeProvisioning = (sql: SqlClient.SqlClient, { annotate, method }:
   // The first-login path: no span work at all when nobody records spans (spans.ts).
   const provision = method("UserRepository.provision")((profile: Profile, context: { readonly clientIp: string }) =>
     storeErrors(Effect.gen(function* () {
-      yield* annotate(() => ({ "user.identity": profile.identity }))
       const result = yield* upsert(profile, context.clientIp, new Date())
-      yield* annotate(() => ({ "user.created": result.created, "user.role": result.user.role }))
+      // The user id, not the identity: which person that is stays in the store (telemetry.export_identity).
+      yield* annotate(() => ({ "user.id": result.user.id, "user.created": result.created, "user.role": result.user.role }))
       if (result.created) yield* (result.user.role === "owner" ? countOwnerProvisioned : countMemberProvisioned)
       return result
     }))

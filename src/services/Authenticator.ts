@@ -34,6 +34,14 @@ const logRejection = ({ annotate }: Spans, facts: RequestFacts, judgement: Judge
     )
   ])
 
+/** The decision on authenticate's span; the identity only if the operator opted in (telemetry.export_identity). */
+const authenticatedAttributes = (user: User, exportIdentity: boolean) => ({
+  "auth.outcome": "authenticated",
+  "auth.user_id": user.id,
+  "auth.role": user.role,
+  ...(exportIdentity ? { "auth.identity": user.identity } : {})
+})
+
 /**
  * The trust boundary: the judgement (src/domain/trust.ts), then sign-in (provisioning) and the
  * disabled check — so nothing is written for any request the judgement rejects.
@@ -44,7 +52,6 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     const config = yield* Config
     const settings = trustSettings(config)
     const users = yield* UserCache
-    // Who the person is goes into spans only if the operator opted in (telemetry.export_identity).
     const { exportIdentity } = config.telemetry
     const replay = replaySteps(tracing, exportIdentity)
     // trustSettings judges proxy auth off without an API key, so a trusted request always has one.
@@ -63,12 +70,7 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
         const user = yield* users.signIn(profile, { clientIp: client.clientIp.text })
         const refusal = admitUser(user)
         if (refusal !== undefined) return yield* refusal
-        yield* tracing.annotate(() => ({
-          "auth.outcome": "authenticated",
-          "auth.user_id": user.id,
-          "auth.role": user.role,
-          ...(exportIdentity ? { "auth.identity": user.identity } : {})
-        }))
+        yield* tracing.annotate(() => authenticatedAttributes(user, exportIdentity))
         return granted(user, client)
       }).pipe(Effect.tapError((error) => logRejection(tracing, facts, judgement, error)))
 

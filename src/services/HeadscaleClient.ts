@@ -84,116 +84,120 @@ const boundedText = (response: HttpClientResponse.HttpClientResponse, limit: num
 const unauthorized = () =>
   new HeadscaleUnauthorized({ message: "Headscale rejected the configured API key" })
 
+const transportFailure = (route: string, error: HttpClientError.HttpClientError) =>
+  error._tag === "RequestError" && error.reason === "Transport"
+    ? Effect.fail(new HeadscaleUnavailable({ message: `Headscale could not be reached (GET ${route})` }))
+    // A malformed base URL is a configuration bug the Config service should have caught.
+    : Effect.die(error)
+
+const tooLarge = (route: string) =>
+  Effect.logWarning(`Headscale's answer to GET ${route} passed ${MAX_BODY_BYTES} bytes and was cut off`).pipe(
+    Effect.zipRight(Effect.fail(new HeadscaleBadResponse({ message: `Headscale's answer was too large (GET ${route})` })))
+  )
+
+const unreadable = (route: string, issue: string) =>
+  Effect.logWarning("Headscale response did not decode").pipe(
+    Effect.annotateLogs({ route, issue }),
+    Effect.zipRight(Effect.fail(
+      new HeadscaleBadResponse({ message: `Headscale sent a response that could not be read (GET ${route})` })
+    ))
+  )
+
+/** A 2xx body: bounded, JSON, and what `schema` says it is. */
+const decodeBody = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) =>
+  boundedText(response, MAX_BODY_BYTES).pipe(
+    Effect.catchAll(() => unreadable(route, "the body could not be read")),
+    Effect.flatMap((text): Effect.Effect<A, HeadscaleBadResponse> => {
+      if (text === undefined) return tooLarge(route)
+      let json: unknown
+      try {
+        json = JSON.parse(text)
+      } catch {
+        return unreadable(route, "not JSON")
+      }
+      return Schema.decodeUnknown(schema)(json).pipe(
+        Effect.catchAll((error) => unreadable(route, ParseResult.TreeFormatter.formatErrorSync(error)))
+      )
+    })
+  )
+
+/** Turns one response into data or a typed error; the status alone decides, except for legacy 500s. */
+const interpret = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) => {
+  const status = response.status
+  if (status >= 200 && status < 300) return decodeBody(route, schema, response)
+  // The 401 body is plain text `Unauthorized` (problem+json in 0.30): the status is enough.
+  if (status === 401 || status === 403) return Effect.fail(unauthorized())
+  return boundedText(response, MAX_ERROR_BODY_BYTES).pipe(
+    Effect.orElseSucceed(() => undefined),
+    Effect.flatMap((body = ""): Effect.Effect<never, HeadscaleError> => {
+      // 0.23–0.26 answered a bad key with 500 and the same plain-text body.
+      if (status >= 500 && body.trim() === "Unauthorized") return Effect.fail(unauthorized())
+      // Headscale's own words (internal paths, fragments of what it was sent) are for the
+      // operator's log and span; the error, which reaches the browser, names the status only.
+      const detail = upstreamDetail(body)
+      const message = `Headscale answered ${status} to GET ${route}`
+      return Effect.logWarning(message).pipe(
+        Effect.annotateLogs({ route, status, upstream_error: detail ?? "" }),
+        Effect.zipRight(Effect.annotateCurrentSpan("headscale.upstream_error", detail ?? "")),
+        Effect.zipRight(Effect.fail(
+          status >= 500 ? new HeadscaleUnavailable({ message }) : new HeadscaleBadResponse({ message })
+        ))
+      )
+    })
+  )
+}
+
+/** One GET of `route`, retried and bounded in time as the top of this file says, decoded with `schema`. */
+const getter = (http: HttpClient.HttpClient, baseUrl: string, timeoutMs: number) =>
+  <A, I>(
+    route: string,
+    schema: Schema.Schema<A, I>,
+    credentials: HeadscaleCredentials,
+    urlParams: Record<string, string> = {}
+  ): Effect.Effect<A, HeadscaleError> =>
+    Effect.suspend(() => {
+      let attempts = 0
+      const request = HttpClientRequest.get(`${baseUrl}${route}`, { urlParams, acceptJson: true }).pipe(
+        HttpClientRequest.bearerToken(credentials.apiKey)
+      )
+      const attempt = Effect.suspend(() => {
+        attempts += 1
+        return http.execute(request)
+      }).pipe(
+        Effect.catchAll((error) => transportFailure(route, error)),
+        Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+        Effect.flatMap((response) => interpret(route, schema, response))
+      )
+      return attempt.pipe(
+        Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "HeadscaleUnavailable" }),
+        Effect.timeoutFail({
+          duration: timeoutMs,
+          onTimeout: () =>
+            new HeadscaleTimeout({ message: `Headscale did not answer GET ${route} within ${timeoutMs} ms` })
+        }),
+        Effect.tapBoth({
+          onFailure: (error) =>
+            Effect.zipRight(
+              Effect.annotateCurrentSpan({ "headscale.outcome": error._tag, "headscale.attempts": attempts }),
+              countHeadscaleRequest(route, error._tag)
+            ),
+          onSuccess: () =>
+            Effect.zipRight(
+              Effect.annotateCurrentSpan({ "headscale.outcome": "ok", "headscale.attempts": attempts }),
+              countHeadscaleRequest(route, "ok")
+            )
+        }),
+        (effect) => Effect.annotateCurrentSpan("headscale.route", route).pipe(Effect.zipRight(effect))
+      )
+    })
+
 export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtower/HeadscaleClient", {
   effect: Effect.gen(function*() {
     const { method } = yield* spans
     const config = yield* Config
     const http = yield* HttpClient.HttpClient
-    const { timeoutMs } = config.headscale
-    const baseUrl = config.headscale.url.replace(/\/+$/, "")
 
-    const transportFailure = (route: string, error: HttpClientError.HttpClientError) =>
-      error._tag === "RequestError" && error.reason === "Transport"
-        ? Effect.fail(new HeadscaleUnavailable({ message: `Headscale could not be reached (GET ${route})` }))
-        // A malformed base URL is a configuration bug the Config service should have caught.
-        : Effect.die(error)
-
-    const tooLarge = (route: string) =>
-      Effect.logWarning(`Headscale's answer to GET ${route} passed ${MAX_BODY_BYTES} bytes and was cut off`).pipe(
-        Effect.zipRight(Effect.fail(new HeadscaleBadResponse({ message: `Headscale's answer was too large (GET ${route})` })))
-      )
-
-    const unreadable = (route: string, issue: string) =>
-      Effect.logWarning("Headscale response did not decode").pipe(
-        Effect.annotateLogs({ route, issue }),
-        Effect.zipRight(Effect.fail(
-          new HeadscaleBadResponse({ message: `Headscale sent a response that could not be read (GET ${route})` })
-        ))
-      )
-
-    const decodeBody = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) =>
-      boundedText(response, MAX_BODY_BYTES).pipe(
-        Effect.catchAll(() => unreadable(route, "the body could not be read")),
-        Effect.flatMap((text): Effect.Effect<A, HeadscaleBadResponse> => {
-          if (text === undefined) return tooLarge(route)
-          let json: unknown
-          try {
-            json = JSON.parse(text)
-          } catch {
-            return unreadable(route, "not JSON")
-          }
-          return Schema.decodeUnknown(schema)(json).pipe(
-            Effect.catchAll((error) => unreadable(route, ParseResult.TreeFormatter.formatErrorSync(error)))
-          )
-        })
-      )
-    /** Turns one response into data or a typed error; the status alone decides, except for legacy 500s. */
-    const interpret = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) => {
-      const status = response.status
-      if (status >= 200 && status < 300) return decodeBody(route, schema, response)
-      // The 401 body is plain text `Unauthorized` (problem+json in 0.30): the status is enough.
-      if (status === 401 || status === 403) return Effect.fail(unauthorized())
-      return boundedText(response, MAX_ERROR_BODY_BYTES).pipe(
-        Effect.orElseSucceed(() => undefined),
-        Effect.flatMap((body = ""): Effect.Effect<never, HeadscaleError> => {
-          // 0.23–0.26 answered a bad key with 500 and the same plain-text body.
-          if (status >= 500 && body.trim() === "Unauthorized") return Effect.fail(unauthorized())
-          // Headscale's own words (internal paths, fragments of what it was sent) are for the
-          // operator's log and span; the error, which reaches the browser, names the status only.
-          const detail = upstreamDetail(body)
-          const message = `Headscale answered ${status} to GET ${route}`
-          return Effect.logWarning(message).pipe(
-            Effect.annotateLogs({ route, status, upstream_error: detail ?? "" }),
-            Effect.zipRight(Effect.annotateCurrentSpan("headscale.upstream_error", detail ?? "")),
-            Effect.zipRight(Effect.fail(
-              status >= 500 ? new HeadscaleUnavailable({ message }) : new HeadscaleBadResponse({ message })
-            ))
-          )
-        })
-      )
-    }
-
-    const get = <A, I>(
-      route: string,
-      schema: Schema.Schema<A, I>,
-      credentials: HeadscaleCredentials,
-      urlParams: Record<string, string> = {}
-    ): Effect.Effect<A, HeadscaleError> =>
-      Effect.suspend(() => {
-        let attempts = 0
-        const request = HttpClientRequest.get(`${baseUrl}${route}`, { urlParams, acceptJson: true }).pipe(
-          HttpClientRequest.bearerToken(credentials.apiKey)
-        )
-        const attempt = Effect.suspend(() => {
-          attempts += 1
-          return http.execute(request)
-        }).pipe(
-          Effect.catchAll((error) => transportFailure(route, error)),
-          Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
-          Effect.flatMap((response) => interpret(route, schema, response))
-        )
-        return attempt.pipe(
-          Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "HeadscaleUnavailable" }),
-          Effect.timeoutFail({
-            duration: timeoutMs,
-            onTimeout: () =>
-              new HeadscaleTimeout({ message: `Headscale did not answer GET ${route} within ${timeoutMs} ms` })
-          }),
-          Effect.tapBoth({
-            onFailure: (error) =>
-              Effect.zipRight(
-                Effect.annotateCurrentSpan({ "headscale.outcome": error._tag, "headscale.attempts": attempts }),
-                countHeadscaleRequest(route, error._tag)
-              ),
-            onSuccess: () =>
-              Effect.zipRight(
-                Effect.annotateCurrentSpan({ "headscale.outcome": "ok", "headscale.attempts": attempts }),
-                countHeadscaleRequest(route, "ok")
-              )
-          }),
-          (effect) => Effect.annotateCurrentSpan("headscale.route", route).pipe(Effect.zipRight(effect))
-        )
-      })
+    const get = getter(http, config.headscale.url.replace(/\/+$/, ""), config.headscale.timeoutMs)
 
     const listUsers = method("HeadscaleClient.listUsers")((credentials: HeadscaleCredentials, filter: ListUsersFilter = {}) => {
       // Only non-empty filters: Headscale treats `?name=` as no filter anyway.

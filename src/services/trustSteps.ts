@@ -10,22 +10,26 @@ import type { Spans } from "./spans.js"
  * The span names are the steps' since before the judgement was one function.
  */
 
+/** The client-IP decision on its span: addresses and the rule, never the header's content. */
+const clientIpAttributes = (decision: Either.Either<ClientIpDecision, ClientIpRejection>) =>
+  Either.isLeft(decision)
+    ? {
+      "client_ip.outcome": "rejected",
+      "client_ip.reason": decision.left.reason,
+      "client_ip.peer": decision.left.peer?.text ?? "unknown"
+    }
+    : {
+      "client_ip.outcome": "resolved",
+      "client_ip.peer": decision.right.peer.text,
+      "client_ip.client": decision.right.clientIp.text,
+      "client_ip.source": decision.right.source,
+      "client_ip.trusted_rule": decision.right.peerTrustedBy?.text ?? "none"
+    }
+
 /** `exportIdentity`: whether spans may name the person (telemetry.export_identity). */
 export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdentity: boolean) => {
   const resolve = method("ClientIpResolver.resolve")((decision: Either.Either<ClientIpDecision, ClientIpRejection>) =>
-    Either.isLeft(decision)
-      ? annotated(Either.left(decision.left.error), () => ({
-        "client_ip.outcome": "rejected",
-        "client_ip.reason": decision.left.reason,
-        "client_ip.peer": decision.left.peer?.text ?? "unknown"
-      }))
-      : annotated(Effect.void, () => ({
-        "client_ip.outcome": "resolved",
-        "client_ip.peer": decision.right.peer.text,
-        "client_ip.client": decision.right.clientIp.text,
-        "client_ip.source": decision.right.source,
-        "client_ip.trusted_rule": decision.right.peerTrustedBy?.text ?? "none"
-      }))
+    annotated(Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void, () => clientIpAttributes(decision))
   )
 
   const extract = method("IdentityExtractor.extract")((read: ProfileRead) => {

@@ -1,28 +1,35 @@
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect } from "effect"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Effect, Layer } from "effect"
 import { Authenticator } from "../../services/Authenticator.js"
 import { Config } from "../../services/Config.js"
 import { AuthenticationFailure } from "../Api.js"
 import { authenticateRequest } from "../Authentication.js"
-import { errorPage, usersPage } from "./usersPage.js"
+import { makePages } from "./usersPage.js"
+import { type Asset, loadWebFiles } from "./webFiles.js"
 
 /**
  * Browser routes outside the JSON API. `/users` authenticates like every API route (no
  * second login); `/logout` hands the browser to the proxy's own logout, since the session
- * lives there, not here.
+ * lives there, not here. The pages' script and style sheet are public, like the repository
+ * they come from: the error page a refused browser sees needs its style sheet too.
  */
 export const PageRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function* () {
     const authenticate = authenticateRequest(yield* Authenticator)
     const { logoutUrl } = (yield* Config).server.proxyAuth
+    const files = yield* loadWebFiles
+    const { usersPage, errorPage } = yield* Effect.sync(() => makePages(files))
+    const page = usersPage({ logoutEnabled: logoutUrl !== undefined })
     yield* router.add("GET", "/users", (request) =>
       authenticate(request).pipe(
-        Effect.as(html(usersPage({ logoutEnabled: logoutUrl !== undefined }), 200)),
-        Effect.catchAll((error) => Effect.succeed(html(errorPage(error._tag, error.message), statusOf(error))))
+        Effect.as(html(page, 200, USERS_CSP)),
+        Effect.catchAll((error) => Effect.succeed(html(errorPage(error._tag, error.message), statusOf(error), ERROR_CSP)))
       )
     )
+    for (const file of [files.script, files.style]) yield* router.add("GET", file.url, served(file))
     yield* router.add("GET", "/", HttpServerResponse.redirect("/users", { status: 302 }))
     yield* router.add(
       "GET",
@@ -34,20 +41,35 @@ export const PageRoutes = HttpLayerRouter.use((router) =>
         : HttpServerResponse.redirect(logoutUrl, { status: 302 })
     )
   })
-)
+).pipe(Layer.provide(NodeFileSystem.layer))
 
-const html = (body: string, status: number) =>
+const LOCKED = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+/**
+ * The Users page runs only same-origin script (its own file; never inline code or handlers),
+ * styles only from its own sheet, shows only http(s) pictures and fetches only its own origin.
+ * Trusted Types make the DOM's HTML sinks (innerHTML and the like) refuse strings outright.
+ */
+const USERS_CSP = `${LOCKED}; script-src 'self'; style-src 'self'; img-src http: https:; connect-src 'self'; require-trusted-types-for 'script'; trusted-types 'none'`
+/** The error page has no script and no picture: only its style sheet. */
+const ERROR_CSP = `${LOCKED}; style-src 'self'`
+
+const html = (body: string, status: number, csp: string) =>
   HttpServerResponse.text(body, {
     status,
     contentType: "text/html; charset=utf-8",
-    // The page runs only its own inline script and shows only http(s) pictures.
     headers: {
-      "content-security-policy":
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      "content-security-policy": csp,
       "x-content-type-options": "nosniff",
       "referrer-policy": "no-referrer",
       "cache-control": "no-store"
     }
+  })
+
+/** A page file: its URL names its content, so a browser may keep it for a year without asking again. */
+const served = (file: Asset) =>
+  HttpServerResponse.text(file.body, {
+    contentType: file.contentType,
+    headers: { "x-content-type-options": "nosniff", "cache-control": "public, max-age=31536000, immutable" }
   })
 
 /** The same status the API answers for each failure, read from the error schemas themselves. */

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
 import { E2E_API_KEY, startHeadtower, type Headtower } from "./support/headtower.js"
 import { freePort, rawRequest } from "./support/net.js"
+import { pageAssets } from "./support/pages.js"
 import { basicAuthServer, htpasswdLine, profileMaps, startNginx } from "./support/nginx.js"
 import { makeWorkDir } from "./support/workdir.js"
 
@@ -258,8 +259,7 @@ describe("the Users page through nginx, in Chromium", () => {
     expect(csp).not.toContain("unsafe")
     expect(html.headers["cache-control"]).toBe("no-store")
     expect(html.body).not.toMatch(/<script>|<style>| style=| on\w+=/)
-    const script = /<script type="module" src="(\/assets\/users\.[0-9a-f]{16}\.js)"><\/script>/.exec(html.body)?.[1]
-    const style = /<link rel="stylesheet" href="(\/assets\/style\.[0-9a-f]{16}\.css)">/.exec(html.body)?.[1]
+    const { script, style } = pageAssets(html.body)
     for (const [url, type] of [[script, "text/javascript; charset=utf-8"], [style, "text/css; charset=utf-8"]] as const) {
       expect(url, `${type} linked from the page`).toBeDefined()
       const file = await api("alice", url!)

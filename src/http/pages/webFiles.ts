@@ -11,7 +11,7 @@ import { dirname, join } from "node:path"
  */
 
 /** The nearest directory at or above `dir` holding a package.json: the repository, from src/ or dist/. */
-export const packageRoot = (dir: string): string => {
+const packageRoot = (dir: string): string => {
   if (existsSync(join(dir, "package.json"))) return dir
   if (dirname(dir) === dir) throw new Error(`no package.json above ${dir}`)
   return packageRoot(dirname(dir))

@@ -23,6 +23,28 @@ export const DEFAULTS = {
 const WIDE_IPV4_PREFIX = 8
 const WIDE_IPV6_PREFIX = 32
 
+/**
+ * trusted_proxy_cidrs rules wider than these name more than the proxies: any host in the range
+ * may write the client IP (a proxy is one address, or a few in one /24 or /64).
+ */
+const PROXY_IPV4_PREFIX = 24
+const PROXY_IPV6_PREFIX = 64
+
+/**
+ * Headers HTTP itself gives a meaning, set by the client (or by each proxy for its own use) and
+ * passed on by every proxy: named as an identity or client-IP header, the client would choose
+ * its value. Lower case; a name ending in "-" is a prefix (`content-type`, `if-match`…).
+ */
+const HTTP_OWN_HEADERS = [
+  "host", "authorization", "proxy-authorization", "cookie", "connection", "keep-alive", "proxy-connection",
+  "te", "trailer", "transfer-encoding", "upgrade", "expect", "via", "max-forwards", "user-agent", "referer",
+  "origin", "accept", "accept-", "range", "if-", "cache-control", "pragma", "date", "content-"
+]
+const isHttpOwnHeader = (name: string) => {
+  const lower = name.toLowerCase()
+  return HTTP_OWN_HEADERS.some((own) => (own.endsWith("-") ? lower.startsWith(own) : lower === own))
+}
+
 const IP_HEADER_MODES: ReadonlyArray<IpHeaderMode> = ["first", "rightmost_untrusted"]
 
 /** RFC 9110 token: what a header field name may be. */
@@ -152,6 +174,10 @@ const buildProxyAuth = (
       error(`${base}.${key}`, `${JSON.stringify(value)} is not a valid HTTP header name`)
       return undefined
     }
+    if (isHttpOwnHeader(value)) {
+      error(`${base}.${key}`, `"${value}" is a header HTTP itself defines, sent by the client and passed on by proxies: the client would choose its value; name a header only your proxy sets`)
+      return undefined
+    }
     if (value.includes("_")) {
       warn(`${base}.${key}`, `header name "${value}" contains "_": nginx drops such headers unless "underscores_in_headers on" is set`)
     }
@@ -202,6 +228,7 @@ const buildProxyAuth = (
   }
   const allowedCidrs = cidrs("allowed_cidrs")
   const trustedProxyCidrs = cidrs("trusted_proxy_cidrs")
+  if (allowedCidrs !== undefined && trustedProxyCidrs !== undefined) warnWideProxies(trustedProxyCidrs, allowedCidrs, warn)
 
   const modeText = str(pa, "ip_header_mode") ?? "first"
   const ipHeaderMode = IP_HEADER_MODES.find((m) => m === modeText)
@@ -212,8 +239,9 @@ const buildProxyAuth = (
   }
 
   const logoutUrl = str(pa, "logout_url")
-  if (logoutUrl !== undefined && !isHttpUrl(logoutUrl) && !logoutUrl.startsWith("/")) {
-    error(`${base}.logout_url`, `must be an http(s) URL or an absolute path, got ${JSON.stringify(logoutUrl)}`)
+  // Absolute only: a path such as "//evil.example/" is protocol-relative, another host.
+  if (logoutUrl !== undefined && !isHttpUrl(logoutUrl)) {
+    error(`${base}.logout_url`, `must be an absolute http(s) URL, got ${JSON.stringify(logoutUrl)}`)
   }
   const syncTtlSeconds = num(pa, "sync_ttl_seconds") ?? DEFAULTS.syncTtlSeconds
   if (!Number.isInteger(syncTtlSeconds) || syncTtlSeconds < 0 || syncTtlSeconds > 3600) {
@@ -237,6 +265,23 @@ const buildProxyAuth = (
     syncTtlSeconds
   }
 }
+
+/**
+ * A trusted proxy rule covering more than proxies: wider than a /24 or /64, or containing an
+ * allowed_cidrs network (then any host of the rule can claim that allowed address). The
+ * catch-all and /8-wide rules already warned in `cidrs`.
+ */
+const warnWideProxies = (trusted: CidrList, allowed: CidrList, warn: (path: string, message: string) => void) =>
+  trusted.cidrs.forEach((cidr, i) => {
+    const path = `server.proxy_auth.trusted_proxy_cidrs[${i}]`
+    if (isCatchAll(cidr) || cidr.prefix < (cidr.family === 4 ? WIDE_IPV4_PREFIX : WIDE_IPV6_PREFIX)) return
+    const covered = allowed.cidrs.find((a) => a.family === cidr.family && a.prefix > cidr.prefix && a.network.match(cidr.network, cidr.prefix))
+    if (covered !== undefined) {
+      warn(path, `"${cidr.text}" contains allowed_cidrs' ${covered.text}: any host in ${cidr.text} can send an ip_header claiming that allowed address; list the proxies alone`)
+    } else if (cidr.prefix < (cidr.family === 4 ? PROXY_IPV4_PREFIX : PROXY_IPV6_PREFIX)) {
+      warn(path, `"${cidr.text}" is wider than /${cidr.family === 4 ? PROXY_IPV4_PREFIX : PROXY_IPV6_PREFIX}: every host in it may write the client IP; list the proxies alone`)
+    }
+  })
 
 const isHttpUrl = (text: string): boolean => {
   try {

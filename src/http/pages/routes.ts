@@ -7,6 +7,7 @@ import { Authenticator } from "../../services/Authenticator.js"
 import { Config } from "../../services/Config.js"
 import { AuthenticationFailure } from "../Api.js"
 import { authenticateRequest } from "../Authentication.js"
+import { withoutBody } from "../requestBody.js"
 import { makePages } from "./usersPage.js"
 import { type Asset, loadWebFiles } from "./webFiles.js"
 
@@ -18,28 +19,30 @@ import { type Asset, loadWebFiles } from "./webFiles.js"
  */
 export const PageRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function* () {
-    const authenticate = authenticateRequest(yield* Authenticator)
-    const { logoutUrl } = (yield* Config).server.proxyAuth
+    const { proxyAuth } = (yield* Config).server
+    const authenticate = authenticateRequest(yield* Authenticator, proxyAuth)
+    const { logoutUrl } = proxyAuth
     const files = yield* loadWebFiles
     const { usersPage, errorPage } = yield* Effect.sync(() => makePages(files))
     const page = usersPage({ logoutEnabled: logoutUrl !== undefined })
     yield* router.add("GET", "/users", (request) =>
       authenticate(request).pipe(
-        Effect.as(html(page, 200, USERS_CSP)),
+        Effect.zipRight(withoutBody(request, Effect.succeed(html(page, 200, USERS_CSP)))),
         Effect.catchAll((error) => Effect.succeed(html(errorPage(error._tag, error.message), statusOf(error), ERROR_CSP)))
       )
     )
-    for (const file of [files.script, files.style]) yield* router.add("GET", file.url, served(file))
-    yield* router.add("GET", "/", HttpServerResponse.redirect("/users", { status: 302 }))
-    yield* router.add(
-      "GET",
-      "/logout",
+    for (const file of [files.script, files.style]) {
+      const response = served(file)
+      yield* router.add("GET", file.url, (request) => withoutBody(request, Effect.succeed(response)))
+    }
+    yield* router.add("GET", "/", (request) => withoutBody(request, Effect.succeed(HttpServerResponse.redirect("/users", { status: 302 }))))
+    const logout =
       logoutUrl === undefined
         ? HttpServerResponse.text("Logout is handled by your authenticating proxy; no logout_url is configured.", {
             status: 404
           })
         : HttpServerResponse.redirect(logoutUrl, { status: 302 })
-    )
+    yield* router.add("GET", "/logout", (request) => withoutBody(request, Effect.succeed(logout)))
   })
 ).pipe(Layer.provide(NodeFileSystem.layer))
 

@@ -1,7 +1,8 @@
 import * as Command from "@effect/cli/Command"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect, Option, Redacted } from "effect"
 import YAML from "yaml"
 import type { AppConfig } from "../domain/AppConfig.js"
+import { MAX_LINE, printable, printableLines, redactUrl } from "../domain/display.js"
 import { loadConfig } from "../services/Config.js"
 import { configOption } from "./options.js"
 
@@ -10,7 +11,7 @@ export const effectiveConfig = (c: AppConfig) => {
   const pa = c.server.proxyAuth
   return {
     headscale: {
-      url: c.headscale.url,
+      url: redactUrl(c.headscale.url),
       api_key: Option.isSome(c.headscale.apiKey) ? "<redacted>" : null,
       timeout_ms: c.headscale.timeoutMs
     },
@@ -26,21 +27,25 @@ export const effectiveConfig = (c: AppConfig) => {
         ip_header: pa.ipHeader ?? null,
         ip_header_mode: pa.ipHeaderMode,
         trusted_proxy_cidrs: pa.trustedProxyCidrs.cidrs.map((x) => x.text),
-        logout_url: pa.logoutUrl ?? null,
+        logout_url: pa.logoutUrl === undefined ? null : redactUrl(pa.logoutUrl),
         sync_ttl_seconds: pa.syncTtlSeconds
       }
     },
-    database: { url: c.database.kind === "sqlite" ? `sqlite:${c.database.path}` : "postgres://<redacted>" },
-    telemetry: { otlp_endpoint: c.telemetry.otlpEndpoint ?? null, service_name: c.telemetry.serviceName }
+    database: { url: c.database.kind === "sqlite" ? `sqlite:${c.database.path}` : redactUrl(Redacted.value(c.database.url)) },
+    telemetry: {
+      otlp_endpoint: c.telemetry.otlpEndpoint === undefined ? null : redactUrl(c.telemetry.otlpEndpoint),
+      service_name: c.telemetry.serviceName,
+      export_identity: c.telemetry.exportIdentity
+    }
   }
 }
 
 export const checkConfigCommand = Command.make("check-config", { config: configOption }, ({ config: path }) =>
   Effect.gen(function* () {
     const config = yield* loadConfig(Option.getOrUndefined(path))
-    yield* Console.log(YAML.stringify(effectiveConfig(config)).trimEnd())
+    yield* Console.log(printableLines(YAML.stringify(effectiveConfig(config)).trimEnd(), MAX_LINE))
     if (config.warnings.length === 0) return yield* Console.log("\n# no warnings")
     yield* Console.log(`\n# ${config.warnings.length} warning(s):`)
-    for (const w of config.warnings) yield* Console.log(`#   ${w.path}: ${w.message}`)
+    for (const w of config.warnings) yield* Console.log(`#   ${printable(w.path)}: ${printable(w.message, MAX_LINE)}`)
   })
 ).pipe(Command.withDescription("print the effective configuration (secrets redacted) and its warnings; exit non-zero on errors"))

@@ -50,6 +50,11 @@ export interface TelemetryConfig {
   /** OTLP/HTTP endpoint; spans are exported only when set. */
   readonly otlpEndpoint: string | undefined
   readonly serviceName: string
+  /**
+   * Whether spans carry the user's identity (their name at the identity provider) besides
+   * their user id. Off by default: the user id identifies them to whoever can read the store.
+   */
+  readonly exportIdentity: boolean
 }
 
 export interface ConfigWarning {

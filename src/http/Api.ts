@@ -151,14 +151,12 @@ export class HeadscaleGroup extends HttpApiGroup.make("headscale")
   .middleware(RequestBody)
   .middleware(Authentication) {}
 
-export const Readiness = Schema.Struct({
-  status: Schema.Literal("ready", "not_ready"),
-  checks: Schema.Struct({ userStore: Schema.String, headscale: Schema.String })
-})
+/** Ready or not, nothing more: anyone may ask, so which dependency failed and why is logged instead. */
+export const Readiness = Schema.Struct({ status: Schema.Literal("ready") })
 
 export class NotReady extends Schema.TaggedError<NotReady>()(
   "NotReady",
-  { message: Schema.String, checks: Readiness.fields.checks },
+  { message: Schema.String },
   HttpApiSchema.annotations({ status: 503 })
 ) {}
 

@@ -19,6 +19,7 @@ import { MeLive } from "./handlers/me.js"
 import { UsersLive } from "./handlers/users.js"
 import { MetricsRoute } from "./metricsRoute.js"
 import { PageRoutes } from "./pages/routes.js"
+import { honourTraceContextOnlyFrom } from "./traceContext.js"
 import { untraced } from "./untraced.js"
 
 /** The domain services the HTTP edge needs, each built once (layers are shared by reference). */
@@ -63,6 +64,7 @@ export const HttpServerLive = (config: AppConfig) =>
           // so a refused client never sends its body.
           server.on("checkContinue", (request, response) => server.emit("request", request, response))
           server.on("clientError", onClientError((error, peer) => void log(refuse(error, peer))))
+          honourTraceContextOnlyFrom(server, config.server.proxyAuth.trustedProxyCidrs)
           return server
         },
         { host: config.server.host, port: config.server.port }

@@ -23,6 +23,19 @@ server:
 const errorPaths = (r: ReturnType<typeof parse>) => r.errors.map((e) => e.path)
 
 describe("Config parsing", () => {
+  it("keys are matched against the known set only: inherited names such as constructor, __proto__, toString are unknown keys", () => {
+    for (const [yaml, path] of [
+      ["constructor: {}", "constructor"],
+      ["__proto__: {}", "__proto__"],
+      ["toString: {}", "toString"],
+      ["server: { toString: {} }", "server.toString"],
+      ["headscale: { hasOwnProperty: {} }", "headscale.hasOwnProperty"],
+      ["server: { proxy_auth: { __proto__: { enabled: true } } }", "server.proxy_auth.__proto__"]
+    ] as const) {
+      expect(parse(yaml).errors, yaml).toContainEqual({ path, message: expect.stringMatching(/^unknown key/) })
+    }
+  })
+
   it("accepts the spec's basic configuration", () => {
     const r = parse(SPEC_EXAMPLE)
     expect(r.errors).toEqual([])
@@ -203,6 +216,12 @@ describe("Config parsing", () => {
       expect(r.config!.server).toMatchObject({ host: "::1", port: 4000 })
       expect(Redacted.value(Option.getOrThrow(r.config!.headscale.apiKey))).toBe("from-env")
     })
+    it("names differing only in letter case do not both count: variables match in upper case only", () => {
+      const r = parse(undefined, { HEADTOWER_headscale__url: "http://a.example", HEADTOWER_HEADSCALE__URL: "http://b.example" })
+      expect(r.errors).toEqual([{ path: "HEADTOWER_headscale__url", message: "unknown variable; did you mean HEADTOWER_HEADSCALE__URL?" }])
+      expect(parse(undefined, { HEADTOWER_Headscale__Url: "http://a.example" }).errors.map((e) => e.path)).toEqual(["HEADTOWER_Headscale__Url"])
+    })
+
     it("an unknown HEADTOWER_ variable is an error with a suggestion", () => {
       const r = parse(undefined, { HEADTOWER_SERVER__PROXY_AUTH__ENABLE: "true" })
       expect(r.errors[0]!.message).toContain("HEADTOWER_SERVER__PROXY_AUTH__ENABLED")

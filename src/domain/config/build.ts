@@ -1,4 +1,5 @@
 import { Either, Option, Redacted } from "effect"
+import { redactUrl } from "../display.js"
 import { compileCidrs, isCatchAll, LOCALHOST_CIDRS, parseCidr, type Cidr, type CidrList } from "../Address.js"
 import type { AppConfig, ConfigWarning, DatabaseConfig, IpHeaderMode, ProxyAuthConfig } from "../AppConfig.js"
 import type { ConfigIssue, RawTree } from "./raw.js"
@@ -76,7 +77,7 @@ export const buildConfig = (raw: RawTree, files: FileReader): BuildResult => {
   // headscale
   const hs = section(raw, "headscale")
   const headscaleUrl = str(hs, "url") ?? DEFAULTS.headscaleUrl
-  if (!isHttpUrl(headscaleUrl)) error("headscale.url", `must be an http(s) URL, got ${JSON.stringify(headscaleUrl)}`)
+  if (!isHttpUrl(headscaleUrl)) error("headscale.url", `must be an http(s) URL, got ${JSON.stringify(redactUrl(headscaleUrl))}`)
   const timeoutMs = num(hs, "timeout_ms") ?? DEFAULTS.headscaleTimeoutMs
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 120_000) {
     error("headscale.timeout_ms", `must be a whole number of milliseconds from 100 to 120000, got ${timeoutMs}`)
@@ -107,7 +108,7 @@ export const buildConfig = (raw: RawTree, files: FileReader): BuildResult => {
   const telemetry = section(raw, "telemetry")
   const otlpEndpoint = str(telemetry, "otlp_endpoint")
   if (otlpEndpoint !== undefined && !isHttpUrl(otlpEndpoint)) {
-    error("telemetry.otlp_endpoint", `must be an http(s) URL, got ${JSON.stringify(otlpEndpoint)}`)
+    error("telemetry.otlp_endpoint", `must be an http(s) URL, got ${JSON.stringify(redactUrl(otlpEndpoint))}`)
   }
 
   if (errors.length > 0 || proxyAuth === undefined || listen === undefined || database === undefined) {
@@ -118,7 +119,11 @@ export const buildConfig = (raw: RawTree, files: FileReader): BuildResult => {
       headscale: { url: headscaleUrl.replace(/\/+$/, ""), apiKey, timeoutMs },
       server: { host: listen.host, port: listen.port, proxyAuth },
       database,
-      telemetry: { otlpEndpoint, serviceName: str(telemetry, "service_name") ?? DEFAULTS.serviceName },
+      telemetry: {
+        otlpEndpoint,
+        serviceName: str(telemetry, "service_name") ?? DEFAULTS.serviceName,
+        exportIdentity: (telemetry.export_identity as boolean | undefined) ?? false
+      },
       warnings
     },
     errors,
@@ -241,7 +246,7 @@ const buildProxyAuth = (
   const logoutUrl = str(pa, "logout_url")
   // Absolute only: a path such as "//evil.example/" is protocol-relative, another host.
   if (logoutUrl !== undefined && !isHttpUrl(logoutUrl)) {
-    error(`${base}.logout_url`, `must be an absolute http(s) URL, got ${JSON.stringify(logoutUrl)}`)
+    error(`${base}.logout_url`, `must be an absolute http(s) URL, got ${JSON.stringify(redactUrl(logoutUrl))}`)
   }
   const syncTtlSeconds = num(pa, "sync_ttl_seconds") ?? DEFAULTS.syncTtlSeconds
   if (!Number.isInteger(syncTtlSeconds) || syncTtlSeconds < 0 || syncTtlSeconds > 3600) {
@@ -315,6 +320,3 @@ const parseDatabaseUrl = (text: string): DatabaseConfig | undefined => {
   }
   return undefined
 }
-
-/** A database URL for messages: the password never appears. */
-const redactUrl = (text: string): string => text.replace(/(\/\/[^:/@]*:)[^@]*@/, "$1***@")

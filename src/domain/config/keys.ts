@@ -37,6 +37,7 @@ export const CONFIG_KEYS: KeyTree = {
   },
   telemetry: {
     otlp_endpoint: "string",
-    service_name: "string"
+    service_name: "string",
+    export_identity: "boolean"
   }
 }

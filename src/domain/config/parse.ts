@@ -1,4 +1,5 @@
 import YAML from "yaml"
+import { MAX_LINE, printable } from "../display.js"
 import type { ConfigWarning } from "../AppConfig.js"
 import { buildConfig, type BuildResult, type FileReader } from "./build.js"
 import { applyEnv, checkTree, type ConfigIssue } from "./raw.js"
@@ -31,5 +32,6 @@ export const parseConfig = (source: ConfigSource): BuildResult => {
   return errors.length > 0 ? { config: undefined, errors, warnings: built.warnings } : built
 }
 
+/** The config error formatter: key paths, variable names and messages may hold anything, so each is made printable. */
 export const formatIssues = (issues: ReadonlyArray<ConfigIssue | ConfigWarning>): string =>
-  issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")
+  issues.map((i) => `  ${printable(i.path)}: ${printable(i.message, MAX_LINE)}`).join("\n")

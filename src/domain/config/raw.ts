@@ -1,3 +1,4 @@
+import { printable, quoted } from "../display.js"
 import { CONFIG_KEYS, type KeyKind, type KeyTree } from "./keys.js"
 import { suggest } from "./suggest.js"
 
@@ -19,7 +20,11 @@ export interface RawTree {
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
-const describe = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "a list" : `${typeof v} ${JSON.stringify(v)}`)
+/** The key's spec, looked up among the tree's own keys only: `constructor` or `__proto__` is no key. */
+const specOf = (tree: KeyTree, key: string): KeyKind | KeyTree | undefined => (Object.hasOwn(tree, key) ? tree[key] : undefined)
+
+const describe = (v: unknown): string =>
+  v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "string" ? `string ${quoted(v)}` : `${typeof v} ${printable(JSON.stringify(v) ?? String(v))}`
 
 const checkLeaf = (kind: KeyKind, value: unknown, path: string, issues: Array<ConfigIssue>): RawValue | undefined => {
   switch (kind) {
@@ -58,7 +63,7 @@ export const checkTree = (value: unknown, tree: KeyTree = CONFIG_KEYS, prefix = 
   }
   for (const [key, child] of Object.entries(value)) {
     const path = prefix ? `${prefix}.${key}` : key
-    const spec = tree[key]
+    const spec = specOf(tree, key)
     if (spec === undefined) {
       const hint = suggest(key, Object.keys(tree))
       issues.push({ path, message: `unknown key${hint ? `; did you mean "${hint}"?` : ""}` })
@@ -121,14 +126,15 @@ export const applyEnv = (tree: RawTree, env: Readonly<Record<string, string | un
     if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || text === undefined) continue
     const path = name.slice(ENV_PREFIX.length).toLowerCase().split("__")
     let spec: KeyKind | KeyTree | undefined = CONFIG_KEYS
-    for (const segment of path) spec = typeof spec === "object" ? spec[segment] : undefined
-    if (typeof spec !== "string") {
+    for (const segment of path) spec = typeof spec === "object" ? specOf(spec, segment) : undefined
+    // Names match in upper case only, so two variables differing in case cannot both name one key.
+    if (typeof spec !== "string" || name !== envName(path)) {
       const hint = suggest(name, allEnvNames(CONFIG_KEYS))
       issues.push({ path: name, message: `unknown variable${hint ? `; did you mean ${hint}?` : ""}` })
       continue
     }
     const value = coerce(spec, text)
-    if (value === undefined) issues.push({ path: name, message: `must be a ${spec}, got ${JSON.stringify(text)}` })
+    if (value === undefined) issues.push({ path: name, message: `must be a ${spec}, got ${quoted(text)}` })
     else set(path, value)
   }
   const telemetry = (tree.telemetry ?? {}) as RawTree

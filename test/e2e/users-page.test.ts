@@ -271,6 +271,8 @@ describe("the Users page through nginx, in Chromium", () => {
       expect((await api("alice", url!.replace(/\.[0-9a-f]{16}\./, ".0000000000000000."))).status).toBe(404)
     }
     expect((await api("alice", script!)).body).toContain("textContent")
+    // Like every route that takes no body (issue 11's edge): a GET with one is refused.
+    expect((await rawRequest({ port: headtower.port, path: script!, body: "x" })).status).toBe(413)
   })
 
   it("blocks script injected into the page (inline and in a handler) and still works; HTML sinks refuse strings", async () => {

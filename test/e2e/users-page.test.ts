@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
 import { E2E_API_KEY, startHeadtower, type Headtower } from "./support/headtower.js"
 import { freePort, rawRequest } from "./support/net.js"
+import { pageAssets } from "./support/pages.js"
 import { basicAuthServer, htpasswdLine, profileMaps, startNginx } from "./support/nginx.js"
 import { makeWorkDir } from "./support/workdir.js"
 
@@ -244,6 +245,75 @@ describe("the Users page through nginx, in Chromium", () => {
     try {
       expect(await page.locator("#error").innerText()).toContain("unexpected next page")
       expect(foreign).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  it("serves its script and style sheet same-origin at content-hashed URLs, and its CSP allows no inline code", async () => {
+    const html = await api("alice", "/users")
+    const csp = String(html.headers["content-security-policy"])
+    expect(csp).toContain("script-src 'self';")
+    expect(csp).toContain("style-src 'self';")
+    expect(csp).toContain("require-trusted-types-for 'script'")
+    expect(csp).not.toContain("unsafe")
+    expect(html.headers["cache-control"]).toBe("no-store")
+    expect(html.body).not.toMatch(/<script>|<style>| style=| on\w+=/)
+    const { script, style } = pageAssets(html.body)
+    for (const [url, type] of [[script, "text/javascript; charset=utf-8"], [style, "text/css; charset=utf-8"]] as const) {
+      expect(url, `${type} linked from the page`).toBeDefined()
+      const file = await api("alice", url!)
+      expect(file.status).toBe(200)
+      expect(file.headers["content-type"]).toBe(type)
+      expect(file.headers["x-content-type-options"]).toBe("nosniff")
+      expect(file.headers["cache-control"]).toBe("public, max-age=31536000, immutable")
+      // The URL names the content: another hash is not this file.
+      expect((await api("alice", url!.replace(/\.[0-9a-f]{16}\./, ".0000000000000000."))).status).toBe(404)
+    }
+    expect((await api("alice", script!)).body).toContain("textContent")
+    // Like every route that takes no body (issue 11's edge): a GET with one is refused.
+    expect((await rawRequest({ port: headtower.port, path: script!, body: "x" })).status).toBe(413)
+  })
+
+  it("blocks script injected into the page (inline and in a handler) and still works; HTML sinks refuse strings", async () => {
+    const context = await browser.newContext({ httpCredentials: { username: "alice", password: "alice-password" } })
+    const consoleErrors: Array<string> = []
+    try {
+      const page = await context.newPage()
+      page.on("console", (message) => {
+        if (message.type() === "error") consoleErrors.push(message.text())
+      })
+      await page.addInitScript(() => {
+        const seen: Array<string> = ((window as unknown as { violations: Array<string> }).violations = [])
+        document.addEventListener("securitypolicyviolation", (e) => seen.push(e.effectiveDirective))
+      })
+      // What a markup injection would add to the page, served with the page's own headers (its CSP).
+      await page.route("**/users", async (route) => {
+        const response = await route.fetch()
+        const injected = (await response.text()).replace(
+          "</body>",
+          `<script>window.injected = "inline script ran"</script><img src="/no-such-picture" onerror="window.injected = 'handler ran'"></body>`
+        )
+        await route.fulfill({ response, body: injected })
+      })
+      await page.goto(`http://127.0.0.1:${nginxPort}/users`)
+      await page.locator("body[data-ready=true]").waitFor()
+      expect(await page.locator("#users-body tr").count()).toBeGreaterThan(0)
+      expect(await page.locator("#error").innerText()).toBe("")
+      expect(await page.evaluate(() => (window as unknown as { injected?: string }).injected)).toBeUndefined()
+      await expect
+        .poll(() => page.evaluate(() => (window as unknown as { violations: Array<string> }).violations))
+        .toEqual(expect.arrayContaining(["script-src-elem", "script-src-attr"]))
+      expect(consoleErrors.join("\n")).toMatch(/inline script violates the following Content Security Policy directive 'script-src 'self''/)
+      const assigned = await page.evaluate(() => {
+        try {
+          document.body.innerHTML = "<b>markup</b>"
+          return "assigned"
+        } catch (error) {
+          return (error as Error).name
+        }
+      })
+      expect(assigned).toBe("TypeError")
     } finally {
       await context.close()
     }

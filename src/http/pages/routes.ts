@@ -1,29 +1,39 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect } from "effect"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Effect, Layer } from "effect"
 import { statusOf } from "../../domain/errors.js"
 import { Authenticator } from "../../services/Authenticator.js"
 import { Config } from "../../services/Config.js"
 import { authenticateRequest } from "../Authentication.js"
 import { withoutBody } from "../requestBody.js"
-import { errorPage, SCRIPT_HASH, usersPage } from "./usersPage.js"
+import { makePages } from "./usersPage.js"
+import { type Asset, loadWebFiles } from "./webFiles.js"
 
 /**
  * Browser routes outside the JSON API. `/users` authenticates like every API route (no
  * second login); `/logout` hands the browser to the proxy's own logout, since the session
- * lives there, not here.
+ * lives there, not here. The pages' script and style sheet are public, like the repository
+ * they come from: the error page a refused browser sees needs its style sheet too.
  */
 export const PageRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function* () {
     const { proxyAuth } = (yield* Config).server
     const authenticate = authenticateRequest(yield* Authenticator, proxyAuth)
     const { logoutUrl } = proxyAuth
+    const files = yield* loadWebFiles
+    const { usersPage, errorPage } = yield* Effect.sync(() => makePages(files))
+    const page = usersPage({ logoutEnabled: logoutUrl !== undefined })
     yield* router.add("GET", "/users", (request) =>
       authenticate(request).pipe(
-        Effect.zipRight(withoutBody(request, Effect.succeed(html(usersPage({ logoutEnabled: logoutUrl !== undefined }), 200)))),
-        Effect.catchAll((error) => Effect.succeed(html(errorPage(error), statusOf(error))))
+        Effect.zipRight(withoutBody(request, Effect.succeed(html(page, 200, USERS_CSP)))),
+        Effect.catchAll((error) => Effect.succeed(html(errorPage(error), statusOf(error), ERROR_CSP)))
       )
     )
+    for (const file of [files.script, files.style]) {
+      const response = served(file)
+      yield* router.add("GET", file.url, (request) => withoutBody(request, Effect.succeed(response)))
+    }
     yield* router.add("GET", "/", (request) => withoutBody(request, Effect.succeed(HttpServerResponse.redirect("/users", { status: 302 }))))
     const logout =
       logoutUrl === undefined
@@ -33,18 +43,33 @@ export const PageRoutes = HttpLayerRouter.use((router) =>
         : HttpServerResponse.redirect(logoutUrl, { status: 302 })
     yield* router.add("GET", "/logout", (request) => withoutBody(request, Effect.succeed(logout)))
   })
-)
+).pipe(Layer.provide(NodeFileSystem.layer))
 
-const html = (body: string, status: number) =>
+const LOCKED = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+/**
+ * The Users page runs only same-origin script (its own file; never inline code or handlers),
+ * styles only from its own sheet, shows only http(s) pictures and fetches only its own origin.
+ * Trusted Types make the DOM's HTML sinks (innerHTML and the like) refuse strings outright.
+ */
+const USERS_CSP = `${LOCKED}; script-src 'self'; style-src 'self'; img-src http: https:; connect-src 'self'; require-trusted-types-for 'script'; trusted-types 'none'`
+/** The error page has no script and no picture: only its style sheet. */
+const ERROR_CSP = `${LOCKED}; style-src 'self'`
+
+const html = (body: string, status: number, csp: string) =>
   HttpServerResponse.text(body, {
     status,
     contentType: "text/html; charset=utf-8",
-    // The page runs only its own inline script (pinned by its hash) and shows only http(s) pictures.
     headers: {
-      "content-security-policy":
-        `default-src 'none'; script-src ${SCRIPT_HASH}; style-src 'unsafe-inline'; img-src http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      "content-security-policy": csp,
       "x-content-type-options": "nosniff",
       "referrer-policy": "no-referrer",
       "cache-control": "no-store"
     }
+  })
+
+/** A page file: its URL names its content, so a browser may keep it for a year without asking again. */
+const served = (file: Asset) =>
+  HttpServerResponse.text(file.body, {
+    contentType: file.contentType,
+    headers: { "x-content-type-options": "nosniff", "cache-control": "public, max-age=31536000, immutable" }
   })

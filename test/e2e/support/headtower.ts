@@ -48,6 +48,8 @@ export interface HeadtowerOptions {
    * whose beforeAll times out during start-up still stops it in afterAll.
    */
   readonly onSpawn?: (stop: () => Promise<void>) => void
+  /** Run the compiled `dist/main.js`, as `npm start` does (build it first), instead of src/ under tsx. */
+  readonly compiled?: boolean
 }
 
 const ROOT = join(import.meta.dirname, "..", "..", "..")
@@ -87,7 +89,8 @@ export const startHeadtower = async (options: HeadtowerOptions): Promise<Headtow
     ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("HEADTOWER_"))),
     ...options.env
   }
-  const started = startProcess(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", configFile], {
+  const entry = options.compiled === true ? ["dist/main.js"] : ["--import", "tsx", "src/main.ts"]
+  const started = startProcess(process.execPath, [...entry, "serve", "--config", configFile], {
     cwd: ROOT,
     env,
     logFile: join(options.workDir, `${name}.log`)

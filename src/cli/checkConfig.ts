@@ -1,44 +1,14 @@
 import * as Command from "@effect/cli/Command"
 import { Console, Effect, Option } from "effect"
 import YAML from "yaml"
-import type { AppConfig } from "../domain/AppConfig.js"
-import { loadConfig } from "../services/Config.js"
+import { shownConfig } from "../domain/config/shown.js"
+import { loadConfig } from "../services/Settings.js"
 import { configOption } from "./options.js"
-
-/** The effective configuration in the file's own shape, defaults filled in, secrets redacted. */
-export const effectiveConfig = (c: AppConfig) => {
-  const pa = c.server.proxyAuth
-  return {
-    headscale: {
-      url: c.headscale.url,
-      api_key: Option.isSome(c.headscale.apiKey) ? "<redacted>" : null,
-      timeout_ms: c.headscale.timeoutMs
-    },
-    server: {
-      listen: c.server.host.includes(":") ? `[${c.server.host}]:${c.server.port}` : `${c.server.host}:${c.server.port}`,
-      proxy_auth: {
-        enabled: pa.enabled,
-        user_header: pa.userHeader,
-        email_header: pa.emailHeader ?? null,
-        name_header: pa.nameHeader ?? null,
-        picture_header: pa.pictureHeader ?? null,
-        allowed_cidrs: pa.allowedCidrs.cidrs.map((x) => x.text),
-        ip_header: pa.ipHeader ?? null,
-        ip_header_mode: pa.ipHeaderMode,
-        trusted_proxy_cidrs: pa.trustedProxyCidrs.cidrs.map((x) => x.text),
-        logout_url: pa.logoutUrl ?? null,
-        sync_ttl_seconds: pa.syncTtlSeconds
-      }
-    },
-    database: { url: c.database.kind === "sqlite" ? `sqlite:${c.database.path}` : "postgres://<redacted>" },
-    telemetry: { otlp_endpoint: c.telemetry.otlpEndpoint ?? null, service_name: c.telemetry.serviceName }
-  }
-}
 
 export const checkConfigCommand = Command.make("check-config", { config: configOption }, ({ config: path }) =>
   Effect.gen(function* () {
     const config = yield* loadConfig(Option.getOrUndefined(path))
-    yield* Console.log(YAML.stringify(effectiveConfig(config)).trimEnd())
+    yield* Console.log(YAML.stringify(shownConfig(config)).trimEnd())
     if (config.warnings.length === 0) return yield* Console.log("\n# no warnings")
     yield* Console.log(`\n# ${config.warnings.length} warning(s):`)
     for (const w of config.warnings) yield* Console.log(`#   ${w.path}: ${w.message}`)

@@ -1,7 +1,7 @@
 import * as Command from "@effect/cli/Command"
 import { Effect, Layer, Option } from "effect"
 import { HttpServerLive, RoutesLive } from "../http/Server.js"
-import { Config, loadConfig } from "../services/Config.js"
+import { loadConfig, Settings } from "../services/Settings.js"
 import { TracingLive } from "../services/Tracing.js"
 import { configOption } from "./options.js"
 
@@ -18,7 +18,7 @@ export const serveCommand = Command.make("serve", { config: configOption }, ({ c
         Layer.provide(HttpServerLive(config)),
         // Provided to the server and every service, so their spans reach the exporter.
         Layer.provide(TracingLive),
-        Layer.provide(Layer.succeed(Config, config))
+        Layer.provide(Layer.succeed(Settings, config))
       )
     )
   })

@@ -4,7 +4,7 @@ import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { Authenticator } from "../services/Authenticator.js"
-import { Config } from "../services/Config.js"
+import { Settings } from "../services/Settings.js"
 import { DatabaseLive } from "../services/Database.js"
 import { HeadscaleClient, headscaleHttpClientLayer } from "../services/HeadscaleClient.js"
 import { UserCache } from "../services/UserCache.js"
@@ -35,7 +35,7 @@ const ApiRoutes = HttpLayerRouter.addHttpApi(HeadtowerApi).pipe(
 
 /** Every route, served by whichever HttpServer is provided (a real socket in main and tests). */
 export const RoutesLive = Layer.unwrapEffect(
-  Effect.map(Config, ({ telemetry }) => {
+  Effect.map(Settings, ({ telemetry }) => {
     const routes = HttpLayerRouter.serve(Layer.mergeAll(ApiRoutes, PageRoutes, MetricsRoute), { disableLogger: true }).pipe(
       Layer.provide(ServicesLive)
     )

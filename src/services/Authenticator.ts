@@ -4,7 +4,7 @@ import { ClientNotAllowed, ProxyAuthDisabled, UserDisabled, type AuthenticationE
 import type { RequestFacts } from "../domain/RequestFacts.js"
 import type { User } from "../domain/User.js"
 import { ClientIpResolver } from "./ClientIpResolver.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 import { IdentityExtractor } from "./IdentityExtractor.js"
 import { observeAuthentication, recordAuthenticated } from "./Metrics.js"
 import { spans } from "./spans.js"
@@ -27,7 +27,7 @@ export interface Authenticated {
 export class Authenticator extends Effect.Service<Authenticator>()("headtower/Authenticator", {
   effect: Effect.gen(function* () {
     const { annotate, method, recording } = yield* spans
-    const config = yield* Config
+    const config = yield* Settings
     const { proxyAuth } = config.server
     const resolver = yield* ClientIpResolver
     const extractor = yield* IdentityExtractor

@@ -2,7 +2,7 @@ import { Effect, Either } from "effect"
 import { type ClientIpRejection, decideClientIp } from "../domain/ClientIp.js"
 import { AmbiguousHeader, type ClientIpError, ClientNotAllowed, InvalidForwardedAddress } from "../domain/errors.js"
 import type { RequestFacts } from "../domain/RequestFacts.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 import { spans } from "./spans.js"
 
 /** The typed error a rejection maps to; its message was written to be safe for the client. */
@@ -21,7 +21,7 @@ const toError = (rejection: ClientIpRejection): ClientIpError => {
 export class ClientIpResolver extends Effect.Service<ClientIpResolver>()("headtower/ClientIpResolver", {
   effect: Effect.gen(function*() {
     const { annotated, method } = yield* spans
-    const { proxyAuth } = (yield* Config).server
+    const { proxyAuth } = (yield* Settings).server
 
     /** The decision alone, without an effect or a span: `resolve`, and authenticate's fast path. */
     const decide = (facts: RequestFacts) => decideClientIp(proxyAuth, facts)

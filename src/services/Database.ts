@@ -11,7 +11,7 @@ import { dirname } from "node:path"
 import type { DatabaseConfig } from "../domain/AppConfig.js"
 import { UserStoreUnavailable } from "../domain/errors.js"
 import { migrations } from "../migrations/index.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 
 /*
  * The user store: a `SqlClient` for the configured database, migrated before anyone can
@@ -186,9 +186,9 @@ const runMigrations = Effect.gen(function* () {
 const clientFor = (database: DatabaseConfig) =>
   database.kind === "sqlite" ? sqlite(database.path) : postgres(database.url)
 
-/** `SqlClient` for `Config.database`, with every migration applied. */
-export const DatabaseLive: Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable, Config> = Layer.unwrapEffect(
-  Effect.map(Config, ({ database }) =>
+/** `SqlClient` for `Settings.database`, with every migration applied. */
+export const DatabaseLive: Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable, Settings> = Layer.unwrapEffect(
+  Effect.map(Settings, ({ database }) =>
     Layer.effectDiscard(runMigrations).pipe(orUnavailable("migrations failed"), Layer.provideMerge(clientFor(database)))
   )
 )

@@ -17,7 +17,7 @@ import {
   HeadscaleUnauthorized,
   HeadscaleUnavailable
 } from "../domain/headscaleErrors.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 import { countHeadscaleRequest } from "./Metrics.js"
 
 /*
@@ -59,7 +59,7 @@ const unauthorized = () =>
 
 export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtower/HeadscaleClient", {
   effect: Effect.gen(function*() {
-    const config = yield* Config
+    const config = yield* Settings
     const http = yield* HttpClient.HttpClient
     const { timeoutMs } = config.headscale
     const baseUrl = config.headscale.url.replace(/\/+$/, "")
@@ -67,7 +67,7 @@ export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtowe
     const transportFailure = (route: string, error: HttpClientError.HttpClientError) =>
       error._tag === "RequestError" && error.reason === "Transport"
         ? Effect.fail(new HeadscaleUnavailable({ message: `Headscale could not be reached (GET ${route})` }))
-        // A malformed base URL is a configuration bug the Config service should have caught.
+        // A malformed base URL is a configuration bug the Settings service should have caught.
         : Effect.die(error)
 
     const decodeBody = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) =>
@@ -171,7 +171,7 @@ export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtowe
 
     return { listUsers, listNodes, health } as const
   }),
-  // Config and HttpClient come from the app: tests point Config at a fake Headscale.
+  // Config and HttpClient come from the app: tests point Settings at a fake Headscale.
   dependencies: []
 }) {}
 

@@ -2,7 +2,7 @@ import { Effect, Either } from "effect"
 import { AmbiguousHeader, InvalidHeader, MissingIdentityHeader, type IdentityError } from "../domain/errors.js"
 import { extractProfile, type ExtractedProfile, type HeaderRejection } from "../domain/IdentityHeaders.js"
 import type { RequestFacts } from "../domain/RequestFacts.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 import { spans } from "./spans.js"
 
 const toError = (r: HeaderRejection): IdentityError => {
@@ -20,7 +20,7 @@ const toError = (r: HeaderRejection): IdentityError => {
 export class IdentityExtractor extends Effect.Service<IdentityExtractor>()("headtower/IdentityExtractor", {
   effect: Effect.gen(function* () {
     const { annotated, method } = yield* spans
-    const config = (yield* Config).server.proxyAuth
+    const config = (yield* Settings).server.proxyAuth
 
     /** The headers read, without an effect or a span: `extract`, and authenticate's fast path. */
     const read = (facts: RequestFacts) => extractProfile(config, facts)

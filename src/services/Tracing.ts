@@ -1,7 +1,7 @@
 import * as Headers from "@effect/platform/Headers"
 import { Effect, Layer } from "effect"
 import type { TelemetryConfig } from "../domain/AppConfig.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 
 /*
  * Span export. With `telemetry.otlp_endpoint` (or OTEL_EXPORTER_OTLP_ENDPOINT) set, every span
@@ -44,8 +44,8 @@ const exporter = (telemetry: TelemetryConfig, endpoint: string) =>
   )
 
 /** Provide to the server layer: sets the tracer (when exporting) and the header redaction. */
-export const TracingLive: Layer.Layer<never, never, Config> = Layer.unwrapEffect(
-  Effect.map(Config, ({ telemetry }) =>
+export const TracingLive: Layer.Layer<never, never, Settings> = Layer.unwrapEffect(
+  Effect.map(Settings, ({ telemetry }) =>
     telemetry.otlpEndpoint === undefined
       ? redactHeadersInSpans
       : Layer.merge(redactHeadersInSpans, Layer.discard(exporter(telemetry, telemetry.otlpEndpoint)))

@@ -1,7 +1,7 @@
 import { Effect, Option } from "effect"
 import type { UserStoreUnavailable } from "../domain/errors.js"
 import type { Identity, User, UserId } from "../domain/User.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 import { spans } from "./spans.js"
 import { type LastSeen, UserRepository } from "./UserRepository.js"
 
@@ -42,7 +42,7 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
   scoped: Effect.gen(function* () {
     const { annotate, annotated, fn, method } = yield* spans
     const users = yield* UserRepository
-    const ttlMs = (yield* Config).server.proxyAuth.syncTtlSeconds * 1000
+    const ttlMs = (yield* Settings).server.proxyAuth.syncTtlSeconds * 1000
     // A Map iterates in insertion order: re-inserting on a hit makes the first key the LRU one.
     const entries = new Map<Identity, Entry>()
     /** Bumped by every invalidation: a sign-in that started before one must not store its read. */

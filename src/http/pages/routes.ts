@@ -3,7 +3,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 import { Authenticator } from "../../services/Authenticator.js"
-import { Config } from "../../services/Config.js"
+import { Settings } from "../../services/Settings.js"
 import { AuthenticationFailure } from "../Api.js"
 import { authenticateRequest } from "../Authentication.js"
 import { errorPage, usersPage } from "./usersPage.js"
@@ -16,7 +16,7 @@ import { errorPage, usersPage } from "./usersPage.js"
 export const PageRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function* () {
     const authenticate = authenticateRequest(yield* Authenticator)
-    const { logoutUrl } = (yield* Config).server.proxyAuth
+    const { logoutUrl } = (yield* Settings).server.proxyAuth
     yield* router.add("GET", "/users", (request) =>
       authenticate(request).pipe(
         Effect.as(html(usersPage({ logoutEnabled: logoutUrl !== undefined }), 200)),

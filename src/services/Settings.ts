@@ -1,15 +1,15 @@
-import { Context, Effect, Either, Layer, Schema } from "effect"
+import { Context, Effect, Either, Schema } from "effect"
 import { readFileSync } from "node:fs"
-import type { AppConfig, ConfigWarning } from "../domain/AppConfig.js"
-import type { FileReader } from "../domain/config/build.js"
-import { formatIssues, parseConfig } from "../domain/config/parse.js"
+import type { AppConfig } from "../domain/AppConfig.js"
+import type { FileReader } from "../domain/config/fields.js"
+import { formatIssues } from "../domain/config/issues.js"
+import { parseConfig } from "../domain/config/parse.js"
 
-/** The validated configuration, parsed once at start-up; nothing else reads `process.env`. */
-export class Config extends Context.Tag("headtower/Config")<Config, AppConfig>() {
-  /** From the file `--config` named (or HEADTOWER_CONFIG, or ./headtower.yaml) and the environment. */
-  static readonly fromFile = (explicitPath: string | undefined) =>
-    Layer.effect(Config, loadConfig(explicitPath).pipe(Effect.tap(logWarnings)))
-}
+/**
+ * The validated configuration, parsed once at start-up; nothing else reads `process.env`.
+ * (Named apart from Effect's own `Config` module, which it would otherwise shadow.)
+ */
+export class Settings extends Context.Tag("headtower/Settings")<Settings, AppConfig>() {}
 
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
   source: Schema.String,
@@ -54,8 +54,3 @@ export const loadConfig = (explicitPath: string | undefined): Effect.Effect<AppC
       ? Effect.fail(new ConfigError({ source, issues: result.errors }))
       : Effect.succeed(result.config)
   }).pipe(Effect.withSpan("Config.load"))
-
-const logWarnings = (config: AppConfig) =>
-  Effect.forEach(config.warnings, (w: ConfigWarning) =>
-    Effect.logWarning(`config: ${w.path}: ${w.message}`).pipe(Effect.annotateLogs({ config_path: w.path }))
-  )

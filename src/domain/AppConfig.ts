@@ -24,18 +24,11 @@ import {
  * The configuration, described once: every key of the file (its name, type, default, checks
  * and the value the services receive). Loading (src/domain/config/parse.ts) derives the rest
  * from this description: unknown keys and their "did you mean", environment overrides, the
- * messages with their key paths, and what `check-config` prints.
+ * messages with their key paths, and what `check-config` prints. Relations between keys and
+ * warnings are judged in src/domain/config/rules.ts.
  */
 
-
-/**
- * How the `ip_header` names the client: `first` takes the first entry (the proxy overwrites
- * the header); `rightmost_untrusted` walks right to left past trusted proxies (the proxy
- * appends), as nginx `real_ip_recursive on` does.
- */
-const IpHeaderModeSchema = oneOf("first", "rightmost_untrusted")
-
-const DEFAULT_USER_HEADER = "Remote-User"
+export const DEFAULT_USER_HEADER = "Remote-User"
 
 const ProxyAuth = Schema.Struct({
   enabled: key("enabled", Flag, false),
@@ -46,26 +39,18 @@ const ProxyAuth = Schema.Struct({
   pictureHeader: optionalKey("picture_header", HeaderName),
   allowedCidrs: key("allowed_cidrs", Cidrs, LOCALHOST_CIDRS),
   ipHeader: optionalKey("ip_header", HeaderName),
-  ipHeaderMode: key("ip_header_mode", IpHeaderModeSchema, "first"),
+  /**
+   * How the `ip_header` names the client: `first` takes the first entry (the proxy overwrites
+   * the header); `rightmost_untrusted` walks right to left past trusted proxies (the proxy
+   * appends), as nginx `real_ip_recursive on` does.
+   */
+  ipHeaderMode: key("ip_header_mode", oneOf("first", "rightmost_untrusted"), "first"),
   trustedProxyCidrs: key("trusted_proxy_cidrs", Cidrs, LOCALHOST_CIDRS),
   /** Where `/logout` sends the browser: the proxy's own logout. */
   logoutUrl: optionalKey("logout_url", LogoutUrl),
   /** How long a known user with unchanged headers is served from memory (Grafana's sync_ttl). */
   syncTtlSeconds: key("sync_ttl_seconds", wholeNumber(0, 3600, "seconds"), 10)
 })
-
-/** The keys that name a header a proxy sends, in the file's order. */
-const HEADER_KEYS = ["user_header", "email_header", "name_header", "picture_header", "ip_header"] as const
-
-/** The header names a proxy sends, by key, in the file's order. */
-export const headersOf = (pa: typeof ProxyAuth.Type) =>
-  [
-    ["user_header", pa.userHeader],
-    ["email_header", pa.emailHeader],
-    ["name_header", pa.nameHeader],
-    ["picture_header", pa.pictureHeader],
-    ["ip_header", pa.ipHeader]
-  ] as const
 
 const Headscale = Schema.transform(
   Schema.Struct({
@@ -96,7 +81,7 @@ const Server = Schema.transform(
   Schema.Struct({ host: Schema.String, port: Schema.Number, proxyAuth: Schema.typeSchema(ProxyAuth) }),
   {
     strict: true,
-    decode: ({ listen, proxyAuth }) => ({ host: listen.host, port: listen.port, proxyAuth }),
+    decode: ({ listen, proxyAuth }) => ({ ...listen, proxyAuth }),
     encode: ({ host, port, proxyAuth }) => ({ listen: { host, port }, proxyAuth })
   }
 )
@@ -120,43 +105,6 @@ export const ConfigSchema = Schema.Struct({
   database: DatabaseSection,
   telemetry: Telemetry
 })
-
-/** A section as written (normalised: every section is a mapping). */
-type Written = Readonly<Record<string, unknown>>
-
-/** A header has one meaning: each later key naming an earlier key's header (in any case) is an error. */
-const oneMeaningPerHeader = (pa: Written): Array<ConfigIssue> => {
-  const named = HEADER_KEYS.map((key) => [key, key === "user_header" ? (pa[key] ?? DEFAULT_USER_HEADER) : pa[key]] as const)
-  return named.flatMap(([key, name], i) => {
-    if (typeof name !== "string") return []
-    const first = named.findIndex(([, other]) => typeof other === "string" && other.toLowerCase() === name.toLowerCase())
-    if (first === i) return []
-    const message = `"${name}" is already used by server.proxy_auth.${named[first]![0]}; each header must have one meaning`
-    return [{ path: `server.proxy_auth.${key}`, message }]
-  })
-}
-
-/**
- * Relations between keys, judged on what was written so they are reported together with every
- * other error (a schema's check of a whole section runs only once each of its keys is valid).
- */
-export const relations = (written: Written): Array<ConfigIssue> => {
-  const headscale = written.headscale as Written
-  const proxyAuth = (written.server as Written).proxy_auth as Written
-  const issues = oneMeaningPerHeader(proxyAuth)
-  const keyWritten = headscale.api_key !== undefined || headscale.api_key_path !== undefined
-  if (headscale.api_key !== undefined && headscale.api_key_path !== undefined) {
-    issues.push({ path: "headscale.api_key_path", message: "set either headscale.api_key or headscale.api_key_path, not both" })
-  }
-  if (proxyAuth.enabled === true && !keyWritten) {
-    issues.push({
-      path: "headscale.api_key",
-      message:
-        "proxy authentication is enabled but no headscale.api_key (or headscale.api_key_path) is set; every Headscale call of a proxy-authenticated user uses that key"
-    })
-  }
-  return issues
-}
 
 export interface ConfigIssue {
   /** Key path such as `server.proxy_auth.allowed_cidrs[1]`, or a variable's name. */

@@ -12,8 +12,9 @@ export const describe = (value: unknown): string =>
   value === null ? "null" : Array.isArray(value) ? "a list" : `${typeof value} ${JSON.stringify(value)}`
 
 /**
- * How `check-config` prints a key, given its value as written (undefined when unset): secrets
- * are replaced, and `undefined` leaves the key out. Without it a value prints as written, or null.
+ * How `check-config` prints a key, given its value as written (undefined when unset);
+ * `undefined` leaves the key out. Without it, a value prints as written (null when unset), and
+ * one that decodes into a `Redacted` prints as `<redacted>`.
  */
 export const Shown = Symbol.for("headtower/config/Shown")
 export type Shown = (written: unknown) => unknown
@@ -136,7 +137,7 @@ const parseDatabaseUrl = (text: string): typeof DatabaseConfig.Type | undefined 
   return { kind: "postgres", url: Redacted.make(text) }
 }
 
-/** `sqlite:<path>` or `postgres://…`; a PostgreSQL URL is a secret (it may hold a password). */
+/** `sqlite:<path>` or `postgres://…`; a PostgreSQL URL is a secret (it may hold a password), a path is not. */
 export const DatabaseUrl = Schema.transformOrFail(Text, DatabaseConfig, {
   strict: true,
   decode: (text, _, ast) => {
@@ -159,7 +160,7 @@ export const ApiKey = Schema.compose(
     )
   ),
   Schema.Redacted(Schema.String)
-).annotations({ [Shown]: ((key: unknown) => (key === undefined ? null : "<redacted>")) as Shown })
+)
 
 /** Reads the files a configuration names (the API key's), so the description stays pure. */
 export class ConfigFiles extends Context.Tag("headtower/ConfigFiles")<

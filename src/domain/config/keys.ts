@@ -1,4 +1,4 @@
-import { SchemaAST as AST } from "effect"
+import { Option, SchemaAST as AST } from "effect"
 import { ConfigSchema } from "../AppConfig.js"
 import { Shown } from "./fields.js"
 
@@ -11,7 +11,7 @@ import { Shown } from "./fields.js"
 export type LeafKind = "string" | "boolean" | "number" | "list"
 
 export type ConfigKey =
-  | { readonly kind: LeafKind; readonly shown: Shown | undefined }
+  | { readonly kind: LeafKind; readonly shown: Shown | undefined; readonly secret: boolean }
   | { readonly kind: "section"; readonly keys: ReadonlyMap<string, ConfigKey> }
 
 export type SectionKey = Extract<ConfigKey, { kind: "section" }>
@@ -27,19 +27,42 @@ const written = (schema: AST.AST): { readonly ast: AST.AST; readonly shown: Show
   }
 }
 
+/** Whether a key's decoded value may hold a `Redacted`: then it is a secret wherever it is printed. */
+const holdsSecret = (ast: AST.AST): boolean => {
+  switch (ast._tag) {
+    case "Declaration":
+      return AST.getTypeConstructorAnnotation(ast).pipe(
+        Option.exists((c) => (c as { _tag?: unknown })._tag === "effect/Redacted")
+      ) || ast.typeParameters.some(holdsSecret)
+    case "Transformation":
+      return holdsSecret(ast.from) || holdsSecret(ast.to)
+    case "Refinement":
+      return holdsSecret(ast.from)
+    case "Union":
+      return ast.types.some(holdsSecret)
+    case "TypeLiteral":
+      return ast.propertySignatures.some((p) => holdsSecret(p.type))
+    case "TupleType":
+      return [...ast.elements, ...ast.rest].some((e) => holdsSecret(e.type))
+    default:
+      return false
+  }
+}
+
 const keyOf = (schema: AST.AST): ConfigKey => {
   const { ast, shown } = written(schema)
+  const leaf = (kind: LeafKind): ConfigKey => ({ kind, shown, secret: holdsSecret(schema) })
   switch (ast._tag) {
     case "TypeLiteral":
       return { kind: "section", keys: new Map(ast.propertySignatures.map((p) => [String(p.name), keyOf(p.type)])) }
     case "StringKeyword":
-      return { kind: "string", shown }
+      return leaf("string")
     case "BooleanKeyword":
-      return { kind: "boolean", shown }
+      return leaf("boolean")
     case "NumberKeyword":
-      return { kind: "number", shown }
+      return leaf("number")
     case "TupleType":
-      return { kind: "list", shown }
+      return leaf("list")
     default:
       throw new Error(`ConfigSchema: a key of type ${ast._tag} has no written form`)
   }

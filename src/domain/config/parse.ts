@@ -1,10 +1,10 @@
 import { Effect, Either, Schema } from "effect"
 import YAML from "yaml"
-import { ConfigSchema, relations, type AppConfig, type ConfigIssue, type ConfigWarning } from "../AppConfig.js"
+import { ConfigSchema, type AppConfig, type ConfigIssue, type ConfigWarning } from "../AppConfig.js"
 import { ConfigFiles, type FileReader } from "./fields.js"
 import { issuesOf } from "./issues.js"
 import { applyEnv, normalize, type RawTree } from "./raw.js"
-import { warningsOf } from "./warnings.js"
+import { relations, warningsOf } from "./rules.js"
 
 export interface ConfigSource {
   /** The YAML text, or undefined when no file is used. */

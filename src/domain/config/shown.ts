@@ -8,7 +8,8 @@ const noFiles = { readText: () => Either.left("files are not read when printing"
 
 /**
  * The effective configuration in the file's own shape, as `check-config` prints it: every
- * key, defaults filled in, unset ones as null, secrets replaced as their schema says (Shown).
+ * key, defaults filled in, unset ones as null; a key whose value holds a `Redacted` prints as
+ * `<redacted>` unless its schema says otherwise (Shown).
  */
 export const shownConfig = (config: AppConfig): unknown => {
   const written = Effect.runSync(
@@ -19,7 +20,7 @@ export const shownConfig = (config: AppConfig): unknown => {
       [...section.keys].flatMap(([name, key]) => {
         const value = values[name]
         if (key.kind === "section") return [[name, show(key, (value ?? {}) as Record<string, unknown>)]]
-        const shown = key.shown !== undefined ? key.shown(value) : (value ?? null)
+        const shown = key.shown !== undefined ? key.shown(value) : value === undefined ? null : key.secret ? "<redacted>" : value
         return shown === undefined ? [] : [[name, shown]]
       })
     )

@@ -118,9 +118,6 @@ export type ConfigWarning = ConfigIssue
 export interface AppConfig extends Schema.Schema.Type<typeof ConfigSchema> {
   readonly warnings: ReadonlyArray<ConfigWarning>
 }
-export type HeadscaleConfig = AppConfig["headscale"]
-export type ServerConfig = AppConfig["server"]
-export type ProxyAuthConfig = ServerConfig["proxyAuth"]
-export type IpHeaderMode = ProxyAuthConfig["ipHeaderMode"]
+export type ProxyAuthConfig = AppConfig["server"]["proxyAuth"]
 export type DatabaseConfig = AppConfig["database"]
 export type TelemetryConfig = AppConfig["telemetry"]

@@ -20,7 +20,7 @@ export const Shown = Symbol.for("headtower/config/Shown")
 export type Shown = (written: unknown) => unknown
 
 const mustBe = (what: string) => (issue: ParseResult.ParseIssue) =>
-  `must be ${what}, got ${describe((issue as ParseResult.Type).actual)}`
+  `must be ${what}, got ${describe(issue.actual)}`
 
 /** Fails a transformation with the message an operator reads. */
 const refuse = (ast: ParseResult.Type["ast"], actual: unknown, message: string) =>
@@ -31,7 +31,7 @@ export const Flag = Schema.Boolean.annotations({ message: mustBe("a boolean") })
 const Num = Schema.Number.annotations({ message: mustBe("a number") })
 
 /** A list of strings, each decoded by `item`. */
-export const listOf = <A, I extends string>(item: Schema.Schema<A, I>) =>
+const listOf = <A, I extends string>(item: Schema.Schema<A, I>) =>
   Schema.Array(item).annotations({ message: (issue) => ({ message: mustBe("a list of strings")(issue), override: false }) })
 
 export const wholeNumber = (min: number, max: number, unit: string) =>
@@ -45,11 +45,11 @@ export const wholeNumber = (min: number, max: number, unit: string) =>
 export const oneOf = <const W extends ReadonlyArray<string>>(...words: W) =>
   Text.pipe(
     Schema.filter((s): s is W[number] => words.includes(s), {
-      message: (issue) => `must be one of ${words.join(", ")}, got ${JSON.stringify((issue as ParseResult.Type).actual)}`
+      message: (issue) => `must be one of ${words.join(", ")}, got ${JSON.stringify(issue.actual)}`
     })
   )
 
-export const isHttpUrl = (text: string): boolean => {
+const isHttpUrl = (text: string): boolean => {
   try {
     const url = new URL(text)
     return url.protocol === "http:" || url.protocol === "https:"
@@ -100,7 +100,7 @@ export const Cidrs = Schema.transform(
   { strict: true, decode: (cidrs) => compileCidrs(cidrs), encode: (list) => list.cidrs }
 )
 
-export const parseListen = (text: string): { host: string; port: number } | undefined => {
+const parseListen = (text: string): { host: string; port: number } | undefined => {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim())
   if (!match) return undefined
   const port = Number(match[3])
@@ -126,7 +126,7 @@ export const DatabaseConfig = Schema.Union(
 )
 
 /** A URL for messages and output: the password never appears. */
-export const redactUrl = (text: string): string => text.replace(/(\/\/[^:/@]*:)[^@]*@/, "$1***@")
+const redactUrl = (text: string): string => text.replace(/(\/\/[^:/@]*:)[^@]*@/, "$1***@")
 
 const parseDatabaseUrl = (text: string): typeof DatabaseConfig.Type | undefined => {
   if (text.startsWith("sqlite:")) {

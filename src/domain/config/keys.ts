@@ -10,7 +10,7 @@ import { Shown } from "./fields.js"
 
 export type LeafKind = "string" | "boolean" | "number" | "list"
 
-export type ConfigKey =
+type ConfigKey =
   | { readonly kind: LeafKind; readonly shown: Shown | undefined; readonly secret: boolean }
   | { readonly kind: "section"; readonly keys: ReadonlyMap<string, ConfigKey> }
 

@@ -5,7 +5,7 @@ import type { FileReader } from "../../src/domain/config/fields.js"
 import { parseConfig } from "../../src/domain/config/parse.js"
 import { shownConfig } from "../../src/domain/config/shown.js"
 
-/* What `check-config` prints: the effective configuration in the file's shape, secrets redacted. */
+/* What the one description of the configuration (ConfigSchema) gives beyond each key's checks. */
 
 const files: FileReader = { readText: (p) => (p === "/run/key" ? Either.right("hskey-from-file\n") : Either.left("ENOENT")) }
 const shown = (yaml: string | undefined, env: Record<string, string> = {}) => {
@@ -61,5 +61,43 @@ telemetry: { otlp_endpoint: "http://127.0.0.1:4318", service_name: ht }
       server: { listen: "[::1]:4000", proxy_auth: { allowed_cidrs: ["10.0.0.0/8"], logout_url: "/bye" } }
     })
     expect(shown(YAML.stringify(printed))).toEqual(printed)
+  })
+})
+
+describe("relations between keys", () => {
+  const paths = (yaml: string) => parseConfig({ yaml, env: {}, files }).errors.map((e) => e.path)
+
+  it("are reported together with every other error, not only once the section is valid", () => {
+    const found = paths(`server: { proxy_auth: { user_header: X-User, email_header: x-user, sync_ttl_seconds: -1 } }`)
+    expect(found.sort()).toEqual(["server.proxy_auth.email_header", "server.proxy_auth.sync_ttl_seconds"])
+  })
+
+  it("api_key with api_key_path is refused even when the key file cannot be read", () => {
+    const r = parseConfig({ yaml: `headscale: { api_key: k, api_key_path: /nope }`, env: {}, files })
+    expect(r.errors).toContainEqual({
+      path: "headscale.api_key_path",
+      message: "set either headscale.api_key or headscale.api_key_path, not both"
+    })
+  })
+})
+
+describe("environment variables, named after every key's path", () => {
+  it("numbers and strings of any section are read from HEADTOWER_<SECTION>__<KEY>", () => {
+    const r = parseConfig({
+      yaml: undefined,
+      env: { HEADTOWER_HEADSCALE__TIMEOUT_MS: "2500", HEADTOWER_SERVER__PROXY_AUTH__SYNC_TTL_SECONDS: "0", HEADTOWER_TELEMETRY__SERVICE_NAME: "edge" },
+      files
+    })
+    expect(r.errors).toEqual([])
+    expect(r.config!.headscale.timeoutMs).toBe(2500)
+    expect(r.config!.server.proxyAuth.syncTtlSeconds).toBe(0)
+    expect(r.config!.telemetry.serviceName).toBe("edge")
+  })
+
+  it("a variable's value gets the key's own checks, named by the key's path", () => {
+    const r = parseConfig({ yaml: undefined, env: { HEADTOWER_HEADSCALE__TIMEOUT_MS: "5" }, files })
+    expect(r.errors).toEqual([
+      { path: "headscale.timeout_ms", message: "must be a whole number of milliseconds from 100 to 120000, got 5" }
+    ])
   })
 })

@@ -53,12 +53,12 @@ describe("check-config's effective configuration", () => {
 headscale: { url: "http://hs.internal:8080/" }
 server:
   listen: "[::1]:4000"
-  proxy_auth: { allowed_cidrs: ["10.1.2.3/8"], ip_header: X-Forwarded-For, ip_header_mode: rightmost_untrusted, logout_url: /bye }
+  proxy_auth: { allowed_cidrs: ["10.1.2.3/8"], ip_header: X-Forwarded-For, ip_header_mode: rightmost_untrusted, logout_url: "https://auth.example/bye" }
 telemetry: { otlp_endpoint: "http://127.0.0.1:4318", service_name: ht }
 `)
     expect(printed).toMatchObject({
       headscale: { url: "http://hs.internal:8080" },
-      server: { listen: "[::1]:4000", proxy_auth: { allowed_cidrs: ["10.0.0.0/8"], logout_url: "/bye" } }
+      server: { listen: "[::1]:4000", proxy_auth: { allowed_cidrs: ["10.0.0.0/8"], logout_url: "https://auth.example/bye" } }
     })
     expect(shown(YAML.stringify(printed))).toEqual(printed)
   })

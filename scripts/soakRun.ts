@@ -8,7 +8,8 @@ import { makeWorkDir } from "../test/e2e/support/workdir.js"
 /*
  * The soak: a real Headtower process (SQLite in a temp dir, fake Headscale) under mixed
  * traffic from a fixed number of concurrent loops, loopback only. Legit requests come from
- * the allowed address as a few dozen identities; about 5% are hostile. What must never
+ * the allowed address as a few dozen identities; about 5% are hostile, among them oversized and
+ * padded requests (bodies past the limit, header lines hiding a second identity). What must never
  * happen: a 5xx, a hostile request answered 2xx, or a legit request answered as another
  * identity. Every loop is bounded by time and by count.
  */
@@ -62,6 +63,11 @@ interface Shot {
   readonly agent: Agent
   readonly path: string
   readonly headers: ReadonlyArray<readonly [string, string]>
+  /** GET unless said. */
+  readonly method?: string
+  /** Sent with a Content-Length, or chunked when `chunked`. */
+  readonly body?: Buffer
+  readonly chunked?: boolean
   /** Judges the answer: undefined when fine, else what was wrong. */
   readonly judge: (status: number, body: string) => { readonly misauth?: string; readonly unexpected?: string } | undefined
 }
@@ -88,7 +94,9 @@ const sendOnce = (port: number, shot: Shot, timeoutMs: number): Promise<Answer> 
     // A raw header array: duplicates go out as sent, nothing is merged behind our back.
     const headers = ["Host", `127.0.0.1:${port}`]
     for (const [name, value] of shot.headers) headers.push(name, value)
-    const req = request({ host: "127.0.0.1", port, path: shot.path, agent: shot.agent, headers, timeout: timeoutMs }, (res) => {
+    if (shot.body !== undefined) headers.push(...(shot.chunked === true ? ["Transfer-Encoding", "chunked"] : ["Content-Length", String(shot.body.length)]))
+    const method = shot.method ?? "GET"
+    const req = request({ host: "127.0.0.1", port, method, path: shot.path, agent: shot.agent, headers, timeout: timeoutMs }, (res) => {
       const chunks: Array<Buffer> = []
       res.on("data", (chunk: Buffer) => chunks.push(chunk))
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
@@ -96,7 +104,7 @@ const sendOnce = (port: number, shot: Shot, timeoutMs: number): Promise<Answer> 
     })
     req.on("timeout", () => req.destroy(new Error("client timeout")))
     req.on("error", (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })))
-    req.end()
+    req.end(shot.body)
   })
 
 const tagOf = (body: string): string | undefined => {
@@ -105,6 +113,28 @@ const tagOf = (body: string): string | undefined => {
   } catch {
     return undefined
   }
+}
+
+/** Oversized and padded requests (issue 11): each must be refused whole, never judged or buffered. */
+const MiB = 1024 * 1024
+const ONE_MIB = Buffer.alloc(MiB, " ")
+const padding = (count: number): Array<readonly [string, string]> => Array.from({ length: count }, (_, i) => [`X-Pad-${i}`, "a"] as const)
+const oversizedShots = (agents: { readonly legit: Agent }): ReadonlyArray<() => Shot> => {
+  const from = (shot: Omit<Shot, "hostile" | "agent" | "judge">): Shot => ({ hostile: true, agent: agents.legit, judge: refused, ...shot })
+  const user = () => ["Remote-User", pick(IDENTITIES)] as const
+  const json = ["Content-Type", "application/json"] as const
+  return [
+    // A second Remote-User hidden behind more header lines than the server keeps.
+    () => from({ path: "/api/me", headers: [user(), ...padding(150), user()] }),
+    // Header bytes past the limit: Node's parser refuses them before any route.
+    () => from({ path: "/api/me", headers: [user(), ["X-Pad", "a".repeat(20_000)]] }),
+    // Bodies past the limit, declared and streamed, on the one route that takes a body.
+    () => from({ method: "PATCH", path: "/api/users/anyone", headers: [user(), json], body: ONE_MIB }),
+    () => from({ method: "PATCH", path: "/api/users/anyone", headers: [user(), json], body: ONE_MIB, chunked: true }),
+    // A body where none is taken, and one that is not JSON.
+    () => from({ path: "/api/me", headers: [user()], body: Buffer.from("x") }),
+    () => from({ method: "PATCH", path: "/api/users/anyone", headers: [user(), ["Content-Type", "application/x-www-form-urlencoded"]], body: Buffer.from("role=owner") })
+  ]
 }
 
 /** Random choice with a seeded-free PRNG is fine here: the mix, not the order, matters. */
@@ -135,7 +165,8 @@ const makeShots = (agents: { readonly legit: Agent; readonly stranger: Agent }) 
     () => ({ hostile: true, agent: agents.legit, path: "/api/me", headers: [["Remote-User", "\u00ff\u00fe\u00c3"]], judge: refused }),
     () => ({ hostile: true, agent: agents.legit, path: "/api/me", headers: [["Remote-User", BIDI_SPOOF]], judge: refused }),
     () => ({ hostile: true, agent: agents.legit, path: "/api/users", headers: [["Remote-User", " \t "]], judge: refused }),
-    () => ({ hostile: true, agent: agents.legit, path: "/api/headscale/nodes", headers: [], judge: refused })
+    () => ({ hostile: true, agent: agents.legit, path: "/api/headscale/nodes", headers: [], judge: refused }),
+    ...oversizedShots(agents)
   ]
   const legitShot = (): Shot => {
     const user = pick(IDENTITIES)

@@ -3,6 +3,7 @@ import * as Options from "@effect/cli/Options"
 import { Console, Effect, Layer, Option } from "effect"
 import { existsSync } from "node:fs"
 import type { AppConfig } from "../domain/AppConfig.js"
+import { MAX_LINE, printable, quoted } from "../domain/display.js"
 import { explainProvisioning, explainTrust } from "../domain/explain.js"
 import { requestFacts } from "../domain/RequestFacts.js"
 import type { Identity } from "../domain/User.js"
@@ -48,7 +49,7 @@ export const explainCommand = Command.make(
       const config = yield* loadConfig(Option.getOrUndefined(path))
       const parsed = headers.map((h) => [h, parseHeader(h)] as const)
       const bad = parsed.find(([, p]) => p === undefined)
-      if (bad) return yield* Effect.fail(new Error(`-H ${JSON.stringify(bad[0])}: expected 'Name: value'`))
+      if (bad) return yield* Effect.fail(new Error(`-H ${quoted(bad[0])}: expected 'Name: value'`))
       const facts = requestFacts(peer, parsed.map(([, p]) => p!))
       const trust = explainTrust(config, facts)
       const lines = [...trust.steps]
@@ -61,7 +62,8 @@ export const explainCommand = Command.make(
         status = provisioning.status
         outcome = provisioning.outcome
       }
-      for (const [i, line] of lines.entries()) yield* Console.log(`${String(i + 1).padStart(2)}. ${line}`)
+      // Steps quote the peer and header values as given: printable, so they cannot drive the terminal.
+      for (const [i, line] of lines.entries()) yield* Console.log(`${String(i + 1).padStart(2)}. ${printable(line, MAX_LINE)}`)
       yield* Console.log(`=> ${status} ${outcome} (nothing was written)`)
     })
 ).pipe(Command.withDescription("show, step by step, what proxy authentication would decide for a request"))

@@ -95,7 +95,12 @@ const DatabaseSection = Schema.transform(
 const Telemetry = Schema.Struct({
   /** OTLP/HTTP endpoint; spans are exported only when set. */
   otlpEndpoint: optionalKey("otlp_endpoint", HttpUrl),
-  serviceName: key("service_name", Text, "headtower")
+  serviceName: key("service_name", Text, "headtower"),
+  /**
+   * Whether spans carry the user's identity (their name at the identity provider) besides
+   * their user id. Off by default: the user id identifies them to whoever can read the store.
+   */
+  exportIdentity: key("export_identity", Flag, false)
 })
 
 /** The file's shape (`Encoded`) and the validated configuration every service sees (`Type`). */

@@ -77,6 +77,37 @@ export class Forbidden extends Schema.TaggedError<Forbidden>()(
   HttpApiSchema.annotations({ status: 403 })
 ) {}
 
+/**
+ * The request's header lines reached a limit the HTTP layer applies (their count or their size).
+ * The whole request is refused: what was kept of a cut list is never judged.
+ */
+export class RequestHeadersTooLarge extends Schema.TaggedError<RequestHeadersTooLarge>()(
+  "RequestHeadersTooLarge",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 431 })
+) {}
+
+/** The body is larger than the route accepts; refused as soon as that is known, never buffered whole. */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 413 })
+) {}
+
+/** A state-changing route was sent a body that is not `application/json`. */
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()(
+  "UnsupportedMediaType",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 415 })
+) {}
+
+/** The body is not the JSON it declares (not UTF-8, or not JSON at all). */
+export class MalformedBody extends Schema.TaggedError<MalformedBody>()(
+  "MalformedBody",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
 /** Why a request's client IP could not be established; authenticate's first step. */
 export type ClientIpError = ClientNotAllowed | InvalidForwardedAddress | AmbiguousHeader
 

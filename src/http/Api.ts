@@ -3,6 +3,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Context, Schema } from "effect"
 import {
   AmbiguousHeader,
@@ -11,9 +12,12 @@ import {
   InvalidForwardedAddress,
   InvalidHeader,
   LastOwner,
+  MalformedBody,
   MissingIdentityHeader,
+  PayloadTooLarge,
   ProxyAuthDisabled,
   UserDisabled,
+  UnsupportedMediaType,
   UserNotFound,
   UserStoreUnavailable
 } from "../domain/errors.js"
@@ -48,6 +52,16 @@ export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("hea
   failure: AuthenticationFailure
 }) {}
 
+/**
+ * Reads the body within the route's limit (src/http/limits.ts) and provides the request holding
+ * it. Declared on a group *before* Authentication, which the platform then runs first: a
+ * stranger is refused before a byte of their body is read.
+ */
+export class RequestBody extends HttpApiMiddleware.Tag<RequestBody>()("headtower/RequestBody", {
+  provides: HttpServerRequest.HttpServerRequest,
+  failure: Schema.Union(PayloadTooLarge, UnsupportedMediaType, MalformedBody)
+}) {}
+
 const Nullable = Schema.NullOr(Schema.String)
 
 export const Me = Schema.Struct({
@@ -66,10 +80,11 @@ export const UserView = Schema.Struct({
   lastSeenAt: Schema.Date
 })
 
+/** Unknown fields are refused (400), not ignored: `{"disable": true}` must not answer 200 unchanged. */
 export const UserPatch = Schema.Struct({
   role: Schema.optional(Role),
   disabled: Schema.optional(Schema.Boolean)
-})
+}).annotations({ parseOptions: { onExcessProperty: "error" } })
 
 export const AuditEvent = Schema.Struct({
   id: Schema.String,
@@ -93,6 +108,7 @@ const pageLimit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Sc
 
 export class MeGroup extends HttpApiGroup.make("me")
   .add(HttpApiEndpoint.get("me", "/api/me").addSuccess(Me))
+  .middleware(RequestBody)
   .middleware(Authentication) {}
 
 export class UsersGroup extends HttpApiGroup.make("users")
@@ -120,6 +136,7 @@ export class UsersGroup extends HttpApiGroup.make("users")
       .addError(Forbidden)
   )
   .addError(UserStoreUnavailable)
+  .middleware(RequestBody)
   .middleware(Authentication) {}
 
 export class HeadscaleGroup extends HttpApiGroup.make("headscale")
@@ -131,23 +148,23 @@ export class HeadscaleGroup extends HttpApiGroup.make("headscale")
   .addError(HeadscaleBadResponse)
   .addError(Forbidden)
   .addError(UserStoreUnavailable)
+  .middleware(RequestBody)
   .middleware(Authentication) {}
 
-export const Readiness = Schema.Struct({
-  status: Schema.Literal("ready", "not_ready"),
-  checks: Schema.Struct({ userStore: Schema.String, headscale: Schema.String })
-})
+/** Ready or not, nothing more: anyone may ask, so which dependency failed and why is logged instead. */
+export const Readiness = Schema.Struct({ status: Schema.Literal("ready") })
 
 export class NotReady extends Schema.TaggedError<NotReady>()(
   "NotReady",
-  { message: Schema.String, checks: Readiness.fields.checks },
+  { message: Schema.String },
   HttpApiSchema.annotations({ status: 503 })
 ) {}
 
 /** Liveness and readiness need no authentication: load balancers call them. */
 export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
-  .add(HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Readiness).addError(NotReady)) {}
+  .add(HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Readiness).addError(NotReady))
+  .middleware(RequestBody) {}
 
 export class HeadtowerApi extends HttpApi.make("headtower")
   .add(MeGroup)

@@ -58,7 +58,12 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
         if (user.disabled) {
           return yield* new UserDisabled({ message: "this user has been disabled by a Headtower owner" })
         }
-        yield* annotate(() => ({ "auth.outcome": "authenticated", "auth.user_id": user.id, "auth.role": user.role }))
+        yield* annotate(() => ({
+          "auth.outcome": "authenticated",
+          "auth.user_id": user.id,
+          "auth.role": user.role,
+          ...(config.telemetry.exportIdentity ? { "auth.identity": user.identity } : {})
+        }))
         return { user, credentials: credentials.value, clientIp: ip.clientIp.text } satisfies Authenticated
       })
 

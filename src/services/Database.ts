@@ -6,12 +6,12 @@ import * as Statement from "@effect/sql/Statement"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Duration, Effect, Exit, Layer, type Redacted, Schedule, Scope } from "effect"
-import { mkdirSync, statSync } from "node:fs"
-import { dirname } from "node:path"
+import { statSync } from "node:fs"
 import type { DatabaseConfig } from "../domain/AppConfig.js"
 import { UserStoreUnavailable } from "../domain/errors.js"
-import { migrations } from "../migrations/index.js"
+import { LATEST_MIGRATION, migrations } from "../migrations/index.js"
 import { Settings } from "./Settings.js"
+import { prepareStoreFiles, UserStoreRefused } from "./storeFiles.js"
 
 /*
  * The user store: a `SqlClient` for the configured database, migrated before anyone can
@@ -93,42 +93,29 @@ const inodeAt = (path: string): number | undefined => {
  * better-sqlite3 keeps its descriptor when the file or its directory is removed, and SQLite
  * in WAL mode then keeps acknowledging writes into a deleted inode, all lost at the next
  * restart. So every connection checkout first checks (one stat) that the path still names
- * the opened file: missing → SqlError (503, nothing acknowledged); another file there (a
- * backup restored) → that file is opened instead, in the same process. An empty directory
- * stays 503: a fresh database there would hand the owner role to whoever logs in next.
+ * the opened file; if not, the checkout fails (503, nothing acknowledged). A file that
+ * replaced it is never adopted, not even a backup put back: it was not checked (owner, mode)
+ * nor migrated, and whoever put it there would decide who owns the instance. A restart
+ * checks and opens it. An empty directory stays 503 the same way.
  */
 const guardedSqlite = (path: string) =>
   Effect.gen(function* () {
-    // Reopening happens later, at a checkout, so it takes the Reactivity it needs from here.
-    const reactivity = yield* Reactivity.Reactivity
-    const open = Effect.provideService(openSqlite(path), Reactivity.Reactivity, reactivity)
-    let current = yield* open
-    yield* Effect.addFinalizer(() => Scope.close(current.scope, Exit.void))
-    const reopening = yield* Effect.makeSemaphore(1)
-    // Under the permit, so two checkouts that both see a new file open it once.
-    const reopen = reopening.withPermits(1)(
-      Effect.suspend(() => {
-        const inode = inodeAt(path)
-        if (inode === current.inode) return Effect.succeed(current.client)
-        if (inode === undefined) {
-          return Effect.fail(new SqlError.SqlError({ message: `the SQLite database ${path} is gone` }))
-        }
-        return Effect.gen(function* () {
-          const replaced = current
-          current = yield* open
-          // A transaction still running on the old file fails and is rolled back: a 503.
-          yield* Scope.close(replaced.scope, Exit.void)
-          yield* Effect.logWarning(`user store: ${path} was replaced; opened the new file`)
-          return current.client
-        })
-      })
-    )
+    const opened = yield* openSqlite(path)
+    yield* Effect.addFinalizer(() => Scope.close(opened.scope, Exit.void))
+    // Logged once per change of what the path names, not once per refused request.
+    let reported: number | undefined | "none" = "none"
+    const refused = Effect.suspend(() => {
+      const inode = inodeAt(path)
+      if (inode === opened.inode) return opened.client.reserve
+      const what = inode === undefined ? "is gone" : "was replaced by another file, which is not adopted"
+      const log = reported === inode ? Effect.void : Effect.logError(`user store: ${path} ${what}; restart Headtower to open the file now at that path`)
+      reported = inode
+      return Effect.zipRight(log, Effect.fail(new SqlError.SqlError({ message: `the SQLite database ${path} ${what}` })))
+    })
     // `reserve` holds the connection for the checkout's scope, transactions included. The
     // stat is synchronous and cheap; only a changed or missing file takes the slow path.
     const acquirer = Effect.suspend(() =>
-      current.inode === undefined || inodeAt(path) === current.inode
-        ? current.client.reserve
-        : Effect.flatMap(reopen, (client) => client.reserve)
+      opened.inode === undefined || inodeAt(path) === opened.inode ? opened.client.reserve : refused
     )
     return yield* SqlClient.make({
       acquirer,
@@ -137,14 +124,27 @@ const guardedSqlite = (path: string) =>
     })
   }).pipe(Effect.provide(Reactivity.layer))
 
-const sqlite = (path: string) =>
-  Layer.scoped(
-    SqlClient.SqlClient,
-    // better-sqlite3 does not create directories: a fresh data directory would fail to open.
-    Effect.try(() => (path === ":memory:" ? undefined : mkdirSync(dirname(path), { recursive: true }))).pipe(
-      Effect.zipRight(guardedSqlite(path))
+/** Refuses (before anything is opened) store files other local users could read, write or swap. */
+const checkedFiles = (path: string) =>
+  path === ":memory:"
+    ? Effect.void
+    : Effect.try(() => prepareStoreFiles(path)).pipe(
+        // A file-system failure (not a refusal) is logged and reported like any unopenable store.
+        Effect.catchAll((error) =>
+          Effect.zipRight(
+            Effect.logError(`user store: cannot open the SQLite database ${path}`, error.error),
+            Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" }))
+          )
+        ),
+        Effect.flatMap((prepared) => (prepared instanceof UserStoreRefused ? Effect.fail(prepared) : Effect.void))
+      )
+
+const sqlite = (path: string): Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable | UserStoreRefused> =>
+  Layer.unwrapEffect(
+    checkedFiles(path).pipe(
+      Effect.as(Layer.scoped(SqlClient.SqlClient, guardedSqlite(path)).pipe(orUnavailable(`cannot open the SQLite database ${path}`)))
     )
-  ).pipe(orUnavailable(`cannot open the SQLite database ${path}`))
+  )
 
 const postgres = (url: Redacted.Redacted<string>) =>
   PgClient.layer({ url, connectTimeout: Duration.seconds(5), applicationName: "headtower" }).pipe(
@@ -183,12 +183,38 @@ const runMigrations = Effect.gen(function* () {
   })
 })
 
+/*
+ * A replica whose code is older than its store refuses to start: the Migrator only applies
+ * what it knows, so it would otherwise run happily against a schema a newer release changed
+ * (and report ready, and sign users in). During a rolling upgrade the newer replicas migrate;
+ * older ones already running keep going until replaced (docs/replicas.md).
+ */
+const refuseNewerSchema = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly migration_id: number | string; readonly name: string }>`SELECT migration_id, name FROM ${sql(MIGRATIONS_TABLE)} ORDER BY migration_id DESC LIMIT 1`
+  const newest = rows[0]
+  if (newest === undefined || Number(newest.migration_id) <= LATEST_MIGRATION.id) return
+  return yield* new UserStoreRefused({
+    message: `the user store's schema is at migration ${newest.migration_id} (${newest.name}), newer than this Headtower knows (migration ${LATEST_MIGRATION.id}, ${LATEST_MIGRATION.name}): a newer release migrated it; run that release (or newer) here, never an older one against it`
+  })
+}).pipe(
+  Effect.catchTag("SqlError", (cause) =>
+    Effect.zipRight(
+      Effect.logError("user store: cannot read the applied migrations", cause),
+      Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" }))
+    )
+  )
+)
+
 const clientFor = (database: DatabaseConfig) =>
   database.kind === "sqlite" ? sqlite(database.path) : postgres(database.url)
 
 /** `SqlClient` for `Settings.database`, with every migration applied. */
-export const DatabaseLive: Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable, Settings> = Layer.unwrapEffect(
+export const DatabaseLive: Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable | UserStoreRefused, Settings> = Layer.unwrapEffect(
   Effect.map(Settings, ({ database }) =>
-    Layer.effectDiscard(runMigrations).pipe(orUnavailable("migrations failed"), Layer.provideMerge(clientFor(database)))
+    Layer.effectDiscard(refuseNewerSchema).pipe(
+      Layer.provide(Layer.effectDiscard(runMigrations).pipe(orUnavailable("migrations failed"))),
+      Layer.provideMerge(clientFor(database))
+    )
   )
 )

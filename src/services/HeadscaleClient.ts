@@ -3,7 +3,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect, Option, ParseResult, Schedule, Schema } from "effect"
+import { Effect, Option, ParseResult, Schedule, Schema, Stream } from "effect"
 import {
   type HeadscaleCredentials,
   HeadscaleHealth,
@@ -54,6 +54,32 @@ const upstreamDetail = (body: string): string | undefined =>
     Option.getOrUndefined
   )
 
+/*
+ * Size bound: a body is read as a stream and cut off once it passes the bound (the socket is
+ * then closed), so a huge or endless answer costs at most this much memory and fails with a
+ * typed 502 — read whole, a 500 MiB answer ran the server out of heap. 16 MiB is several
+ * thousand nodes; an error body is only logged, so it gets far less.
+ */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024
+const MAX_ERROR_BODY_BYTES = 16 * 1024
+
+/** The body as text, or undefined once it passes `limit` bytes (declared or streamed). */
+const boundedText = (response: HttpClientResponse.HttpClientResponse, limit: number) =>
+  Effect.suspend(() => {
+    const declared = Number(response.headers["content-length"] ?? "0")
+    if (declared > limit) return Effect.succeed(undefined)
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    return Stream.runForEachWhile(response.stream, (chunk) =>
+      Effect.sync(() => {
+        size += chunk.byteLength
+        if (size > limit) return false
+        chunks.push(chunk)
+        return true
+      })
+    ).pipe(Effect.map(() => (size > limit ? undefined : Buffer.concat(chunks).toString("utf8"))))
+  })
+
 const unauthorized = () =>
   new HeadscaleUnauthorized({ message: "Headscale rejected the configured API key" })
 
@@ -70,37 +96,53 @@ export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtowe
         // A malformed base URL is a configuration bug the Settings service should have caught.
         : Effect.die(error)
 
-    const decodeBody = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) =>
-      response.json.pipe(
-        Effect.flatMap(Schema.decodeUnknown(schema)),
-        Effect.catchAll((error) =>
-          Effect.logWarning("Headscale response did not decode").pipe(
-            Effect.annotateLogs({
-              route,
-              issue: ParseResult.isParseError(error) ? ParseResult.TreeFormatter.formatErrorSync(error) : "not JSON"
-            }),
-            Effect.zipRight(Effect.fail(
-              new HeadscaleBadResponse({ message: `Headscale sent a response that could not be read (GET ${route})` })
-            ))
-          )
-        )
+    const tooLarge = (route: string) =>
+      Effect.logWarning(`Headscale's answer to GET ${route} passed ${MAX_BODY_BYTES} bytes and was cut off`).pipe(
+        Effect.zipRight(Effect.fail(new HeadscaleBadResponse({ message: `Headscale's answer was too large (GET ${route})` })))
       )
 
+    const unreadable = (route: string, issue: string) =>
+      Effect.logWarning("Headscale response did not decode").pipe(
+        Effect.annotateLogs({ route, issue }),
+        Effect.zipRight(Effect.fail(
+          new HeadscaleBadResponse({ message: `Headscale sent a response that could not be read (GET ${route})` })
+        ))
+      )
+
+    const decodeBody = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) =>
+      boundedText(response, MAX_BODY_BYTES).pipe(
+        Effect.catchAll(() => unreadable(route, "the body could not be read")),
+        Effect.flatMap((text): Effect.Effect<A, HeadscaleBadResponse> => {
+          if (text === undefined) return tooLarge(route)
+          let json: unknown
+          try {
+            json = JSON.parse(text)
+          } catch {
+            return unreadable(route, "not JSON")
+          }
+          return Schema.decodeUnknown(schema)(json).pipe(
+            Effect.catchAll((error) => unreadable(route, ParseResult.TreeFormatter.formatErrorSync(error)))
+          )
+        })
+      )
     /** Turns one response into data or a typed error; the status alone decides, except for legacy 500s. */
     const interpret = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) => {
       const status = response.status
       if (status >= 200 && status < 300) return decodeBody(route, schema, response)
       // The 401 body is plain text `Unauthorized` (problem+json in 0.30): the status is enough.
       if (status === 401 || status === 403) return Effect.fail(unauthorized())
-      return response.text.pipe(
-        Effect.orElseSucceed(() => ""),
-        Effect.flatMap((body): Effect.Effect<never, HeadscaleError> => {
+      return boundedText(response, MAX_ERROR_BODY_BYTES).pipe(
+        Effect.orElseSucceed(() => undefined),
+        Effect.flatMap((body = ""): Effect.Effect<never, HeadscaleError> => {
           // 0.23–0.26 answered a bad key with 500 and the same plain-text body.
           if (status >= 500 && body.trim() === "Unauthorized") return Effect.fail(unauthorized())
+          // Headscale's own words (internal paths, fragments of what it was sent) are for the
+          // operator's log and span; the error, which reaches the browser, names the status only.
           const detail = upstreamDetail(body)
-          const suffix = detail === undefined ? "" : `: ${detail}`
-          const message = `Headscale answered ${status} to GET ${route}${suffix}`
-          return Effect.annotateCurrentSpan("headscale.upstream_error", detail ?? "").pipe(
+          const message = `Headscale answered ${status} to GET ${route}`
+          return Effect.logWarning(message).pipe(
+            Effect.annotateLogs({ route, status, upstream_error: detail ?? "" }),
+            Effect.zipRight(Effect.annotateCurrentSpan("headscale.upstream_error", detail ?? "")),
             Effect.zipRight(Effect.fail(
               status >= 500 ? new HeadscaleUnavailable({ message }) : new HeadscaleBadResponse({ message })
             ))
@@ -171,7 +213,7 @@ export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtowe
 
     return { listUsers, listNodes, health } as const
   }),
-  // Config and HttpClient come from the app: tests point Settings at a fake Headscale.
+  // Settings and HttpClient come from the app: tests point Settings at a fake Headscale.
   dependencies: []
 }) {}
 

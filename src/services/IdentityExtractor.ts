@@ -20,7 +20,8 @@ const toError = (r: HeaderRejection): IdentityError => {
 export class IdentityExtractor extends Effect.Service<IdentityExtractor>()("headtower/IdentityExtractor", {
   effect: Effect.gen(function* () {
     const { annotated, method } = yield* spans
-    const config = (yield* Settings).server.proxyAuth
+    const { server, telemetry } = yield* Settings
+    const config = server.proxyAuth
 
     /** The headers read, without an effect or a span: `extract`, and authenticate's fast path. */
     const read = (facts: RequestFacts) => extractProfile(config, facts)
@@ -32,7 +33,10 @@ export class IdentityExtractor extends Effect.Service<IdentityExtractor>()("head
         return annotated(Either.left(toError(rejection)), () => ({ outcome: rejection._tag, header: rejection.header }))
       }
       const profile: ExtractedProfile = result.profile
-      const extracted = annotated(Either.right(profile), () => ({ identity: profile.identity }))
+      // Who the person is goes into spans only if the operator opted in (telemetry.export_identity).
+      const extracted = telemetry.exportIdentity
+        ? annotated(Either.right(profile), () => ({ outcome: "extracted", identity: profile.identity }))
+        : annotated(Either.right(profile), () => ({ outcome: "extracted" }))
       if (profile.dropped.length === 0) return extracted
       return Effect.zipRight(
         Effect.logWarning("dropped invalid profile metadata").pipe(

@@ -1,9 +1,9 @@
 import { Context, Effect, Either, Schema } from "effect"
-import { readFileSync } from "node:fs"
 import type { AppConfig } from "../domain/AppConfig.js"
 import type { FileReader } from "../domain/config/fields.js"
 import { formatIssues } from "../domain/config/issues.js"
 import { parseConfig } from "../domain/config/parse.js"
+import { MAX_CONFIG_BYTES, MAX_KEY_FILE_BYTES, readStartupFile } from "./startupFile.js"
 
 /**
  * The validated configuration, parsed once at start-up; nothing else reads `process.env`.
@@ -22,16 +22,6 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
 
 export const DEFAULT_CONFIG_PATH = "./headtower.yaml"
 
-const files: FileReader = {
-  readText: (path) => {
-    try {
-      return Either.right(readFileSync(path, "utf8"))
-    } catch (e) {
-      return Either.left(e instanceof Error ? e.message : String(e))
-    }
-  }
-}
-
 /** Which file to read: the explicit one must exist; the default one may be absent (env only). */
 export const resolveConfigPath = (explicitPath: string | undefined): { path: string; required: boolean } => {
   const fromEnv = process.env.HEADTOWER_CONFIG
@@ -40,17 +30,31 @@ export const resolveConfigPath = (explicitPath: string | undefined): { path: str
   return { path: DEFAULT_CONFIG_PATH, required: false }
 }
 
+/*
+ * Files the configuration names (the API key's) are read before it is built, asynchronously:
+ * a first, pure pass of the parser asks for them (and is told they are not read yet), they are
+ * read with the key file's bound, and the second pass gets their contents.
+ */
+const namedFiles = (yaml: string | undefined) =>
+  Effect.gen(function* () {
+    const wanted = new Set<string>()
+    parseConfig({ yaml, env: process.env, files: { readText: (path) => (wanted.add(path), Either.left("not read yet")) } })
+    const contents = new Map<string, Either.Either<string, string>>()
+    for (const path of wanted) contents.set(path, yield* readStartupFile(path, MAX_KEY_FILE_BYTES))
+    return { readText: (path) => contents.get(path) ?? Either.left("not read") } satisfies FileReader
+  })
+
 export const loadConfig = (explicitPath: string | undefined): Effect.Effect<AppConfig, ConfigError> =>
-  Effect.suspend(() => {
+  Effect.gen(function* () {
     const { path, required } = resolveConfigPath(explicitPath)
-    const text = files.readText(path)
-    if (Either.isLeft(text) && required) {
-      return Effect.fail(new ConfigError({ source: path, issues: [{ path: "(file)", message: `cannot read: ${text.left}` }] }))
+    const text = yield* readStartupFile(path, MAX_CONFIG_BYTES)
+    if (Either.isLeft(text) && (required || !text.left.startsWith("ENOENT"))) {
+      return yield* new ConfigError({ source: path, issues: [{ path: "(file)", message: `cannot read: ${text.left}` }] })
     }
     const yaml = Either.getOrUndefined(text)
-    const result = parseConfig({ yaml, env: process.env, files })
+    const result = parseConfig({ yaml, env: process.env, files: yield* namedFiles(yaml) })
     const source = yaml === undefined ? "environment only" : path
     return result.config === undefined
-      ? Effect.fail(new ConfigError({ source, issues: result.errors }))
-      : Effect.succeed(result.config)
+      ? yield* new ConfigError({ source, issues: result.errors })
+      : result.config
   }).pipe(Effect.withSpan("Config.load"))

@@ -236,7 +236,6 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
      */
     const provisioning = Effect.fnUntraced(
       function* (profile: Profile, context: { readonly clientIp: string }) {
-        yield* annotate(() => ({ "user.identity": profile.identity }))
         const at = new Date()
         const now = at.toISOString()
         const result = yield* withDirectTransaction((run) =>
@@ -303,7 +302,8 @@ export class UserRepository extends Effect.Service<UserRepository>()("headtower/
             return { user, created: true }
           })
         )
-        yield* annotate(() => ({ "user.created": result.created, "user.role": result.user.role }))
+        // The user id, not the identity: which person that is stays in the store (telemetry.export_identity).
+        yield* annotate(() => ({ "user.id": result.user.id, "user.created": result.created, "user.role": result.user.role }))
         if (result.created) yield* (result.user.role === "owner" ? countOwnerProvisioned : countMemberProvisioned)
         return result
       }

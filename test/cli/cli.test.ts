@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { execFile, spawn } from "node:child_process"
+import { execFile, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs"
+import { createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { freePort, rawRequest } from "../e2e/support/net.js"
@@ -66,6 +67,31 @@ describe("headtower check-config", SLOW, () => {
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/)
   })
 
+  it("secrets in URLs are redacted: headscale.url, telemetry.otlp_endpoint, a PostgreSQL URL, parsed or not", async () => {
+    const printed = await headtower(["check-config", "--config", file("urls.yaml", `
+headscale: { url: "https://hsuser:hs-url-secret@hs.example.com" }
+telemetry: { otlp_endpoint: "https://otlp:otlp-url-secret@collector.example.com:4318" }
+database: { url: "postgres://headtower:pg-url-secret@db.example.com/headtower?password=pg-query-secret" }
+`)])
+    expect(printed.code).toBe(0)
+    expect(printed.stdout).toContain("url: https://***@hs.example.com")
+    expect(printed.stdout).toContain("otlp_endpoint: https://***@collector.example.com:4318")
+    expect(printed.stdout).toContain("postgres://***@db.example.com/headtower?password=***")
+    expect(printed.stdout).not.toMatch(/secret/)
+
+    // URLs that do not parse: the password holds "@", "%", a space; the port is not a number.
+    const refused = await headtower(["check-config", "--config", file("bad-urls.yaml", `
+headscale: { url: "https://hsuser:hs@se%cret@hs.example.com:port" }
+telemetry: { otlp_endpoint: "https://otlp:ot lp@secret@collector:port" }
+database: { url: "postgres://headtower:pg@sec ret@db.example.com:port/headtower" }
+`)])
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain('database.url: must be "sqlite:<path>" or "postgres://user@host/db", got "postgres://***@db.example.com:port/headtower"')
+    expect(refused.stderr).toContain("headscale.url")
+    expect(refused.stderr).toContain("telemetry.otlp_endpoint")
+    expect(refused.stderr).not.toMatch(/se%cret|secret|sec ret|ot lp/)
+  })
+
   it("a --config file that does not exist is an error", async () => {
     const r = await headtower(["check-config", "--config", join(dir, "missing.yaml")])
     expect(r.code).not.toBe(0)
@@ -77,6 +103,108 @@ describe("headtower check-config", SLOW, () => {
     const r = await headtower(["check-config"], { HEADTOWER_CONFIG: path })
     expect(r.code).toBe(0)
     expect(r.stdout).toContain("listen: 127.0.0.1:4555")
+  })
+})
+
+describe("files read at start-up", SLOW, () => {
+  const fifo = (name: string) => {
+    const path = join(dir, name)
+    execFileSync("mkfifo", [path])
+    return path
+  }
+
+  it("a config file that is a FIFO is refused as not a regular file, without waiting for a writer", async () => {
+    const path = fifo("config.fifo")
+    const viaEnv = await headtower(["check-config"], { HEADTOWER_CONFIG: path })
+    expect(viaEnv.code).not.toBe(0)
+    expect(viaEnv.stderr).toContain("cannot read: a FIFO, not a regular file")
+    const viaOption = await headtower(["check-config", "--config", path])
+    expect(viaOption.code).not.toBe(0)
+    expect(viaOption.stderr).toContain(`Expected path '${path}' to be a regular file`)
+  })
+
+  it("HEADTOWER_CONFIG naming /dev/zero is refused as a device", async () => {
+    const r = await headtower(["check-config"], { HEADTOWER_CONFIG: "/dev/zero" })
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain("cannot read: a device, not a regular file")
+  })
+
+  it("headscale.api_key_path naming a FIFO or /dev/zero is refused", async () => {
+    for (const keyPath of [fifo("key.fifo"), "/dev/zero"]) {
+      const r = await headtower(["check-config", "--config", file("key-special.yaml", `headscale: { api_key_path: "${keyPath}" }`)])
+      expect(r.code).not.toBe(0)
+      expect(r.stderr).toMatch(/headscale\.api_key_path: cannot read ".*": a (FIFO|device), not a regular file/)
+    }
+  })
+
+  it("a 64 MiB key file is refused by its size, not read whole", async () => {
+    const key = file("huge.key", "k".repeat(64 * 1024 * 1024))
+    const r = await headtower(["check-config", "--config", file("key-huge.yaml", `headscale: { api_key_path: "${key}" }`)])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain("67108864 bytes, more than the 4 KiB such a file may hold")
+  })
+
+  it("a config file over 1 MiB is refused by its size", async () => {
+    const r = await headtower(["check-config", "--config", file("huge.yaml", `# ${"x".repeat(2 * 1024 * 1024)}\n`)])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain("more than the 1024 KiB such a file may hold")
+  })
+
+  it("SIGTERM during start-up (the user store not answering) ends the process, exit 0", async () => {
+    // A "PostgreSQL" that accepts and never answers: start-up waits on it.
+    const sockets = new Set<Socket>()
+    let connected: () => void = () => {}
+    const reached = new Promise<void>((resolve) => (connected = resolve))
+    const silent = createServer((socket) => {
+      sockets.add(socket)
+      connected()
+    })
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+    const pgPort = (silent.address() as { port: number }).port
+    const path = file("silent-pg.yaml", `database: { url: "postgres://headtower@127.0.0.1:${pgPort}/headtower" }\nserver: { listen: "127.0.0.1:0" }`)
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", path], { cwd: ROOT, env, stdio: "ignore" })
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+    try {
+      await reached
+      child.kill("SIGTERM")
+      expect(await exited).toBe(0)
+    } finally {
+      child.kill("SIGKILL")
+      for (const socket of sockets) socket.destroy()
+      silent.close()
+    }
+  })
+})
+
+describe("what reaches the operator's terminal", SLOW, () => {
+  // OSC 0 (retitle), CSI 2J (clear), a bidi override: none may reach the terminal raw.
+  const HOSTILE = "\x1b]0;pwned\x07\x1b[2J\u202e"
+  const RAW = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/
+
+  it("explain --peer: escape sequences in the peer are printed as escapes", async () => {
+    const r = await headtower(["explain", "--config", file("esc.yaml", GOOD(join(dir, "esc.db"))), "--peer", `10.0.0.1${HOSTILE}`, "-H", "Remote-User: alice"])
+    expect(r.stdout + r.stderr).not.toMatch(RAW)
+    expect(r.stdout).toContain("\\x1b]0;pwned\\x07\\x1b[2J\\u{202e}")
+  })
+
+  it("check-config: a YAML key name and a HEADTOWER_ variable name with escape sequences are printed as escapes", async () => {
+    const r = await headtower(
+      ["check-config", "--config", file("esc-key.yaml", `server: { "\\e]0;pwned\\a": 1 }`)],
+      { [`HEADTOWER_X${HOSTILE}`]: "1" }
+    )
+    expect(r.code).not.toBe(0)
+    expect(r.stdout + r.stderr).not.toMatch(RAW)
+    expect(r.stderr).toContain("server.\\x1b]0;pwned\\x07: unknown key")
+    expect(r.stderr).toContain("HEADTOWER_X\\x1b]0;pwned\\x07\\x1b[2J\\u{202e}: unknown variable")
+  })
+
+  it("a 1 MiB config value is cut in the error, with a marker and its length", async () => {
+    const r = await headtower(["check-config", "--config", file("long.yaml", `server: { listen: "${"x".repeat(1_000_000)}" }`)])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain("server.listen")
+    // The message quoting the value is cut: the marker gives the whole message's length.
+    expect(r.stderr).toMatch(/…\[100\d{4} characters\]/)
+    expect(r.stderr.length).toBeLessThan(5_000)
   })
 })
 

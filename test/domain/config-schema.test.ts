@@ -35,13 +35,13 @@ describe("check-config's effective configuration", () => {
         }
       },
       database: { url: "sqlite:./data/headtower.db" },
-      telemetry: { otlp_endpoint: null, service_name: "headtower" }
+      telemetry: { otlp_endpoint: null, service_name: "headtower", export_identity: false }
     })
   })
 
   it("redacts the API key (inline, from a file or from the environment) and a PostgreSQL URL", () => {
     const fromFile = shown(`headscale: { api_key_path: /run/key }\ndatabase: { url: "postgres://u:pw-secret@127.0.0.1/db" }`)
-    expect(fromFile).toMatchObject({ headscale: { api_key: "<redacted>" }, database: { url: "postgres://<redacted>" } })
+    expect(fromFile).toMatchObject({ headscale: { api_key: "<redacted>" }, database: { url: "postgres://***@127.0.0.1/db" } })
     expect(JSON.stringify(fromFile)).not.toMatch(/hskey|pw-secret/)
     const fromEnv = shown(undefined, { HEADTOWER_HEADSCALE__API_KEY: "hskey-env" })
     expect(fromEnv).toMatchObject({ headscale: { api_key: "<redacted>" } })

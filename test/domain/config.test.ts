@@ -23,6 +23,19 @@ server:
 const errorPaths = (r: ReturnType<typeof parse>) => r.errors.map((e) => e.path)
 
 describe("Config parsing", () => {
+  it("keys are matched against the known set only: inherited names such as constructor, __proto__, toString are unknown keys", () => {
+    for (const [yaml, path] of [
+      ["constructor: {}", "constructor"],
+      ["__proto__: {}", "__proto__"],
+      ["toString: {}", "toString"],
+      ["server: { toString: {} }", "server.toString"],
+      ["headscale: { hasOwnProperty: {} }", "headscale.hasOwnProperty"],
+      ["server: { proxy_auth: { __proto__: { enabled: true } } }", "server.proxy_auth.__proto__"]
+    ] as const) {
+      expect(parse(yaml).errors, yaml).toContainEqual({ path, message: expect.stringMatching(/^unknown key/) })
+    }
+  })
+
   it("accepts the spec's basic configuration", () => {
     const r = parse(SPEC_EXAMPLE)
     expect(r.errors).toEqual([])
@@ -155,6 +168,42 @@ describe("Config parsing", () => {
     })
   })
 
+  describe("issue 11: settings that let a client choose what it is judged on", () => {
+    const warned = (yaml: string) => parse(yaml).warnings
+    it("trusted_proxy_cidrs containing an allowed_cidrs network warns: any host of the range can claim the allowed address", () => {
+      const w = warned(`server: { proxy_auth: { allowed_cidrs: ["10.20.30.40/32"], trusted_proxy_cidrs: ["10.0.0.0/8"], ip_header: X-Forwarded-For, ip_header_mode: rightmost_untrusted } }`)
+      expect(w.map((x) => x.path)).toEqual(["server.proxy_auth.trusted_proxy_cidrs[0]"])
+      expect(w[0]!.message).toContain("10.20.30.40/32")
+    })
+    it("trusted_proxy_cidrs wider than /24 or /64 warns; /24, /64 and single proxies do not", () => {
+      const w = warned(`server: { proxy_auth: { allowed_cidrs: ["192.0.2.7/32"], trusted_proxy_cidrs: ["10.1.0.0/23", "fd00::/63", "10.2.0.0/24", "fd01::/64", "10.3.0.9/32"] } }`)
+      expect(w.map((x) => x.path)).toEqual(["server.proxy_auth.trusted_proxy_cidrs[0]", "server.proxy_auth.trusted_proxy_cidrs[1]"])
+    })
+    it.each(["Host", "authorization", "Cookie", "Content-Type", "content-length", "Transfer-Encoding", "Connection", "TE", "Upgrade", "Proxy-Authorization", "User-Agent"])(
+      "%s is refused as user_header, email_header, name_header, picture_header and ip_header",
+      (name) => {
+        for (const key of ["user_header", "email_header", "name_header", "picture_header", "ip_header"]) {
+          const r = parse(`server: { proxy_auth: { ${key}: "${name}" } }`)
+          expect(errorPaths(r)).toEqual([`server.proxy_auth.${key}`])
+          expect(r.errors[0]!.message).toContain("the client would choose its value")
+        }
+      }
+    )
+    it("headers only a proxy sets stay accepted", () => {
+      for (const name of ["Remote-User", "X-Forwarded-User", "X-Auth-Request-Email", "Forwarded", "X-Real-IP"]) {
+        expect(errorPaths(parse(`server: { proxy_auth: { user_header: "${name}" } }`))).toEqual([])
+      }
+    })
+    it.each(["//evil.example/logout", "/logout", "javascript:alert(1)", "evil.example/logout"])("logout_url %s is refused: absolute http(s) only", (url) => {
+      const r = parse(`server: { proxy_auth: { logout_url: "${url}" } }`)
+      expect(errorPaths(r)).toEqual(["server.proxy_auth.logout_url"])
+      expect(r.errors[0]!.message).toContain("must be an absolute http(s) URL")
+    })
+    it("an absolute https logout_url is accepted", () => {
+      expect(parse(`server: { proxy_auth: { logout_url: "https://auth.example.com/logout" } }`).errors).toEqual([])
+    })
+  })
+
   describe("environment overrides", () => {
     it("HEADTOWER_<PATH> with __ between segments overrides the file; lists are comma-separated", () => {
       const r = parse(SPEC_EXAMPLE, {
@@ -167,6 +216,12 @@ describe("Config parsing", () => {
       expect(r.config!.server).toMatchObject({ host: "::1", port: 4000 })
       expect(Redacted.value(Option.getOrThrow(r.config!.headscale.apiKey))).toBe("from-env")
     })
+    it("names differing only in letter case do not both count: variables match in upper case only", () => {
+      const r = parse(undefined, { HEADTOWER_headscale__url: "http://a.example", HEADTOWER_HEADSCALE__URL: "http://b.example" })
+      expect(r.errors).toEqual([{ path: "HEADTOWER_headscale__url", message: "unknown variable; did you mean HEADTOWER_HEADSCALE__URL?" }])
+      expect(parse(undefined, { HEADTOWER_Headscale__Url: "http://a.example" }).errors.map((e) => e.path)).toEqual(["HEADTOWER_Headscale__Url"])
+    })
+
     it("an unknown HEADTOWER_ variable is an error with a suggestion", () => {
       const r = parse(undefined, { HEADTOWER_SERVER__PROXY_AUTH__ENABLE: "true" })
       expect(r.errors[0]!.message).toContain("HEADTOWER_SERVER__PROXY_AUTH__ENABLED")

@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from "node:fs"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
 import { caddyPasswordHash, startCaddy } from "./support/caddy.js"
+import { renderDocsProxy } from "./support/docsProxies.js"
 import { E2E_API_KEY, type Headtower, startHeadtower } from "./support/headtower.js"
 import { freePort, rawRequest } from "./support/net.js"
 import { htpasswdLine, startNginx } from "./support/nginx.js"
@@ -14,16 +15,7 @@ import { makeWorkDir } from "./support/workdir.js"
  * fails.
  */
 
-const DOCS = join(import.meta.dirname, "..", "..", "docs", "proxies")
 const STRANGER = "127.0.0.3"
-
-const render = (file: string, vars: Record<string, string>): string => {
-  const text = readFileSync(join(DOCS, file), "utf8").replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => vars[name] ?? whole)
-  const left = /\$\{[A-Z_]+\}/.exec(text.replace(/^\s*#.*$/gm, ""))
-  if (left) throw new Error(`${file}: placeholder ${left[0]} not filled`)
-  return text
-}
-
 const flow = (name: string, setup: () => Promise<{ port: number; headtower: Headtower }>) =>
   describe(`docs/proxies: ${name}`, () => {
     let port = 0
@@ -85,7 +77,7 @@ flow("nginx-basic-auth.conf", async () => {
   const port = await freePort()
   const htpasswd = join(work.dir, "docs.htpasswd")
   writeFileSync(htpasswd, `${htpasswdLine("alice", "alice-password")}\n`)
-  const servers = render("nginx-basic-auth.conf", {
+  const servers = renderDocsProxy("nginx-basic-auth.conf", {
     LISTEN: `127.0.0.1:${port}`,
     HTPASSWD: htpasswd,
     HEADTOWER: `127.0.0.1:${headtower.port}`,
@@ -105,7 +97,7 @@ flow("Caddyfile.basic-auth", async () => {
   })
   stops.push(headtower.stop)
   const port = await freePort()
-  const caddyfile = render("Caddyfile.basic-auth", {
+  const caddyfile = renderDocsProxy("Caddyfile.basic-auth", {
     LISTEN: `127.0.0.1:${port}`,
     USER: "alice",
     PASSWORD_HASH: await caddyPasswordHash("alice-password"),

@@ -159,7 +159,7 @@ describe("SQLite user store faults, real file, real server process", () => {
     expect(response.ms).toBeLessThan(BOUND_MS)
   })
 
-  it("data directory removed → 503 (no write acknowledged into a deleted file); recreated empty → still 503; backup restored → 200, owner kept, same process", async () => {
+  it("data directory removed → 503 (no write acknowledged into a deleted file); recreated empty → still 503; backup restored → still 503 (never adopted); restart → 200, owner kept", async () => {
     const backup = work.path("backup.db")
     // A consistent copy through SQLite itself, as an operator's backup job would take it.
     const Database = createRequire(import.meta.url)("better-sqlite3")
@@ -178,8 +178,18 @@ describe("SQLite user store faults, real file, real server process", () => {
     expectUnavailable(await login())
     expect(headtower!.hasExited()).toBe(false)
 
-    // The restore: a different file (inode) at the old path, which the server must pick up.
+    // The restore: a different file (inode) at the old path. A running server never adopts a
+    // file put there under it (whoever put it there would choose the owner); a restart does.
     renameSync(backup, dbFile)
+    expectUnavailable(await login())
+    expect(headtower!.log()).toContain(`${dbFile} was replaced by another file, which is not adopted; restart Headtower`)
+    await headtower!.stop()
+    headtower = await startHeadtower({
+      workDir: work.dir,
+      headscaleUrl: headscale.url,
+      databaseUrl: `sqlite:${dbFile}`,
+      proxyAuth: { sync_ttl_seconds: 0 }
+    })
     expect((await login()).status).toBe(200)
     expect((await login("owner")).json).toMatchObject({ identity: "proxy:owner", role: "owner" })
     expect((await rawRequest({ port: headtower!.port, path: "/readyz" })).status).toBe(200)

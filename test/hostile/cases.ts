@@ -53,7 +53,8 @@ const ok = (identity: string, stored?: Stored): Expectation => (stored === undef
 const rejected = (status: number, tag: string | undefined): Expectation => ({ status, tag })
 /** Node's HTTP parser refused the request before any Headtower code ran. */
 const parser400 = rejected(400, undefined)
-const tooLarge = rejected(431, undefined)
+/** Past the header limits: refused whole, with the typed 431 (issue 11). */
+const tooLarge = rejected(431, "RequestHeadersTooLarge")
 const ambiguous = rejected(400, "AmbiguousHeader")
 const invalid = rejected(400, "InvalidHeader")
 const missing = rejected(401, "MissingIdentityHeader")
@@ -283,6 +284,8 @@ const forwardedCases: Array<HostileCase> = [
   fwd("unterminated quoted string", `for="${CLIENT}`, badForwarded),
   fwd("unbracketed IPv6 in quotes", `for="${CLIENT_V6}"`, badForwarded),
   fwd("obfuscated port", `for="${CLIENT}:_abc"`, FWD_OK),
+  fwd("100 elements, the client last (at the limit)", [...Array.from({ length: 99 }, () => `for=${STRANGER}`), `for=${CLIENT}`].join(","), FWD_OK),
+  fwd("101 elements (one over): refused, not cut to 100", [...Array.from({ length: 100 }, () => `for=${STRANGER}`), `for=${CLIENT}`].join(","), badForwarded),
   fwd("300 elements", Array.from({ length: 300 }, () => `for=${CLIENT}`).join(","), badForwarded),
   fwd("two for= in one element", `for=${CLIENT};for=${OTHER_CLIENT}`, badForwarded),
   fwd("empty", "", badForwarded),

@@ -5,7 +5,7 @@ import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { type Profile, User, type UserId } from "../../src/domain/User.js"
 import { Authenticator } from "../../src/services/Authenticator.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
-import { type ProxyAuthOverrides, TEST_API_KEY, testConfigLayer } from "../fixtures/config.js"
+import { type ProxyAuthOverrides, TEST_API_KEY, testConfig, testConfigLayer } from "../fixtures/config.js"
 import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
 
 /** An in-memory repository that records every provision; methods outside the login path die loudly. */
@@ -216,6 +216,25 @@ describe("Authenticator.authenticate", () => {
       const text = allAttributeText([...ok.spans, ...rejected.spans])
       expect(text).not.toContain(TEST_API_KEY)
       expect(text).not.toContain("s3cr3t")
+    }))
+
+  it.effect("spans name the user by user id; the identity only when telemetry.export_identity is on", () =>
+    Effect.gen(function* () {
+      const spansWith = (exportIdentity: boolean) =>
+        Effect.gen(function* () {
+          const auth = yield* Authenticator
+          return (yield* recordSpans(auth.authenticate(requestFacts("127.0.0.1", [["Remote-User", "ident-k4pw"]])))).spans
+        }).pipe(Effect.provide(Authenticator.Default.pipe(
+          Layer.provide(fakeUsers().layer),
+          Layer.provide(testConfigLayer({}, { telemetry: { ...testConfig().telemetry, exportIdentity } }))
+        )))
+      const off = yield* spansWith(false)
+      expect(allAttributeText(off)).not.toContain("ident-k4pw")
+      const authOff = off.find((s) => s.name === "Authenticator.authenticate")!
+      expect(authOff.attributes.get("auth.user_id")).toBe("u1")
+      const on = yield* spansWith(true)
+      const authOn = on.find((s) => s.name === "Authenticator.authenticate")!
+      expect(authOn.attributes.get("auth.identity")).toBe("proxy:ident-k4pw")
     }))
 
   it.effect("authenticate needs nothing from its caller (R = never)", () =>

@@ -1,8 +1,8 @@
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, HashMap, Layer, Logger, Option, Redacted } from "effect"
 import type { HeadscaleCredentials } from "../../src/domain/Headscale.js"
 import type { HeadscaleError } from "../../src/domain/headscaleErrors.js"
-import { HeadscaleClient, headscaleHttpClientLayer } from "../../src/services/HeadscaleClient.js"
+import { HeadscaleClient, headscaleHttpClientLayer, MAX_BODY_BYTES } from "../../src/services/HeadscaleClient.js"
 import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
 import { TEST_API_KEY, testConfigLayer } from "../fixtures/config.js"
 import {
@@ -42,6 +42,15 @@ const withClient = <A, E>(
     )
   )
 
+
+/** Runs `effect` with its log lines (message and annotations) recorded into `lines`. */
+const withLogs = <A, E, R>(lines: Array<{ message: unknown; annotations: Record<string, unknown> }>, effect: Effect.Effect<A, E, R>) =>
+  Effect.provide(
+    effect,
+    Logger.replace(Logger.defaultLogger, Logger.make(({ annotations, message }) => {
+      lines.push({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+    }))
+  )
 
 const failureOf = <A>(fake: FakeHeadscale, call: (client: HeadscaleClient) => Effect.Effect<A, HeadscaleError>, timeoutMs?: number) =>
   withClient(fake.url, (client) => Effect.flip(call(client)), timeoutMs)
@@ -194,14 +203,32 @@ describe("HeadscaleClient", () => {
       expect(fake.requests).toHaveLength(1)
     }))
 
-  it.scopedLive("a persistent 500 is retried twice, then fails with HeadscaleUnavailable naming Headscale's message", () =>
+  it.scopedLive("a persistent 500 is retried twice, then fails with HeadscaleUnavailable; Headscale's message is logged, not relayed", () =>
     Effect.gen(function*() {
       const fake = yield* fakeHeadscale()
       yield* Effect.promise(() => fake.setFault({ status: 500 }))
-      const error = yield* failureOf(fake, (client) => client.listUsers(credentials))
+      const logs: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
+      const error = yield* withLogs(logs, failureOf(fake, (client) => client.listUsers(credentials)))
       expect(error._tag).toBe("HeadscaleUnavailable")
-      expect(error.message).toBe("Headscale answered 500 to GET /api/v1/user: injected failure")
+      expect(error.message).toBe("Headscale answered 500 to GET /api/v1/user")
+      expect(JSON.stringify(error)).not.toContain("injected failure")
+      expect(logs).toContainEqual({
+        message: ["Headscale answered 500 to GET /api/v1/user"],
+        annotations: expect.objectContaining({ upstream_error: "injected failure" })
+      })
       expect(fake.requests).toHaveLength(3)
+    }))
+
+  it.scopedLive("a 500 MiB answer is cut off at the size bound: HeadscaleBadResponse (502), the rest never read", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeHeadscale()
+      yield* Effect.promise(() => fake.setFault({ hugeBodyBytes: 500 * 1024 * 1024 }))
+      const error = yield* failureOf(fake, (client) => client.listUsers(credentials), 60_000)
+      expect(error._tag).toBe("HeadscaleBadResponse")
+      expect(error.message).toBe("Headscale's answer was too large (GET /api/v1/user)")
+      // What the fake managed to write: the bound plus what socket buffers hold, not 500 MiB.
+      expect(fake.hugeBytesSent).toBeLessThan(MAX_BODY_BYTES + 16 * 1024 * 1024)
+      expect(fake.requests).toHaveLength(1)
     }))
 
   it.scopedLive("a single 500 is retried and the call succeeds", () =>
@@ -222,13 +249,15 @@ describe("HeadscaleClient", () => {
       expect(fake.requests.map((r) => r.url)).toEqual(["/headscale/api/v1/user"])
     }))
 
-  it.scopedLive("0.30 problem+json: a 500 is retried and reported with its detail", () =>
+  it.scopedLive("0.30 problem+json: a 500 is retried and its detail logged for the operator, not relayed", () =>
     Effect.gen(function*() {
       const fake = yield* fakeHeadscale({ mode: "0.30" })
       yield* Effect.promise(() => fake.setFault({ status: 500 }))
-      const error = yield* failureOf(fake, (client) => client.listNodes(credentials))
+      const logs: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
+      const error = yield* withLogs(logs, failureOf(fake, (client) => client.listNodes(credentials)))
       expect(error._tag).toBe("HeadscaleUnavailable")
-      expect(error.message).toBe("Headscale answered 500 to GET /api/v1/node: injected failure")
+      expect(error.message).toBe("Headscale answered 500 to GET /api/v1/node")
+      expect(logs.map((l) => l.annotations.upstream_error)).toContain("injected failure")
       expect(fake.requests).toHaveLength(3)
     }))
 

@@ -6,7 +6,7 @@ import { testConfigLayer } from "../fixtures/config.js"
 const tracerWith = (otlpEndpoint: string | undefined) =>
   Effect.runPromise(
     Effect.tracer.pipe(
-      Effect.provide(TracingLive.pipe(Layer.provide(testConfigLayer({}, { telemetry: { otlpEndpoint, serviceName: "t" } }))))
+      Effect.provide(TracingLive.pipe(Layer.provide(testConfigLayer({}, { telemetry: { otlpEndpoint, serviceName: "t", exportIdentity: false } }))))
     )
   )
 

@@ -156,13 +156,26 @@ describe("span export over OTLP/HTTP", () => {
     expect(leaks).toEqual([])
   })
 
-  it("never exports profile headers, and the identity only as the decided proxy identity", () => {
+  it("never exports profile headers nor the identity: the user is named by user id (telemetry.export_identity is off)", () => {
     const found = receiver.spans.flatMap(strings)
     expect(found.filter(({ value }) => value.includes(EMAIL) || value.includes(NAME))).toEqual([])
-    // The raw Remote-User value (a header dump) must not appear; `proxy:<value>` is the decision.
-    const identity = found.filter(({ value }) => value.includes(IDENT))
-    expect(identity.length).toBeGreaterThan(0)
-    for (const { where, value } of identity) expect({ where, value }).toEqual({ where, value: `proxy:${IDENT}` })
+    expect(found.filter(({ value }) => value.includes(IDENT))).toEqual([])
+    const authenticated = named("Authenticator.authenticate").filter((s) => s.attributes["auth.outcome"] === "authenticated")
+    expect(authenticated.length).toBeGreaterThan(0)
+    for (const span of authenticated) expect(span.attributes["auth.user_id"]).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it("honours an incoming traceparent from a trusted proxy only; a stranger's starts a trace of its own", async () => {
+    const traceparent = (traceId: string) => ["traceparent", `00-${traceId}-00f067aa0ba902b7-01`] as const
+    const trustedTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    const strangerTrace = "5ce0a3f0a0b34da6a3ce929d0e0e4737"
+    expect((await send({ path: "/api/me", headers: [...profileHeaders, traceparent(trustedTrace)] })).status).toBe(200)
+    expect((await send({ path: "/api/me", localAddress: STRANGER, headers: [...profileHeaders, traceparent(strangerTrace)] })).status).toBe(403)
+    const requestSpans = () => named("http.server GET").filter((s) => s.attributes["url.path"] === "/api/me")
+    await waitFor("the trusted proxy's request span", () => requestSpans().some((s) => s.traceId === trustedTrace))
+    // beforeAll's stranger request and this one: two refused /api/me spans.
+    await waitFor("the stranger's request span", () => requestSpans().filter((s) => s.attributes["http.response.status_code"] === 403).length >= 2)
+    expect(receiver.spans.filter((s) => s.traceId === strangerTrace)).toEqual([])
   })
 
   it("shows a request span's header names but not their values, except harmless ones", () => {

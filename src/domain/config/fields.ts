@@ -1,5 +1,6 @@
 import { Context, Effect, Either, Option, ParseResult, Redacted, Schema } from "effect"
 import { compileCidrs, parseCidr, type Cidr, type CidrList } from "../Address.js"
+import { printable, quoted, redactUrl } from "../display.js"
 
 /*
  * The value types a configuration key can have, as Schemas: each checks what is written (with
@@ -7,9 +8,15 @@ import { compileCidrs, parseCidr, type Cidr, type CidrList } from "../Address.js
  * quote a value say what was written, so an operator finds it in the file.
  */
 
-/** How a value reads in a message: its type and its text. */
+/** How a value reads in a message: its type and its text, printable and cut. */
 export const describe = (value: unknown): string =>
-  value === null ? "null" : Array.isArray(value) ? "a list" : `${typeof value} ${JSON.stringify(value)}`
+  value === null
+    ? "null"
+    : Array.isArray(value)
+    ? "a list"
+    : typeof value === "string"
+    ? `string ${quoted(value)}`
+    : `${typeof value} ${printable(JSON.stringify(value) ?? String(value))}`
 
 /**
  * How `check-config` prints a key, given its value as written (undefined when unset);
@@ -58,22 +65,46 @@ const isHttpUrl = (text: string): boolean => {
   }
 }
 
-export const HttpUrl = Text.pipe(Schema.filter((s) => isHttpUrl(s) || `must be an http(s) URL, got ${JSON.stringify(s)}`))
+/** An http(s) URL, `what` says which; its userinfo never appears in a message or in `check-config`. */
+const httpUrl = (what: string) =>
+  Text.pipe(Schema.filter((s) => isHttpUrl(s) || `must be ${what}, got ${JSON.stringify(redactUrl(s))}`)).annotations({
+    [Shown]: ((url: string | undefined) => (url === undefined ? null : redactUrl(url))) as Shown
+  })
+
+export const HttpUrl = httpUrl("an http(s) URL")
 
 /** A base URL: trailing slashes dropped, so paths can be appended. */
 export const BaseUrl = Schema.transform(HttpUrl, Schema.String, { decode: (s) => s.replace(/\/+$/, ""), encode: (s) => s })
 
-export const LogoutUrl = Text.pipe(
-  Schema.filter(
-    (s) => isHttpUrl(s) || s.startsWith("/") || `must be an http(s) URL or an absolute path, got ${JSON.stringify(s)}`
-  )
-)
+/** Absolute only: a path such as "//evil.example/" is protocol-relative, another host. */
+export const LogoutUrl = httpUrl("an absolute http(s) URL")
 
 /** RFC 9110 token: what a header field name may be. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
+/**
+ * Headers HTTP itself gives a meaning, set by the client (or by each proxy for its own use) and
+ * passed on by every proxy: named as an identity or client-IP header, the client would choose
+ * its value. Lower case; a name ending in "-" is a prefix (`content-type`, `if-match`…).
+ */
+const HTTP_OWN_HEADERS = [
+  "host", "authorization", "proxy-authorization", "cookie", "connection", "keep-alive", "proxy-connection",
+  "te", "trailer", "transfer-encoding", "upgrade", "expect", "via", "max-forwards", "user-agent", "referer",
+  "origin", "accept", "accept-", "range", "if-", "cache-control", "pragma", "date", "content-"
+]
+const isHttpOwnHeader = (name: string) => {
+  const lower = name.toLowerCase()
+  return HTTP_OWN_HEADERS.some((own) => (own.endsWith("-") ? lower.startsWith(own) : lower === own))
+}
+
+/** A header a proxy sends: a valid name, and none the client sets by HTTP's own rules. */
 export const HeaderName = Text.pipe(
-  Schema.filter((s) => TOKEN.test(s) || `${JSON.stringify(s)} is not a valid HTTP header name`)
+  Schema.filter((s) => TOKEN.test(s) || `${JSON.stringify(s)} is not a valid HTTP header name`),
+  Schema.filter(
+    (s) =>
+      !isHttpOwnHeader(s) ||
+      `"${s}" is a header HTTP itself defines, sent by the client and passed on by proxies: the client would choose its value; name a header only your proxy sets`
+  )
 )
 
 const CidrSelf = Schema.declare((u: unknown): u is Cidr => typeof u === "object" && u !== null && "prefix" in u)
@@ -125,9 +156,6 @@ export const DatabaseConfig = Schema.Union(
   Schema.Struct({ kind: Schema.Literal("postgres"), url: Schema.RedactedFromSelf(Schema.String) })
 )
 
-/** A URL for messages and output: the password never appears. */
-const redactUrl = (text: string): string => text.replace(/(\/\/[^:/@]*:)[^@]*@/, "$1***@")
-
 const parseDatabaseUrl = (text: string): typeof DatabaseConfig.Type | undefined => {
   if (text.startsWith("sqlite:")) {
     const path = text.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "")
@@ -147,9 +175,7 @@ export const DatabaseUrl = Schema.transformOrFail(Text, DatabaseConfig, {
       : refuse(ast, redactUrl(text), `must be "sqlite:<path>" or "postgres://user@host/db", got ${JSON.stringify(redactUrl(text))}`)
   },
   encode: (db) => ParseResult.succeed(db.kind === "sqlite" ? `sqlite:${db.path}` : Redacted.value(db.url))
-}).annotations({
-  [Shown]: ((url: string) => (url.startsWith("sqlite:") ? url : "postgres://<redacted>")) as Shown
-})
+}).annotations({ [Shown]: ((url: string) => redactUrl(url)) as Shown })
 
 /** The Headscale API key: trimmed; it goes into an Authorization header, so visible ASCII only. */
 export const ApiKey = Schema.compose(

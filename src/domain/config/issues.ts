@@ -1,5 +1,6 @@
 import { ParseResult } from "effect"
 import type { ConfigIssue } from "../AppConfig.js"
+import { MAX_LINE, printable } from "../display.js"
 import { sectionAt } from "./keys.js"
 import { suggest } from "./suggest.js"
 
@@ -24,5 +25,6 @@ export const issuesOf = (error: ParseResult.ParseError): Array<ConfigIssue> =>
     message: issue._tag === "Unexpected" ? unknownKey(issue.path) : issue.message
   }))
 
+/** The config error formatter: key paths, variable names and messages may hold anything, so each is made printable. */
 export const formatIssues = (issues: ReadonlyArray<ConfigIssue>): string =>
-  issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")
+  issues.map((i) => `  ${printable(i.path)}: ${printable(i.message, MAX_LINE)}`).join("\n")

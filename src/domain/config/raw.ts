@@ -1,4 +1,5 @@
 import type { ConfigIssue } from "../AppConfig.js"
+import { quoted } from "../display.js"
 import { describe } from "./fields.js"
 import { CONFIG_KEYS, leaves, type LeafKind, type SectionKey } from "./keys.js"
 import { suggest } from "./suggest.js"
@@ -69,14 +70,15 @@ export const applyEnv = (tree: RawTree, env: Readonly<Record<string, string | un
   const issues: Array<ConfigIssue> = []
   for (const [name, text] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || text === undefined) continue
-    const leaf = ENV_KEYS.get(name.toUpperCase())
+    // Names match in upper case only, so two variables differing in case cannot both name one key.
+    const leaf = ENV_KEYS.get(name)
     if (leaf === undefined) {
       const hint = suggest(name, ENV_KEYS.keys())
       issues.push({ path: name, message: `unknown variable${hint ? `; did you mean ${hint}?` : ""}` })
       continue
     }
     const value = coerce(leaf.kind, text)
-    if (value === undefined) issues.push({ path: name, message: `must be a ${leaf.kind}, got ${JSON.stringify(text)}` })
+    if (value === undefined) issues.push({ path: name, message: `must be a ${leaf.kind}, got ${quoted(text)}` })
     else setAt(tree, leaf.path, value)
   }
   const telemetry = tree.telemetry as RawTree

@@ -1,5 +1,5 @@
 import { Either } from "effect"
-import { isCatchAll, parseCidr } from "../Address.js"
+import { isCatchAll, parseCidr, type Cidr, type CidrList } from "../Address.js"
 import { DEFAULT_USER_HEADER, type AppConfig, type ConfigIssue, type ConfigWarning } from "../AppConfig.js"
 import type { RawTree } from "./raw.js"
 
@@ -18,6 +18,15 @@ const CIDR_KEYS = ["allowed_cidrs", "trusted_proxy_cidrs"] as const
 /** Rules wider than these are almost never "the proxy's address" (0.0.0.0/1 + 128.0.0.0/1 is everyone). */
 const WIDE_IPV4_PREFIX = 8
 const WIDE_IPV6_PREFIX = 32
+
+/**
+ * trusted_proxy_cidrs rules wider than these name more than the proxies: any host in the range
+ * may write the client IP (a proxy is one address, or a few in one /24 or /64).
+ */
+const PROXY_IPV4_PREFIX = 24
+const PROXY_IPV6_PREFIX = 64
+
+const isWide = (cidr: Cidr) => isCatchAll(cidr) || cidr.prefix < (cidr.family === 4 ? WIDE_IPV4_PREFIX : WIDE_IPV6_PREFIX)
 
 const proxyAuthOf = (written: RawTree) => (written.server as RawTree).proxy_auth as RawTree
 
@@ -74,6 +83,30 @@ const cidrWarnings = (key: (typeof CIDR_KEYS)[number], written: ReadonlyArray<st
     return warnings
   })
 
+/**
+ * A trusted proxy rule covering more than proxies: wider than a /24 or /64, or containing an
+ * allowed_cidrs network (then any host of the rule can claim that allowed address). The
+ * catch-all and /8-wide rules already have their warning.
+ */
+const wideProxyWarnings = (trusted: CidrList, allowed: CidrList): Array<ConfigWarning> =>
+  trusted.cidrs.flatMap((cidr, i) => {
+    const path = `${BASE}.trusted_proxy_cidrs[${i}]`
+    if (isWide(cidr)) return []
+    const covered = allowed.cidrs.find(
+      (a) => a.family === cidr.family && a.prefix > cidr.prefix && a.network.match(cidr.network, cidr.prefix)
+    )
+    const proxyPrefix = cidr.family === 4 ? PROXY_IPV4_PREFIX : PROXY_IPV6_PREFIX
+    if (covered !== undefined) {
+      return [{
+        path,
+        message: `"${cidr.text}" contains allowed_cidrs' ${covered.text}: any host in ${cidr.text} can send an ip_header claiming that allowed address; list the proxies alone`
+      }]
+    }
+    return cidr.prefix < proxyPrefix
+      ? [{ path, message: `"${cidr.text}" is wider than /${proxyPrefix}: every host in it may write the client IP; list the proxies alone` }]
+      : []
+  })
+
 /** The warnings of a valid configuration, from its values and from what was written. */
 export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree): Array<ConfigWarning> => {
   const pa = proxyAuthOf(written)
@@ -83,7 +116,8 @@ export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree
       : []
   )
   for (const key of CIDR_KEYS) warnings.push(...cidrWarnings(key, (pa[key] as ReadonlyArray<string> | undefined) ?? []))
-  const { ipHeader, ipHeaderMode } = config.server.proxyAuth
+  const { allowedCidrs, ipHeader, ipHeaderMode, trustedProxyCidrs } = config.server.proxyAuth
+  warnings.push(...wideProxyWarnings(trustedProxyCidrs, allowedCidrs))
   if (ipHeader !== undefined && ipHeaderMode === "first") {
     warnings.push({
       path: `${BASE}.ip_header_mode`,

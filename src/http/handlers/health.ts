@@ -7,6 +7,12 @@ import { HeadtowerApi, NotReady } from "../Api.js"
 
 /** A readiness probe must answer quickly even when a dependency hangs. */
 const CHECK_TIMEOUT = Duration.seconds(3)
+/*
+ * /readyz needs no authentication, and its Headscale check spends the operator's API key: the
+ * answer is shared for this long by everyone who asks, and one check at a time is made (those
+ * who ask meanwhile wait for it), so a flood of probes makes one Headscale call per period.
+ */
+const HEADSCALE_READINESS_TTL = Duration.seconds(5)
 
 const check = <E, R>(effect: Effect.Effect<unknown, E, R>) =>
   effect.pipe(
@@ -21,25 +27,27 @@ export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers
     const sql = yield* SqlClient.SqlClient
     const headscale = yield* HeadscaleClient
     const { apiKey } = (yield* Settings).headscale
+    // Effect.cachedWithTTL serialises callers on its cache: the first runs the check, the rest reuse it.
+    const headscaleReady = yield* Effect.cachedWithTTL(
+      Option.match(apiKey, {
+        onNone: () => Effect.succeed("no api key configured"),
+        onSome: (key) => check(headscale.health({ apiKey: key }))
+      }).pipe(
+        // Logged where it is checked: once per period, not once per probe.
+        Effect.tap((result) => result === "ok" ? Effect.void : Effect.logWarning(`not ready: Headscale check: ${result}`))
+      ),
+      HEADSCALE_READINESS_TTL
+    )
     return handlers
       .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
       .handle("readyz", () =>
         Effect.gen(function* () {
-          const [userStore, headscaleCheck] = yield* Effect.all(
-            [
-              check(sql`SELECT 1`),
-              Option.match(apiKey, {
-                onNone: () => Effect.succeed("no api key configured"),
-                onSome: (key) => check(headscale.health({ apiKey: key }))
-              })
-            ],
-            { concurrency: 2 }
-          )
-          const checks = { userStore, headscale: headscaleCheck }
+          const [userStore, headscaleCheck] = yield* Effect.all([check(sql`SELECT 1`), headscaleReady], { concurrency: 2 })
           if (userStore !== "ok" || headscaleCheck !== "ok") {
-            return yield* new NotReady({ message: "a dependency is not ready", checks })
+            if (userStore !== "ok") yield* Effect.logWarning(`not ready: user store check: ${userStore}`)
+            return yield* new NotReady({ message: "a dependency is not ready" })
           }
-          return { status: "ready" as const, checks }
+          return { status: "ready" as const }
         })
       )
   })

@@ -6,7 +6,8 @@ import { Authenticator } from "../../services/Authenticator.js"
 import { Settings } from "../../services/Settings.js"
 import { AuthenticationFailure } from "../Api.js"
 import { authenticateRequest } from "../Authentication.js"
-import { errorPage, usersPage } from "./usersPage.js"
+import { withoutBody } from "../requestBody.js"
+import { errorPage, SCRIPT_HASH, usersPage } from "./usersPage.js"
 
 /**
  * Browser routes outside the JSON API. `/users` authenticates like every API route (no
@@ -15,24 +16,23 @@ import { errorPage, usersPage } from "./usersPage.js"
  */
 export const PageRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function* () {
-    const authenticate = authenticateRequest(yield* Authenticator)
-    const { logoutUrl } = (yield* Settings).server.proxyAuth
+    const { proxyAuth } = (yield* Settings).server
+    const authenticate = authenticateRequest(yield* Authenticator, proxyAuth)
+    const { logoutUrl } = proxyAuth
     yield* router.add("GET", "/users", (request) =>
       authenticate(request).pipe(
-        Effect.as(html(usersPage({ logoutEnabled: logoutUrl !== undefined }), 200)),
+        Effect.zipRight(withoutBody(request, Effect.succeed(html(usersPage({ logoutEnabled: logoutUrl !== undefined }), 200)))),
         Effect.catchAll((error) => Effect.succeed(html(errorPage(error._tag, error.message), statusOf(error))))
       )
     )
-    yield* router.add("GET", "/", HttpServerResponse.redirect("/users", { status: 302 }))
-    yield* router.add(
-      "GET",
-      "/logout",
+    yield* router.add("GET", "/", (request) => withoutBody(request, Effect.succeed(HttpServerResponse.redirect("/users", { status: 302 }))))
+    const logout =
       logoutUrl === undefined
         ? HttpServerResponse.text("Logout is handled by your authenticating proxy; no logout_url is configured.", {
             status: 404
           })
         : HttpServerResponse.redirect(logoutUrl, { status: 302 })
-    )
+    yield* router.add("GET", "/logout", (request) => withoutBody(request, Effect.succeed(logout)))
   })
 )
 
@@ -40,10 +40,10 @@ const html = (body: string, status: number) =>
   HttpServerResponse.text(body, {
     status,
     contentType: "text/html; charset=utf-8",
-    // The page runs only its own inline script and shows only http(s) pictures.
+    // The page runs only its own inline script (pinned by its hash) and shows only http(s) pictures.
     headers: {
       "content-security-policy":
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        `default-src 'none'; script-src ${SCRIPT_HASH}; style-src 'unsafe-inline'; img-src http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
       "x-content-type-options": "nosniff",
       "referrer-policy": "no-referrer",
       "cache-control": "no-store"

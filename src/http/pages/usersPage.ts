@@ -5,6 +5,8 @@
  * hostile display name or picture URL from a proxy header cannot inject markup.
  */
 
+import { createHash } from "node:crypto"
+
 /** Escapes text for an HTML text node or a double-quoted attribute. */
 const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -290,6 +292,9 @@ function refresh() {
 
 refresh().then(function () { document.body.setAttribute("data-ready", "true"); });
 `
+
+/** The CSP source that pins SCRIPT, the page's one script: no other inline script runs. */
+export const SCRIPT_HASH = `'sha256-${createHash("sha256").update(SCRIPT).digest("base64")}'`
 
 const htmlDocument = (title: string, body: string, script?: string): string => `<!doctype html>
 <html lang="en">

@@ -113,3 +113,55 @@ export const sendRaw = (options: {
     )
     socket.on("close", () => resolve(parse(Buffer.concat(chunks))))
   })
+
+/**
+ * A request whose body is `bodyBytes` bytes of `fill`, written 64 KiB at a time as the socket
+ * drains and never built whole (so a test can send hundreds of MiB), as declared by
+ * Content-Length or chunked. Writing stops as soon as an answer arrives, as a real client's
+ * would; `sent` is how many body bytes were written by then.
+ */
+export const sendStreamed = (options: {
+  readonly port: number
+  readonly method?: string
+  readonly path: string
+  readonly lines: ReadonlyArray<string>
+  readonly bodyBytes: number
+  readonly chunked?: boolean
+  readonly fill?: string
+  readonly localAddress?: string
+  readonly timeoutMs?: number
+}): Promise<SocketResponse & { readonly sent: number }> =>
+  new Promise((resolve, reject) => {
+    const CHUNK = 64 * 1024
+    const piece = Buffer.alloc(CHUNK, options.fill ?? " ")
+    const framing = options.chunked === true ? "Transfer-Encoding: chunked" : `Content-Length: ${options.bodyBytes}`
+    const head = requestBytes({ port: options.port, method: options.method ?? "PATCH", path: options.path, lines: [...options.lines, framing] })
+    const chunks: Array<Buffer> = []
+    let sent = 0
+    let answered = false
+    const socket = connect({ host: "127.0.0.1", port: options.port, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) })
+    socket.setTimeout(options.timeoutMs ?? 60_000, () => socket.destroy(new Error("streamed request timed out")))
+    const pump = () => {
+      while (!answered && sent < options.bodyBytes) {
+        const size = Math.min(CHUNK, options.bodyBytes - sent)
+        const data = size === CHUNK ? piece : piece.subarray(0, size)
+        sent += size
+        const more = socket.write(options.chunked === true ? Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), data, Buffer.from("\r\n")]) : data)
+        if (!more) return void socket.once("drain", pump)
+      }
+      if (!answered && options.chunked === true) socket.write("0\r\n\r\n")
+    }
+    const done = () => resolve({ ...parse(Buffer.concat(chunks)), sent })
+    socket.on("connect", () => socket.write(head, pump))
+    socket.on("data", (chunk: Buffer) => {
+      answered = true
+      chunks.push(chunk)
+      if (complete(Buffer.concat(chunks))) {
+        socket.destroy()
+        done()
+      }
+    })
+    // The server (or proxy) may close while the body is still being written: what it answered counts.
+    socket.on("error", (error: NodeJS.ErrnoException) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? done() : reject(error)))
+    socket.on("close", done)
+  })

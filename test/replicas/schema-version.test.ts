@@ -1,0 +1,65 @@
+import { SqlClient } from "@effect/sql"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Redacted } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { DatabaseConfig } from "../../src/domain/AppConfig.js"
+import { LATEST_MIGRATION } from "../../src/migrations/index.js"
+import { DatabaseLive } from "../../src/services/Database.js"
+import { testConfigLayer } from "../fixtures/config.js"
+import { type PostgresServer, startPostgres } from "../fixtures/postgres.js"
+
+/*
+ * An older replica against a store a newer release has migrated: it must refuse to start,
+ * naming both versions, on SQLite and on a real PostgreSQL.
+ */
+
+let pg: PostgresServer | undefined
+const dirs: Array<string> = []
+beforeAll(async () => {
+  pg = await startPostgres()
+})
+afterAll(async () => {
+  await pg?.stop()
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+const stores: ReadonlyArray<{ readonly name: string; readonly fresh: () => Promise<DatabaseConfig> }> = [
+  {
+    name: "SQLite",
+    fresh: async () => {
+      const dir = mkdtempSync(join(tmpdir(), "headtower-schema-"))
+      dirs.push(dir)
+      return { kind: "sqlite", path: join(dir, "headtower.db") }
+    }
+  },
+  { name: "PostgreSQL", fresh: async () => ({ kind: "postgres", url: Redacted.make(await pg!.createDatabase()) }) }
+]
+
+const database = (config: DatabaseConfig) => DatabaseLive.pipe(Layer.provide(testConfigLayer(undefined, { database: config })))
+
+describe.each(stores)("a store migrated by a newer release ($name)", ({ fresh }) => {
+  it.scopedLive("this replica refuses to start, naming the store's migration and its own", () =>
+    Effect.gen(function* () {
+      const config = yield* Effect.promise(fresh)
+      // A newer release started first and applied a migration this code does not know.
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          yield* sql`INSERT INTO headtower_migrations (migration_id, name) VALUES (${LATEST_MIGRATION.id + 1}, 'from_the_future')`
+        }).pipe(Effect.provide(database(config)))
+      )
+      const error = yield* Effect.flip(Layer.build(database(config)))
+      expect(error._tag).toBe("UserStoreRefused")
+      expect(error.message).toContain(`migration ${LATEST_MIGRATION.id + 1} (from_the_future)`)
+      expect(error.message).toContain(`this Headtower knows (migration ${LATEST_MIGRATION.id}, ${LATEST_MIGRATION.name})`)
+    }), 60_000)
+
+  it.scopedLive("a store at this code's own migration starts, again and again", () =>
+    Effect.gen(function* () {
+      const config = yield* Effect.promise(fresh)
+      yield* Effect.scoped(Layer.build(database(config)))
+      yield* Layer.build(database(config))
+    }), 60_000)
+})

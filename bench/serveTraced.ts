@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
 import { NodeRuntime } from "@effect/platform-node"
 import { HttpServerLive, ServedRoutes } from "../src/http/Server.js"
-import { Config, loadConfig } from "../src/services/Config.js"
+import { Settings, loadConfig } from "../src/services/Settings.js"
 
 /*
  * Headtower's routes as `serve` runs them, but past `withTracing`'s decision: every span is
@@ -10,6 +10,6 @@ import { Config, loadConfig } from "../src/services/Config.js"
  */
 const program = Effect.gen(function* () {
   const config = yield* loadConfig(process.argv[2])
-  return yield* Layer.launch(ServedRoutes.pipe(Layer.provide(HttpServerLive(config)), Layer.provide(Layer.succeed(Config, config))))
+  return yield* Layer.launch(ServedRoutes.pipe(Layer.provide(HttpServerLive(config)), Layer.provide(Layer.succeed(Settings, config))))
 })
 NodeRuntime.runMain(program)

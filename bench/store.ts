@@ -6,7 +6,7 @@ import { join } from "node:path"
 import type { AppConfig } from "../src/domain/AppConfig.js"
 import { parseConfig } from "../src/domain/config/parse.js"
 import { Authenticator } from "../src/services/Authenticator.js"
-import { Config } from "../src/services/Config.js"
+import { Settings } from "../src/services/Settings.js"
 import { DatabaseLive } from "../src/services/Database.js"
 import { quietTracer } from "../src/services/spans.js"
 import { UserRepository } from "../src/services/UserRepository.js"
@@ -61,7 +61,7 @@ export const servicesRuntime = (dbPath: string, syncTtl: number, traced = false)
     Authenticator.Default.pipe(
       Layer.provideMerge(UserRepository.Default),
       Layer.provideMerge(DatabaseLive),
-      Layer.provideMerge(Layer.succeed(Config, benchConfig(dbPath, syncTtl))),
+      Layer.provideMerge(Layer.succeed(Settings, benchConfig(dbPath, syncTtl))),
       Layer.provide(traced ? Layer.empty : Layer.setTracer(quietTracer))
     )
   )

@@ -8,7 +8,7 @@ import { explainProvisioning, explainTrust } from "../domain/explain.js"
 import { requestFacts } from "../domain/RequestFacts.js"
 import { trustSettings } from "../domain/trust.js"
 import type { Identity } from "../domain/User.js"
-import { Config, loadConfig } from "../services/Config.js"
+import { loadConfig, Settings } from "../services/Settings.js"
 import { UserRepository } from "../services/UserRepository.js"
 import { configOption } from "./options.js"
 
@@ -39,7 +39,7 @@ const lookUp = (config: AppConfig, identity: Identity) => {
     const existing = Option.getOrUndefined(yield* users.findByIdentity(identity))
     const anyUserExists = existing !== undefined || (yield* users.list({ limit: 1 })).users.length > 0
     return { existing, anyUserExists, note: undefined }
-  }).pipe(Effect.provide(UserRepository.Default.pipe(Layer.provide(Layer.succeed(Config, config)))))
+  }).pipe(Effect.provide(UserRepository.Default.pipe(Layer.provide(Layer.succeed(Settings, config)))))
 }
 
 export const explainCommand = Command.make(

@@ -1,7 +1,7 @@
 import * as Command from "@effect/cli/Command"
 import { Effect, Layer, Option } from "effect"
 import { HttpServerLive, RoutesLive } from "../http/Server.js"
-import { Config, loadConfig } from "../services/Config.js"
+import { Settings, loadConfig } from "../services/Settings.js"
 import { configOption } from "./options.js"
 
 /** Runs the server until SIGINT/SIGTERM; the runtime then closes the socket and the store. */
@@ -15,7 +15,7 @@ export const serveCommand = Command.make("serve", { config: configOption }, ({ c
     return yield* Layer.launch(
       RoutesLive.pipe(
         Layer.provide(HttpServerLive(config)),
-        Layer.provide(Layer.succeed(Config, config))
+        Layer.provide(Layer.succeed(Settings, config))
       )
     )
   })

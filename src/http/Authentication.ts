@@ -4,7 +4,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Layer } from "effect"
 import type { ProxyAuthConfig } from "../domain/AppConfig.js"
 import { Authenticator } from "../services/Authenticator.js"
-import { Config } from "../services/Config.js"
+import { Settings } from "../services/Settings.js"
 import { Authentication, RequestBody } from "./Api.js"
 import { boundedBody } from "./requestBody.js"
 import { requestFactsOf } from "./requestFacts.js"
@@ -31,7 +31,7 @@ export const authenticateRequest = (authenticator: Authenticator, proxyAuth: Pro
 export const AuthenticationLive = Layer.effect(
   Authentication,
   Effect.gen(function* () {
-    const authenticate = authenticateRequest(yield* Authenticator, (yield* Config).server.proxyAuth)
+    const authenticate = authenticateRequest(yield* Authenticator, (yield* Settings).server.proxyAuth)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, authenticate)
   })
 )

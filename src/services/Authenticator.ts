@@ -5,7 +5,7 @@ import type { HeadscaleCredentials } from "../domain/Headscale.js"
 import type { RequestFacts } from "../domain/RequestFacts.js"
 import { admitUser, type Judgement, judgeTrust, trustSettings } from "../domain/trust.js"
 import type { User } from "../domain/User.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 import { observeAuthentication, recordAuthenticated } from "./Metrics.js"
 import { type Spans, spans } from "./spans.js"
 import { replaySteps } from "./trustSteps.js"
@@ -49,7 +49,7 @@ const authenticatedAttributes = (user: User, exportIdentity: boolean) => ({
 export class Authenticator extends Effect.Service<Authenticator>()("headtower/Authenticator", {
   effect: Effect.gen(function* () {
     const tracing = yield* spans
-    const config = yield* Config
+    const config = yield* Settings
     const settings = trustSettings(config)
     const users = yield* UserCache
     const { exportIdentity } = config.telemetry

@@ -10,7 +10,7 @@ import { statSync } from "node:fs"
 import type { DatabaseConfig } from "../domain/AppConfig.js"
 import { UserStoreUnavailable } from "../domain/errors.js"
 import { LATEST_MIGRATION, migrations } from "../migrations/index.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 import { prepareStoreFiles, UserStoreRefused } from "./storeFiles.js"
 
 /*
@@ -209,9 +209,9 @@ const refuseNewerSchema = Effect.gen(function* () {
 const clientFor = (database: DatabaseConfig) =>
   database.kind === "sqlite" ? sqlite(database.path) : postgres(database.url)
 
-/** `SqlClient` for `Config.database`, with every migration applied. */
-export const DatabaseLive: Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable | UserStoreRefused, Config> = Layer.unwrapEffect(
-  Effect.map(Config, ({ database }) =>
+/** `SqlClient` for `Settings.database`, with every migration applied. */
+export const DatabaseLive: Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable | UserStoreRefused, Settings> = Layer.unwrapEffect(
+  Effect.map(Settings, ({ database }) =>
     Layer.effectDiscard(refuseNewerSchema).pipe(
       Layer.provide(Layer.effectDiscard(runMigrations).pipe(orUnavailable("migrations failed"))),
       Layer.provideMerge(clientFor(database))

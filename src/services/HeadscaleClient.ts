@@ -17,7 +17,7 @@ import {
   HeadscaleUnauthorized,
   HeadscaleUnavailable
 } from "../domain/headscaleErrors.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 import { countHeadscaleRequest } from "./Metrics.js"
 import { spans } from "./spans.js"
 
@@ -87,7 +87,7 @@ const unauthorized = () =>
 const transportFailure = (route: string, error: HttpClientError.HttpClientError) =>
   error._tag === "RequestError" && error.reason === "Transport"
     ? Effect.fail(new HeadscaleUnavailable({ message: `Headscale could not be reached (GET ${route})` }))
-    // A malformed base URL is a configuration bug the Config service should have caught.
+    // A malformed base URL is a configuration bug the Settings service should have caught.
     : Effect.die(error)
 
 const tooLarge = (route: string) =>
@@ -194,7 +194,7 @@ const getter = (http: HttpClient.HttpClient, baseUrl: string, timeoutMs: number)
 export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtower/HeadscaleClient", {
   effect: Effect.gen(function*() {
     const { method } = yield* spans
-    const config = yield* Config
+    const config = yield* Settings
     const http = yield* HttpClient.HttpClient
 
     const get = getter(http, config.headscale.url.replace(/\/+$/, ""), config.headscale.timeoutMs)
@@ -215,7 +215,7 @@ export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtowe
 
     return { listUsers, listNodes, health } as const
   }),
-  // Config and HttpClient come from the app: tests point Config at a fake Headscale.
+  // Settings and HttpClient come from the app: tests point Settings at a fake Headscale.
   dependencies: []
 }) {}
 

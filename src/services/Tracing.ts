@@ -2,7 +2,7 @@ import * as Headers from "@effect/platform/Headers"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import { Effect, Layer } from "effect"
 import type { TelemetryConfig } from "../domain/AppConfig.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 import { quietTracer } from "./spans.js"
 
 /*
@@ -52,9 +52,9 @@ const exporter = (telemetry: TelemetryConfig, endpoint: string) =>
  * the services' named spans and annotations are skipped (src/services/spans.ts).
  * Headers are redacted in both.
  */
-export const withTracing = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R | Config> =>
+export const withTracing = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R | Settings> =>
   Layer.unwrapEffect(
-    Effect.map(Config, ({ telemetry }) =>
+    Effect.map(Settings, ({ telemetry }) =>
       (telemetry.otlpEndpoint === undefined
         ? untraced(layer)
         : layer.pipe(Layer.provide(Layer.discard(exporter(telemetry, telemetry.otlpEndpoint))))).pipe(

@@ -1,7 +1,7 @@
 import { Effect, Option } from "effect"
 import type { UserStoreUnavailable } from "../domain/errors.js"
 import type { Identity, Profile, User, UserId } from "../domain/User.js"
-import { Config } from "./Config.js"
+import { Settings } from "./Settings.js"
 import { type Spans, spans } from "./spans.js"
 import { UserRepository } from "./UserRepository.js"
 import type { LastSeen } from "./users/accounts.js"
@@ -111,7 +111,7 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
     const tracing = yield* spans
     const { annotated, method } = tracing
     const users = yield* UserRepository
-    const ttlMs = (yield* Config).server.proxyAuth.syncTtlSeconds * 1000
+    const ttlMs = (yield* Settings).server.proxyAuth.syncTtlSeconds * 1000
     const remembered = memory(ttlMs)
     const { flushLastSeen, flushQuietly, seen } = lastSeenBatch(users, tracing)
     /** Bumped by every invalidation: a sign-in that started before one must not store its read. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Option, Redacted } from "effect"
-import type { FileReader } from "../../src/domain/config/build.js"
+import type { FileReader } from "../../src/domain/config/fields.js"
 import { parseConfig } from "../../src/domain/config/parse.js"
 
 const noFiles: FileReader = { readText: (p) => Either.left(`ENOENT: no such file, open '${p}'`) }

@@ -4,7 +4,7 @@ import { extractProfile } from "../../src/domain/IdentityHeaders.js"
 import { type RequestFacts, requestFacts } from "../../src/domain/RequestFacts.js"
 import { type Profile, User, type UserId } from "../../src/domain/User.js"
 import { type Authenticated, Authenticator } from "../../src/services/Authenticator.js"
-import { Config } from "../../src/services/Config.js"
+import { Settings } from "../../src/services/Settings.js"
 import { quietTracer } from "../../src/services/spans.js"
 import { UserCache } from "../../src/services/UserCache.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
@@ -157,7 +157,7 @@ const authenticateColdAndWarm = (config: RefConfig & { readonly enabled: boolean
     Effect.gen(function* () {
       const auth = yield* Authenticator
       const cold = yield* Effect.exit(auth.authenticate(facts))
-      const read = extractProfile((yield* Config).server.proxyAuth, facts)
+      const read = extractProfile((yield* Settings).server.proxyAuth, facts)
       if (read._tag === "Ok") yield* (yield* UserCache).signIn(read.profile, { clientIp: "127.0.0.1" })
       const warm = yield* Effect.exit(auth.authenticate(facts))
       return [cold, warm] as const

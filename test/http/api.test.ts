@@ -7,7 +7,7 @@ import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { RoutesLive } from "../../src/http/Server.js"
-import { Config } from "../../src/services/Config.js"
+import { Settings } from "../../src/services/Settings.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
 import { TEST_API_KEY, testConfig } from "../fixtures/config.js"
 import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
@@ -47,7 +47,7 @@ beforeAll(async () => {
   )
   const layer = RoutesLive.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })),
-    Layer.provide(Layer.succeed(Config, config))
+    Layer.provide(Layer.succeed(Settings, config))
   )
   runtime = ManagedRuntime.make(layer)
   const server = await runtime.runPromise(HttpServer.HttpServer)

@@ -7,7 +7,7 @@ import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { RoutesLive } from "../../src/http/Server.js"
-import { Config } from "../../src/services/Config.js"
+import { Settings } from "../../src/services/Settings.js"
 import Sqlite from "better-sqlite3"
 import { rawRequest } from "../e2e/support/net.js"
 import { testConfig } from "../fixtures/config.js"
@@ -36,7 +36,7 @@ beforeAll(async () => {
   runtime = ManagedRuntime.make(
     RoutesLive.pipe(
       Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })),
-      Layer.provide(Layer.succeed(Config, config))
+      Layer.provide(Layer.succeed(Settings, config))
     )
   )
   port = ((await runtime.runPromise(HttpServer.HttpServer)).address as HttpServer.TcpAddress).port

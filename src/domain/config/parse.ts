@@ -1,8 +1,10 @@
+import { Effect, Either, Schema } from "effect"
 import YAML from "yaml"
-import { MAX_LINE, printable } from "../display.js"
-import type { ConfigWarning } from "../AppConfig.js"
-import { buildConfig, type BuildResult, type FileReader } from "./build.js"
-import { applyEnv, checkTree, type ConfigIssue } from "./raw.js"
+import { ConfigSchema, type AppConfig, type ConfigIssue, type ConfigWarning } from "../AppConfig.js"
+import { ConfigFiles, type FileReader } from "./fields.js"
+import { issuesOf } from "./issues.js"
+import { applyEnv, normalize, type RawTree } from "./raw.js"
+import { relations, warningsOf } from "./rules.js"
 
 export interface ConfigSource {
   /** The YAML text, or undefined when no file is used. */
@@ -11,27 +13,35 @@ export interface ConfigSource {
   readonly files: FileReader
 }
 
-/** YAML → checked keys → environment overrides → validated AppConfig, all issues collected. */
-export const parseConfig = (source: ConfigSource): BuildResult => {
-  const issues: Array<ConfigIssue> = []
-  let document: unknown = undefined
-  if (source.yaml !== undefined) {
-    // uniqueKeys: a key written twice is a mistake, not a silent override.
-    const parsed = YAML.parseDocument(source.yaml, { uniqueKeys: true, prettyErrors: false })
-    for (const e of parsed.errors) {
-      const line = e.linePos?.[0]
-      issues.push({ path: line ? `line ${line.line}:${line.col}` : "(document)", message: e.message.split("\n")[0]! })
-    }
-    if (parsed.errors.length === 0) document = parsed.toJS()
-  }
-  const { tree, issues: keyIssues } = checkTree(document)
-  issues.push(...keyIssues)
-  issues.push(...applyEnv(tree, source.env))
-  const built = buildConfig(tree, source.files)
-  const errors = [...issues, ...built.errors]
-  return errors.length > 0 ? { config: undefined, errors, warnings: built.warnings } : built
+export interface ParsedConfig {
+  readonly config: AppConfig | undefined
+  readonly errors: ReadonlyArray<ConfigIssue>
+  readonly warnings: ReadonlyArray<ConfigWarning>
 }
 
-/** The config error formatter: key paths, variable names and messages may hold anything, so each is made printable. */
-export const formatIssues = (issues: ReadonlyArray<ConfigIssue | ConfigWarning>): string =>
-  issues.map((i) => `  ${printable(i.path)}: ${printable(i.message, MAX_LINE)}`).join("\n")
+const readYaml = (yaml: string | undefined, issues: Array<ConfigIssue>): unknown => {
+  if (yaml === undefined) return undefined
+  // uniqueKeys: a key written twice is a mistake, not a silent override.
+  const parsed = YAML.parseDocument(yaml, { uniqueKeys: true, prettyErrors: false })
+  for (const e of parsed.errors) {
+    const line = e.linePos?.[0]
+    issues.push({ path: line ? `line ${line.line}:${line.col}` : "(document)", message: e.message.split("\n")[0]! })
+  }
+  return parsed.errors.length === 0 ? parsed.toJS() : undefined
+}
+
+/** Keys the schema does not know are errors; every error is collected, not only the first. */
+const decode = Schema.decodeUnknown(ConfigSchema, { errors: "all", onExcessProperty: "error" })
+
+/** YAML → environment overrides → the schema → AppConfig, every issue collected. */
+export const parseConfig = (source: ConfigSource): ParsedConfig => {
+  const issues: Array<ConfigIssue> = []
+  const written: RawTree = normalize(readYaml(source.yaml, issues), issues)
+  issues.push(...applyEnv(written, source.env))
+  const decoded = Effect.runSync(decode(written).pipe(Effect.either, Effect.provideService(ConfigFiles, source.files)))
+  if (Either.isLeft(decoded)) issues.push(...issuesOf(decoded.left))
+  issues.push(...relations(written))
+  if (issues.length > 0 || Either.isLeft(decoded)) return { config: undefined, errors: issues, warnings: [] }
+  const warnings = warningsOf(decoded.right, written)
+  return { config: { ...decoded.right, warnings }, errors: [], warnings }
+}

@@ -1,7 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Duration, Effect, Option } from "effect"
-import { Config } from "../../services/Config.js"
+import { Settings } from "../../services/Settings.js"
 import { HeadscaleClient } from "../../services/HeadscaleClient.js"
 import { HeadtowerApi, NotReady } from "../Api.js"
 
@@ -26,7 +26,7 @@ export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const headscale = yield* HeadscaleClient
-    const { apiKey } = (yield* Config).headscale
+    const { apiKey } = (yield* Settings).headscale
     // Effect.cachedWithTTL serialises callers on its cache: the first runs the check, the rest reuse it.
     const headscaleReady = yield* Effect.cachedWithTTL(
       Option.match(apiKey, {

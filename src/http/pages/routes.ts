@@ -4,7 +4,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Effect, Layer } from "effect"
 import { statusOf } from "../../domain/errors.js"
 import { Authenticator } from "../../services/Authenticator.js"
-import { Config } from "../../services/Config.js"
+import { Settings } from "../../services/Settings.js"
 import { authenticateRequest } from "../Authentication.js"
 import { withoutBody } from "../requestBody.js"
 import { makePages } from "./usersPage.js"
@@ -18,7 +18,7 @@ import { type Asset, loadWebFiles } from "./webFiles.js"
  */
 export const PageRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function* () {
-    const { proxyAuth } = (yield* Config).server
+    const { proxyAuth } = (yield* Settings).server
     const authenticate = authenticateRequest(yield* Authenticator, proxyAuth)
     const { logoutUrl } = proxyAuth
     const files = yield* loadWebFiles

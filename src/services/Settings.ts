@@ -1,11 +1,15 @@
 import { Context, Effect, Either, Schema } from "effect"
 import type { AppConfig } from "../domain/AppConfig.js"
-import type { FileReader } from "../domain/config/build.js"
-import { formatIssues, parseConfig } from "../domain/config/parse.js"
+import type { FileReader } from "../domain/config/fields.js"
+import { formatIssues } from "../domain/config/issues.js"
+import { parseConfig } from "../domain/config/parse.js"
 import { MAX_CONFIG_BYTES, MAX_KEY_FILE_BYTES, readStartupFile } from "./startupFile.js"
 
-/** The validated configuration, parsed once at start-up; nothing else reads `process.env`. */
-export class Config extends Context.Tag("headtower/Config")<Config, AppConfig>() {}
+/**
+ * The validated configuration, parsed once at start-up; nothing else reads `process.env`.
+ * (Named apart from Effect's own `Config` module, which it would otherwise shadow.)
+ */
+export class Settings extends Context.Tag("headtower/Settings")<Settings, AppConfig>() {}
 
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
   source: Schema.String,

@@ -2,7 +2,7 @@ import { Either } from "effect"
 import type { ProxyAuthConfig } from "./AppConfig.js"
 import { statusOf } from "./errors.js"
 import type { RequestFacts } from "./RequestFacts.js"
-import { admitUser, type Judgement, judgeTrust, type TrustStep } from "./trust.js"
+import { admitUser, type Judgement, judgeTrust, pureStepDecisions, type TrustStep } from "./trust.js"
 import type { Identity, Role } from "./User.js"
 
 /*
@@ -69,7 +69,7 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
 }
 
 export const explainTrust = (settings: ProxyAuthConfig, facts: RequestFacts): Explanation => {
-  const judgement: Judgement = judgeTrust(settings, facts)
+  const judgement: Judgement = judgeTrust(settings, pureStepDecisions(settings), facts)
   const steps = judgement.steps.flatMap((step) => describe(settings, facts, step))
   return judgement._tag === "Rejected"
     ? { steps, status: statusOf(judgement.error), outcome: judgement.error._tag, identity: undefined }

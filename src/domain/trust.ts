@@ -60,13 +60,28 @@ const rejected = (error: TrustError, client: ClientIpDecision | undefined, steps
   steps
 })
 
+/**
+ * The judgement's two per-request steps. The server takes them from the ClientIpResolver and
+ * IdentityExtractor layers (a spec may swap either); `pureStepDecisions` is what those layers
+ * provide, for callers without layers.
+ */
+export interface StepDecisions {
+  readonly clientIp: (facts: RequestFacts) => Either.Either<ClientIpDecision, ClientIpRejection>
+  readonly identity: (facts: RequestFacts) => ProfileRead
+}
+
+export const pureStepDecisions = (settings: ProxyAuthConfig): StepDecisions => ({
+  clientIp: (facts) => decideClientIp(settings, facts),
+  identity: (facts) => extractProfile(settings, facts)
+})
+
 /** Whether `settings` let `facts` in, and who the headers say the user is. Pure: no store, no clock. */
-export const judgeTrust = (settings: ProxyAuthConfig, facts: RequestFacts): Judgement => {
+export const judgeTrust = (settings: ProxyAuthConfig, decide: StepDecisions, facts: RequestFacts): Judgement => {
   if (!settings.enabled) {
     const error = new ProxyAuthDisabled({ message: "proxy authentication is not enabled on this server" })
     return rejected(error, undefined, [{ _tag: "ProxyAuth", error }])
   }
-  const decision = decideClientIp(settings, facts)
+  const decision = decide.clientIp(facts)
   const resolved: TrustStep = { _tag: "ClientIp", decision }
   if (Either.isLeft(decision)) return rejected(decision.left.error, undefined, [ENABLED, resolved])
 
@@ -78,7 +93,7 @@ export const judgeTrust = (settings: ProxyAuthConfig, facts: RequestFacts): Judg
   }
   const allowed: TrustStep = { _tag: "AllowedCidrs", client, rule, error: undefined }
 
-  const read = extractProfile(settings, facts)
+  const read = decide.identity(facts)
   const steps = [ENABLED, resolved, allowed, { _tag: "Identity", read } as const]
   return read._tag === "Rejected"
     ? rejected(read.rejection.error, client, steps)

@@ -3,8 +3,10 @@ import type { ClientIpDecision } from "../domain/ClientIp.js"
 import type { AuthenticationError } from "../domain/errors.js"
 import type { HeadscaleCredentials } from "../domain/Headscale.js"
 import type { RequestFacts } from "../domain/RequestFacts.js"
-import { admitUser, type Judgement, judgeTrust, trustSettings } from "../domain/trust.js"
+import { admitUser, type Judgement, judgeTrust, trustSettings, type StepDecisions } from "../domain/trust.js"
 import type { User } from "../domain/User.js"
+import { ClientIpResolver } from "./ClientIpResolver.js"
+import { IdentityExtractor } from "./IdentityExtractor.js"
 import { Settings } from "./Settings.js"
 import { observeAuthentication, recordAuthenticated } from "./Metrics.js"
 import { type Spans, spans } from "./spans.js"
@@ -51,6 +53,8 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     const tracing = yield* spans
     const config = yield* Settings
     const settings = trustSettings(config)
+    // The judgement's two steps come from their layers, so a spec can swap either.
+    const decide: StepDecisions = { clientIp: (yield* ClientIpResolver).decide, identity: (yield* IdentityExtractor).read }
     const users = yield* UserCache
     const { exportIdentity } = config.telemetry
     const replay = replaySteps(tracing, exportIdentity)
@@ -90,11 +94,11 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
       // With spans recorded every request replays its steps, so each has its span; in quiet
       // mode a cached user costs one clock read (measured: ~15 µs → ~2 µs, docs/performance.md).
       tracing.recording
-        ? (facts: RequestFacts) => observeAuthentication(Effect.suspend(() => conclude(facts, judgeTrust(settings, facts))))
+        ? (facts: RequestFacts) => observeAuthentication(Effect.suspend(() => conclude(facts, judgeTrust(settings, decide, facts))))
         : (facts: RequestFacts) =>
           Effect.clockWith((clock) => {
             const start = performance.now()
-            const judgement = judgeTrust(settings, facts)
+            const judgement = judgeTrust(settings, decide, facts)
             const cached = fromCache(judgement, clock.unsafeCurrentTimeMillis())
             if (cached === undefined) return observeAuthentication(conclude(facts, judgement), start)
             recordAuthenticated(start)
@@ -105,5 +109,5 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     return { authenticate } as const
   }),
   // UserCache.Default is shared by reference with the users handler, which invalidates it.
-  dependencies: [UserCache.Default]
+  dependencies: [UserCache.Default, ClientIpResolver.Default, IdentityExtractor.Default]
 }) {}

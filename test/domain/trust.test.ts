@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { ClientNotAllowed, InvalidForwardedAddress, MissingIdentityHeader, ProxyAuthDisabled, statusOf, UserDisabled } from "../../src/domain/errors.js"
 import { explainProvisioning, explainTrust } from "../../src/domain/explain.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
-import { admitUser, judgeTrust, trustSettings } from "../../src/domain/trust.js"
+import { admitUser, judgeTrust, pureStepDecisions, trustSettings } from "../../src/domain/trust.js"
 import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
 
 /*
@@ -11,8 +11,10 @@ import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
  * back, and the verdicts explain derives from it.
  */
 
-const judge = (overrides: ProxyAuthOverrides, peer: string | undefined, headers: Record<string, string | Array<string>>) =>
-  judgeTrust(testConfig(overrides).server.proxyAuth, requestFacts(peer, Object.entries(headers)))
+const judge = (overrides: ProxyAuthOverrides, peer: string | undefined, headers: Record<string, string | Array<string>>) => {
+  const settings = testConfig(overrides).server.proxyAuth
+  return judgeTrust(settings, pureStepDecisions(settings), requestFacts(peer, Object.entries(headers)))
+}
 
 const stepsOf = (judgement: ReturnType<typeof judgeTrust>) => judgement.steps.map((step) => step._tag)
 

@@ -3,7 +3,12 @@ import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { UserStoreUnavailable } from "../../src/domain/errors.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { type Profile, User, type UserId } from "../../src/domain/User.js"
+import { decideClientIp } from "../../src/domain/ClientIp.js"
+import { extractProfile } from "../../src/domain/IdentityHeaders.js"
 import { Authenticator } from "../../src/services/Authenticator.js"
+import { ClientIpResolver } from "../../src/services/ClientIpResolver.js"
+import { IdentityExtractor } from "../../src/services/IdentityExtractor.js"
+import { UserCache } from "../../src/services/UserCache.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
 import { type ProxyAuthOverrides, TEST_API_KEY, testConfig, testConfigLayer } from "../fixtures/config.js"
 import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
@@ -243,4 +248,40 @@ describe("Authenticator.authenticate", () => {
       const effect: Effect.Effect<unknown, { readonly _tag: string }, never> = auth.authenticate(requestFacts("127.0.0.1", []))
       expect(Effect.isEffect(effect)).toBe(true)
     }).pipe(Effect.provide(Authenticator.Default.pipe(Layer.provide(fakeUsers().layer), Layer.provide(testConfigLayer())))))
+
+  describe("the judgement's steps are layers a spec can swap", () => {
+    /** Authenticator over the given step layers, a fake store and the default test config. */
+    const withSteps = (steps: Layer.Layer<ClientIpResolver | IdentityExtractor, never, never>, users = fakeUsers()) =>
+      Authenticator.DefaultWithoutDependencies.pipe(
+        Layer.provide(Layer.merge(UserCache.Default, steps)),
+        Layer.provide(users.layer),
+        Layer.provide(testConfigLayer())
+      )
+    const authenticate = (peer: string, headers: Record<string, string>) =>
+      Effect.flatMap(Authenticator, (auth) => Effect.exit(auth.authenticate(requestFacts(peer, Object.entries(headers)))))
+
+    it.effect("a swapped ClientIpResolver names the client, and allowed_cidrs still judges it after", () => {
+      const settings = testConfig().server.proxyAuth
+      // This resolver says every request comes from 10.0.0.9, whatever the socket peer.
+      const resolver = Layer.succeed(
+        ClientIpResolver,
+        ClientIpResolver.make({ decide: (facts) => decideClientIp(settings, { ...facts, peer: "10.0.0.9" }) })
+      )
+      const users = fakeUsers()
+      return Effect.gen(function* () {
+        const exit = yield* authenticate("127.0.0.1", { "Remote-User": "alice" })
+        expect(failureTag(exit)).toBe("ClientNotAllowed")
+        expect(users.provisioned).toEqual([])
+      }).pipe(Effect.provide(withSteps(Layer.merge(resolver, IdentityExtractor.Default.pipe(Layer.provide(testConfigLayer()))), users)))
+    })
+
+    it.effect("a swapped IdentityExtractor decides who the user is", () => {
+      const other = testConfig({ userHeader: "X-Spec-User" }).server.proxyAuth
+      const extractor = Layer.succeed(IdentityExtractor, IdentityExtractor.make({ read: (facts) => extractProfile(other, facts) }))
+      return Effect.gen(function* () {
+        const exit = yield* authenticate("127.0.0.1", { "Remote-User": "alice", "X-Spec-User": "bob" })
+        expect(Exit.isSuccess(exit) && exit.value.user.identity).toBe("proxy:bob")
+      }).pipe(Effect.provide(withSteps(Layer.merge(ClientIpResolver.Default.pipe(Layer.provide(testConfigLayer())), extractor))))
+    })
+  })
 })

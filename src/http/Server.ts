@@ -1,7 +1,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer, Runtime } from "effect"
-import { createServer } from "node:http"
+import { createServer, type Server } from "node:http"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { Authenticator } from "../services/Authenticator.js"
 import { DatabaseLive } from "../services/Database.js"
@@ -36,12 +36,29 @@ const ApiRoutes = HttpLayerRouter.addHttpApi(HeadtowerApi).pipe(
 )
 
 /** Every route, served by whichever HttpServer is provided, under whatever tracer is set. */
-export const ServedRoutes = HttpLayerRouter.serve(Layer.mergeAll(EdgeLive, ApiRoutes, PageRoutes, MetricsRoute), { disableLogger: true }).pipe(
+export const ServedRoutes = HttpLayerRouter.serve(Layer.mergeAll(EdgeLive, ApiRoutes, PageRoutes, MetricsRoute), {
+  disableLogger: true,
+  // One spelling per route: the router's defaults (any letter case, a trailing or doubled slash)
+  // would let `/METRICS` past a proxy rule written for `/metrics`.
+  routerConfig: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false }
+}).pipe(
   Layer.provide(ServicesLive)
 )
 
 /** Every route, traced as the configuration says (a real socket in main and tests). */
 export const RoutesLive = withTracing(ServedRoutes)
+
+/**
+ * Headtower serves no upgrades (websockets). Node hands a request with `Connection: Upgrade`
+ * to an "upgrade" listener, if there is one, with its parser and every timeout detached, and the
+ * platform registers one: a stranger could then hold sockets open past every limit. The listener
+ * is removed as soon as it is added (`newListener` fires before the adding), so Node parses such
+ * a request like any other, under the timeouts and the trace-context filter.
+ */
+const refuseUpgrades = (server: Server) =>
+  server.on("newListener", (event: string | symbol, listener: Parameters<Server["off"]>[1]) => {
+    if (event === "upgrade") queueMicrotask(() => server.off("upgrade", listener))
+  })
 
 /**
  * Node's server with every limit of limits.ts. The parser keeps one header line more than
@@ -61,6 +78,7 @@ export const HttpServerLive = (config: AppConfig) =>
           server.on("checkContinue", (request, response) => server.emit("request", request, response))
           server.on("clientError", onClientError((error, peer) => void log(refuse(error, peer))))
           honourTraceContextOnlyFrom(server, config.server.proxyAuth.trustedProxyCidrs)
+          refuseUpgrades(server)
           return server
         },
         { host: config.server.host, port: config.server.port }

@@ -118,8 +118,16 @@ const lingerOnClose = (request: HttpServerRequest.HttpServerRequest) => {
 }
 
 /**
- * Global middleware, before routing: a request whose header lines reached the parser's cap is
- * refused as a whole (the cap is MAX_HEADER_LINES + 1, so one over is visible).
+ * The router reads `;` and `#` in a path as the end of the path (`/metrics;x` is `/metrics`);
+ * no route of Headtower's has either, so such a path names no route, whatever a proxy's
+ * path rules made of it.
+ */
+const delimitedPath = (url: string): boolean => /[;#]/.test(url.split("?", 1)[0]!)
+
+/**
+ * Global middleware, before routing: a path the router would cut short names no route; a
+ * request whose header lines reached the parser's cap is refused as a whole (the cap is
+ * MAX_HEADER_LINES + 1, so one over is visible).
  */
 export const EdgeLive = HttpLayerRouter.middleware(
   (app: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
@@ -127,6 +135,7 @@ export const EdgeLive = HttpLayerRouter.middleware(
       edgeResponse,
       Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
         lingerOnClose(request)
+        if (delimitedPath(request.url)) return Effect.succeed(HttpServerResponse.empty({ status: 404 }))
         return headerLineCount(request) > MAX_HEADER_LINES
           ? refuse(tooManyLines, NodeHttpServerRequest.toIncomingMessage(request).socket.remoteAddress)
           : app

@@ -351,3 +351,36 @@ describe("slow clients", () => {
     expect(answer).toMatch(/^HTTP\/1\.1 200/)
   })
 })
+
+describe("attack review: what a route is, and upgrades", () => {
+  it("a request with Connection: Upgrade is an ordinary request: the connection goes on to the next one", async () => {
+    // With an "upgrade" listener, Node detaches its parser and every timeout from the socket; the
+    // platform then answers and half-closes, and a stranger who never closes holds the socket for ever.
+    const socket = connect({ host: "127.0.0.1", port: direct.port, localAddress: STRANGER })
+    const answers = await new Promise<ReadonlyArray<string>>((resolve) => {
+      const seen: Array<string> = []
+      let text = ""
+      socket.on("connect", () => socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"))
+      socket.on("data", (chunk) => {
+        text += chunk.toString("latin1")
+        if (!text.endsWith("}")) return
+        seen.push(text)
+        text = ""
+        if (seen.length === 1) socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+      })
+      socket.on("close", () => resolve(seen))
+      socket.on("error", () => resolve(seen))
+      socket.setTimeout(10_000, () => socket.destroy())
+    })
+    expect(answers.map((a) => a.slice(0, 15))).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"])
+    await stillServes(direct)
+  })
+
+  it("each route has one spelling: letter case, a trailing or doubled slash, `;` or `#` name no route", async () => {
+    expect((await send(direct.port, ["Remote-User: owner"], { path: "/api/me" })).status).toBe(200)
+    for (const path of ["/API/ME", "/Api/me", "/api/me/", "//api/me", "/api//me", "/api/me;x", "/api/me#x", "/METRICS", "/metrics/", "/metrics;x"]) {
+      const r = await send(direct.port, ["Remote-User: owner"], { path })
+      expect([path, r.status]).toEqual([path, 404])
+    }
+  })
+})

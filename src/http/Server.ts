@@ -11,10 +11,11 @@ import { UserCache } from "../services/UserCache.js"
 import { UserRepository } from "../services/UserRepository.js"
 import { HeadtowerApi } from "./Api.js"
 import { AuthenticationLive, RequestBodyLive } from "./Authentication.js"
+import { limitConnections } from "./connections.js"
 import { EdgeLive, onClientError, refuse } from "./edge.js"
 import { HeadscaleLive } from "./handlers/headscale.js"
 import { HealthLive } from "./handlers/health.js"
-import { MAX_CONNECTIONS, MAX_HEADER_LINES, serverOptions } from "./limits.js"
+import { MAX_HEADER_LINES, serverOptions } from "./limits.js"
 import { MeLive } from "./handlers/me.js"
 import { UsersLive } from "./handlers/users.js"
 import { MetricsRoute } from "./metricsRoute.js"
@@ -72,7 +73,7 @@ export const HttpServerLive = (config: AppConfig) =>
         () => {
           const server = createServer(serverOptions)
           server.maxHeadersCount = MAX_HEADER_LINES + 1
-          server.maxConnections = MAX_CONNECTIONS
+          limitConnections(server, [config.server.proxyAuth.allowedCidrs, config.server.proxyAuth.trustedProxyCidrs])
           // Answer `Expect: 100-continue` only once the request was judged (requestBody.ts),
           // so a refused client never sends its body.
           server.on("checkContinue", (request, response) => server.emit("request", request, response))

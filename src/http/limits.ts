@@ -40,8 +40,16 @@ export const KEEP_ALIVE_TIMEOUT_MS = 125_000
 /** How often Node checks the two timeouts above (its default, 30 s, would double them). */
 const TIMEOUT_CHECK_INTERVAL_MS = 2_000
 
-/** Open connections at once; past it Node closes new ones at accept. Each costs a socket and a few KiB. */
+/**
+ * Open connections at once (each costs a socket and a few KiB); past it new ones are closed at
+ * accept. Strangers — peers in neither allowed_cidrs nor trusted_proxy_cidrs, who can only be
+ * refused or read /healthz, /readyz and /metrics — share at most STRANGER_CONNECTIONS of them,
+ * at most STRANGER_CONNECTIONS_PER_ADDRESS each, so no stranger can fill the server and keep
+ * the proxy out: the rest is the proxies' own.
+ */
 export const MAX_CONNECTIONS = 1_000
+export const STRANGER_CONNECTIONS = 500
+export const STRANGER_CONNECTIONS_PER_ADDRESS = 20
 
 export const serverOptions: ServerOptions = {
   maxHeaderSize: MAX_HEADER_BYTES,

@@ -384,3 +384,48 @@ describe("attack review: what a route is, and upgrades", () => {
     }
   })
 })
+
+describe("attack review: connections", () => {
+  /** Opens `count` idle connections from `from`; resolves once each is open or closed by the server. */
+  const openIdle = async (from: string, count: number) => {
+    const sockets = await Promise.all(
+      Array.from({ length: count }, () =>
+        new Promise<{ socket: ReturnType<typeof connect>; closed: () => boolean }>((resolve) => {
+          let closed = false
+          const socket = connect({ host: "127.0.0.1", port: direct.port, localAddress: from, allowHalfOpen: true })
+          socket.on("connect", () => resolve({ socket, closed: () => closed }))
+          socket.on("end", () => (closed = true))
+          socket.on("close", () => (closed = true))
+          socket.on("error", () => {
+            closed = true
+            resolve({ socket, closed: () => closed })
+          })
+        })
+      )
+    )
+    // The server closes a refused connection at accept: give that a moment to arrive.
+    await new Promise((r) => setTimeout(r, 500))
+    return sockets
+  }
+  const closedCount = (sockets: ReadonlyArray<{ closed: () => boolean }>) => sockets.filter((s) => s.closed()).length
+
+  it("one stranger address holds at most 20 connections; the proxy is still served", async () => {
+    const sockets = await openIdle(STRANGER, 25)
+    try {
+      expect(closedCount(sockets)).toBe(5)
+      await stillServes(direct)
+    } finally {
+      for (const { socket } of sockets) socket.destroy()
+    }
+  })
+
+  it("strangers together hold at most 500 connections: the rest stays the proxy's", async () => {
+    const sockets = (await Promise.all(Array.from({ length: 26 }, (_, i) => openIdle(`127.0.1.${i + 1}`, 20)))).flat()
+    try {
+      expect(closedCount(sockets)).toBe(20)
+      await stillServes(direct)
+    } finally {
+      for (const { socket } of sockets) socket.destroy()
+    }
+  }, 60_000)
+})

@@ -39,8 +39,46 @@ export const printableLines = (text: string, max: number = MAX_SHOWN): string =>
 
 /**
  * `text` with the userinfo of anything URL-shaped (`scheme://user:password@host…`) replaced
- * by `***` (and a `password=` query parameter's value). It does not need the URL to parse: everything from `://` to the last `@` goes,
- * since a malformed URL's password may itself hold `@`, `/`, `:` or spaces.
+ * by `***`, and the value of every query parameter whose name says it holds a secret
+ * (`password`, `sslpassword`, `pass%77ord`, `token`, `api_key`…). A URL that does not parse
+ * loses everything from `://` to the last `@`, since its password may hold `@`, `/`, `:` or spaces.
  */
-export const redactUrl = (text: string): string =>
-  text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^]*@/gi, "$1***@").replace(/([?&](?:password|pass|pwd)=)[^&#\s"]*/gi, "$1***")
+export const redactUrl = (text: string): string => redactQuery(redactUserinfo(text))
+
+/** Schemes whose URLs WHATWG parses with `\\` as a path separator. */
+const SPECIAL = new Set(["http:", "https:", "ws:", "wss:", "ftp:", "file:"])
+
+const redactUserinfo = (text: string): string => {
+  const start = text.indexOf("://")
+  if (start < 0) return text
+  let url: URL | undefined
+  try {
+    url = new URL(text)
+  } catch {
+    url = undefined
+  }
+  // Unparsed, a password may hold "/" or "@": everything up to the last "@" goes.
+  if (url === undefined) return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^]*@/gi, "$1***@")
+  // Parsed, the userinfo ends at the last "@" before the path, so the host shown is the real one.
+  const rest = text.slice(start + 3)
+  const end = rest.search(SPECIAL.has(url.protocol) ? /[/\\?#]/ : /[/?#]/)
+  const authority = end < 0 ? rest : rest.slice(0, end)
+  const at = authority.lastIndexOf("@")
+  return at < 0 ? text : `${text.slice(0, start + 3)}***${rest.slice(at)}`
+}
+
+/** A query parameter whose name (percent-decoded) says it holds a secret. */
+const SECRET_NAME = /pass|pwd|token|secret|key/i
+
+const redactQuery = (text: string): string =>
+  text.replace(/([?&;])([^=&#;\s]+)=([^&#;\s"]*)/g, (whole, separator: string, name: string) =>
+    SECRET_NAME.test(decodeLoosely(name)) ? `${separator}${name}=***` : whole
+  )
+
+const decodeLoosely = (text: string): string => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}

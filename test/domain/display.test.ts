@@ -28,7 +28,14 @@ describe("redactUrl", () => {
     ["postgres://u:p@ss@host/db", "postgres://***@host/db"],
     ["postgres://u:pa ss@h:port/db", "postgres://***@h:port/db"],
     ["postgres://h/db?sslmode=require&password=s3cret", "postgres://h/db?sslmode=require&password=***"],
-    ["http://127.0.0.1:8080", "http://127.0.0.1:8080"]
+    ["http://127.0.0.1:8080", "http://127.0.0.1:8080"],
+    // Found by the attack review: secrets in other parameters, and the host shown being another.
+    ["postgres://h/db?sslpassword=s3cretM", "postgres://h/db?sslpassword=***"],
+    ["postgres://h/db?pass%77ord=s3cret&sslmode=require", "postgres://h/db?pass%77ord=***&sslmode=require"],
+    ["postgres://h/db?x=1;password=s3cret", "postgres://h/db?x=1;password=***"],
+    ["https://hs.example/api?api_key=k3y&token=t0k", "https://hs.example/api?api_key=***&token=***"],
+    ["https://user:pw@h.example/p@x", "https://***@h.example/p@x"],
+    ["https://user:pw@h.example\\@other", "https://***@h.example\\@other"]
   ])("%s → %s", (text, shown) => {
     expect(redactUrl(text)).toBe(shown)
   })

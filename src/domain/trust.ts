@@ -82,22 +82,54 @@ export const judgeTrust = (settings: ProxyAuthConfig, decide: StepDecisions, fac
     return rejected(error, undefined, [{ _tag: "ProxyAuth", error }])
   }
   const decision = decide.clientIp(facts)
-  const resolved: TrustStep = { _tag: "ClientIp", decision }
-  if (Either.isLeft(decision)) return rejected(decision.left.error, undefined, [ENABLED, resolved])
+  if (Either.isLeft(decision)) return rejected(decision.left.error, undefined, [ENABLED, { _tag: "ClientIp", decision }])
 
   const client = decision.right
   const rule = settings.allowedCidrs.match(client.clientIp)
   if (rule === undefined) {
     const error = new ClientNotAllowed({ message: "this client is not allowed to authenticate through the proxy" })
-    return rejected(error, client, [ENABLED, resolved, { _tag: "AllowedCidrs", client, rule, error }])
+    return rejected(error, client, [ENABLED, { _tag: "ClientIp", decision }, { _tag: "AllowedCidrs", client, rule, error }])
   }
-  const allowed: TrustStep = { _tag: "AllowedCidrs", client, rule, error: undefined }
 
   const read = decide.identity(facts)
-  const steps = [ENABLED, resolved, allowed, { _tag: "Identity", read } as const]
   return read._tag === "Rejected"
-    ? rejected(read.rejection.error, client, steps)
-    : { _tag: "Trusted", client, rule, profile: read.profile, dropped: read.dropped, steps }
+    ? rejected(read.rejection.error, client, trustedSteps(decision, client, rule, read))
+    : new TrustedJudgement(decision, client, rule, read)
+}
+
+const trustedSteps = (
+  decision: Either.Either<ClientIpDecision, ClientIpRejection>,
+  client: ClientIpDecision,
+  rule: Cidr,
+  read: ProfileRead
+): ReadonlyArray<TrustStep> => [
+  ENABLED,
+  { _tag: "ClientIp", decision },
+  { _tag: "AllowedCidrs", client, rule, error: undefined },
+  { _tag: "Identity", read }
+]
+
+/**
+ * A trusted judgement, its steps built only when asked for (the span replay, explain): the
+ * cached path, which reads only the client and the profile, allocates none of them.
+ */
+class TrustedJudgement implements Trusted {
+  readonly _tag = "Trusted"
+  constructor(
+    private readonly decision: Either.Either<ClientIpDecision, ClientIpRejection>,
+    readonly client: ClientIpDecision,
+    readonly rule: Cidr,
+    private readonly read: Extract<ProfileRead, { readonly _tag: "Ok" }>
+  ) {}
+  get profile() {
+    return this.read.profile
+  }
+  get dropped() {
+    return this.read.dropped
+  }
+  get steps() {
+    return trustedSteps(this.decision, this.client, this.rule, this.read)
+  }
 }
 
 /** The last check, once the store has answered: a disabled user is refused. */

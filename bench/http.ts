@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { compiled, startFlags, startServer, type Server } from "./processes.js"
+import { compiled, type Server, startFlags, startServer } from "./processes.js"
 import { median } from "./stats.js"
 import { benchIdentity, configYaml, populate, servicesRuntime } from "./store.js"
 import { wrk, type WrkResult } from "./wrk.js"
@@ -18,7 +18,10 @@ const headtower = (name: string, dir: string, entry: ReadonlyArray<string>) => {
   return startServer(
     name,
     (port) => {
-      writeFileSync(configFile, configYaml({ dbPath: join(dir, `${name}.db`), syncTtl: 10, listen: `127.0.0.1:${port}` }))
+      writeFileSync(
+        configFile,
+        configYaml({ dbPath: join(dir, `${name}.db`), syncTtl: 10, listen: `127.0.0.1:${port}` })
+      )
       return [...startFlags(), ...entry, configFile]
     },
     "/healthz"
@@ -48,9 +51,17 @@ export const benchHttp = async (options: { dir: string; rounds: number; seconds:
     servers.push(main)
     const traced = await headtower("headtower-traced", options.dir, [compiled.bench("serveTraced.js")])
     servers.push(traced)
-    const bare = await startServer("node:http", (port) => [compiled.bench("references/bare.js"), String(port)], "/api/me")
+    const bare = await startServer(
+      "node:http",
+      (port) => [compiled.bench("references/bare.js"), String(port)],
+      "/api/me"
+    )
     servers.push(bare)
-    const express = await startServer("express", (port) => [compiled.bench("references/express.js"), String(port)], "/api/me")
+    const express = await startServer(
+      "express",
+      (port) => [compiled.bench("references/express.js"), String(port)],
+      "/api/me"
+    )
     servers.push(express)
     const targets: ReadonlyArray<Target> = [
       { name: "Headtower GET /api/me (proxy auth)", server: main, path: "/api/me" },
@@ -61,7 +72,12 @@ export const benchHttp = async (options: { dir: string; rounds: number; seconds:
     ]
     const run = async (target: Target, seconds: number): Promise<Sample> => {
       const cpuBefore = target.server.cpuMs()
-      const result = await wrk({ url: `http://127.0.0.1:${target.server.port}${target.path}`, seconds, connections: 64, headers: HEADERS })
+      const result = await wrk({
+        url: `http://127.0.0.1:${target.server.port}${target.path}`,
+        seconds,
+        connections: 64,
+        headers: HEADERS
+      })
       return { ...result, serverCpuUsPerRequest: ((target.server.cpuMs() - cpuBefore) * 1000) / result.requests }
     }
     for (const target of targets) await run(target, options.warmupSeconds)
@@ -103,7 +119,9 @@ const listEveryUser = async (port: number) => {
   let pages = 0
   let users = 0
   while (path !== undefined) {
-    const response: Response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { "Remote-User": benchIdentity(0) } })
+    const response: Response = await fetch(`http://127.0.0.1:${port}${path}`, {
+      headers: { "Remote-User": benchIdentity(0) }
+    })
     if (response.status !== 200) throw new Error(`GET ${path}: HTTP ${response.status}`)
     users += ((await response.json()) as Array<unknown>).length
     pages += 1
@@ -126,11 +144,24 @@ export const benchMemory = async (options: { dir: string; users: number; seconds
     const idle = server.memory()
     const script = join(options.dir, "rotate.lua")
     writeFileSync(script, rotatingUsersScript(options.users))
-    const load = await wrk({ url: `http://127.0.0.1:${server.port}/api/me`, seconds: options.seconds, connections: 64, script })
+    const load = await wrk({
+      url: `http://127.0.0.1:${server.port}/api/me`,
+      seconds: options.seconds,
+      connections: 64,
+      script
+    })
     const afterLoad = server.memory()
     const listing = await listEveryUser(server.port)
-    if (listing.users !== options.users) throw new Error(`the listing walked ${listing.users} users of ${options.users}`)
-    return { users: options.users, idleRssMiB: idle.rssMiB, ...afterLoad, load, listing: { ...listing, ...server.memory() } }
+    if (listing.users !== options.users) {
+      throw new Error(`the listing walked ${listing.users} users of ${options.users}`)
+    }
+    return {
+      users: options.users,
+      idleRssMiB: idle.rssMiB,
+      ...afterLoad,
+      load,
+      listing: { ...listing, ...server.memory() }
+    }
   } finally {
     await server.stop()
   }

@@ -2,10 +2,10 @@ import { Effect } from "effect"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { requestFacts } from "../src/domain/RequestFacts.js"
-import { quietTracer } from "../src/services/spans.js"
 import { Authenticator } from "../src/services/Authenticator.js"
-import { benchIdentity, populate, servicesRuntime, tempDir } from "./store.js"
+import { quietTracer } from "../src/services/spans.js"
 import { median, percentile } from "./stats.js"
+import { benchIdentity, populate, servicesRuntime, tempDir } from "./store.js"
 
 /*
  * authenticate measured in this process, without HTTP: the production Authenticator over a
@@ -23,7 +23,7 @@ const factsFor = (i: number) =>
 
 /** Per-call latencies (ms) of `count` sequential authenticates of `pick(i)`. */
 const timeCalls = (pick: (i: number) => ReturnType<typeof factsFor>, count: number) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const auth = yield* Authenticator
     const samples = new Float64Array(count)
     for (let i = 0; i < count; i++) {
@@ -62,7 +62,9 @@ export const benchCachedAuthenticate = async (options: { traced: boolean; runs: 
       runs.push({
         opsPerSecond: options.calls / seconds,
         opsPerCpuSecond: options.calls / ((user + system) / 1e6),
-        p50Us: percentile(samples, 50) * 1000, p99Us: percentile(samples, 99) * 1000 })
+        p50Us: percentile(samples, 50) * 1000,
+        p99Us: percentile(samples, 99) * 1000
+      })
     }
     return {
       opsPerSecond: median(runs.map((r) => r.opsPerSecond)),
@@ -134,7 +136,10 @@ const storeLatency = async (users: number) => {
     /** p50 and mean (µs) of `calls` calls. */
     measure: async (calls: number) => {
       const samples = await runtime.runPromise(withTracer(false)(timeCalls(pick, calls)))
-      return { p50Us: percentile(samples, 50) * 1000, meanUs: (samples.reduce((a, b) => a + b, 0) / samples.length) * 1000 }
+      return {
+        p50Us: percentile(samples, 50) * 1000,
+        meanUs: (samples.reduce((a, b) => a + b, 0) / samples.length) * 1000
+      }
     },
     close
   }
@@ -152,7 +157,9 @@ export const benchScale = async (options: { runs: number; calls: number }) => {
   })
   try {
     const rounds: Array<{ small: { p50Us: number; meanUs: number }; large: { p50Us: number; meanUs: number } }> = []
-    for (let r = 0; r < options.runs; r++) rounds.push({ small: await small.measure(options.calls), large: await large.measure(options.calls) })
+    for (let r = 0; r < options.runs; r++) {
+      rounds.push({ small: await small.measure(options.calls), large: await large.measure(options.calls) })
+    }
     const summary = (side: "small" | "large") => ({
       p50Us: median(rounds.map((round) => round[side].p50Us)),
       meanUs: median(rounds.map((round) => round[side].meanUs))

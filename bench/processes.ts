@@ -1,9 +1,9 @@
 import { execFileSync, spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { request } from "node:http"
+import { dirname, join } from "node:path"
 import { freePort } from "../test/e2e/support/net.js"
 import { pinned } from "./pinning.js"
-import { dirname, join } from "node:path"
 
 /** Child processes for the HTTP measurements: each server in its own process, stopped by PID. */
 
@@ -19,7 +19,12 @@ export { freePort }
  * same compiler options. Every server then runs as plain `node <file>.js`, none through tsx.
  */
 export const build = () => {
-  execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-b", "tsconfig.build.json", "bench/tsconfig.build.json"], {
+  execFileSync(process.execPath, [
+    join(ROOT, "node_modules", "typescript", "bin", "tsc"),
+    "-b",
+    "tsconfig.build.json",
+    "bench/tsconfig.build.json"
+  ], {
     cwd: ROOT,
     stdio: "inherit"
   })
@@ -32,7 +37,9 @@ export const build = () => {
 export const startFlags = (): ReadonlyArray<string> => {
   const start: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.start
   const match = /\bnode((?: --[\w-]+(?:=\S+)?)*) dist\/main\.js serve$/.exec(start)
-  if (match === null) throw new Error(`package.json's start script is not "… node [flags] dist/main.js serve": ${start}`)
+  if (match === null) {
+    throw new Error(`package.json's start script is not "… node [flags] dist/main.js serve": ${start}`)
+  }
   return match[1]!.split(" ").filter((flag) => flag !== "")
 }
 

@@ -3,8 +3,8 @@ import { cpus } from "node:os"
 import { join } from "node:path"
 import { benchHttp, benchMemory } from "./http.js"
 import { benchCachedAuthenticate, benchProvisioning, benchScale } from "./inProcess.js"
-import { build, ROOT } from "./processes.js"
 import { pinning, pinSelfWithLoad } from "./pinning.js"
+import { build, ROOT } from "./processes.js"
 import { round } from "./stats.js"
 import { tempDir } from "./store.js"
 
@@ -38,15 +38,42 @@ const main = async () => {
     console.error("authenticate in process (cached user)…")
     const cached = await benchCachedAuthenticate({ traced: false, runs, calls: quick ? 20_000 : 100_000 })
     const cachedTraced = await benchCachedAuthenticate({ traced: true, runs, calls: quick ? 20_000 : 100_000 })
-    row("authenticate, cached user (ops/s, wall clock)", fmt(cached.opsPerSecond), "≥ 200,000", cached.opsPerSecond >= 200_000)
-    row("authenticate, cached user (ops per CPU-second)", fmt(cached.opsPerCpuSecond), "≥ 200,000", cached.opsPerCpuSecond >= 200_000)
+    row(
+      "authenticate, cached user (ops/s, wall clock)",
+      fmt(cached.opsPerSecond),
+      "≥ 200,000",
+      cached.opsPerSecond >= 200_000
+    )
+    row(
+      "authenticate, cached user (ops per CPU-second)",
+      fmt(cached.opsPerCpuSecond),
+      "≥ 200,000",
+      cached.opsPerCpuSecond >= 200_000
+    )
     row("authenticate, cached user p50 / p99 (µs)", `${round(cached.p50Us, 1)} / ${round(cached.p99Us, 1)}`)
-    row("authenticate, cached user, spans recorded (ops/s; per CPU-second)", `${fmt(cachedTraced.opsPerSecond)}; ${fmt(cachedTraced.opsPerCpuSecond)}`)
+    row(
+      "authenticate, cached user, spans recorded (ops/s; per CPU-second)",
+      `${fmt(cachedTraced.opsPerSecond)}; ${fmt(cachedTraced.opsPerCpuSecond)}`
+    )
 
     console.error("first-login provisioning…")
-    const provisioning = await benchProvisioning({ warmupRuns: quick ? 1 : 2, runs: quick ? 1 : 3, count: quick ? 1_000 : 3_000 })
-    row("first logins into SQLite (users/s, wall clock)", fmt(provisioning.usersPerSecond), "≥ 2,000", provisioning.usersPerSecond >= 2_000)
-    row("first logins into SQLite (users per CPU-second)", fmt(provisioning.usersPerCpuSecond), "≥ 2,000", provisioning.usersPerCpuSecond >= 2_000)
+    const provisioning = await benchProvisioning({
+      warmupRuns: quick ? 1 : 2,
+      runs: quick ? 1 : 3,
+      count: quick ? 1_000 : 3_000
+    })
+    row(
+      "first logins into SQLite (users/s, wall clock)",
+      fmt(provisioning.usersPerSecond),
+      "≥ 2,000",
+      provisioning.usersPerSecond >= 2_000
+    )
+    row(
+      "first logins into SQLite (users per CPU-second)",
+      fmt(provisioning.usersPerCpuSecond),
+      "≥ 2,000",
+      provisioning.usersPerCpuSecond >= 2_000
+    )
 
     console.error("store size: 10 vs 100,000 users…")
     const scale = await benchScale({ runs, calls: quick ? 2_000 : 10_000 })
@@ -56,11 +83,18 @@ const main = async () => {
 
     console.error(`HTTP at concurrency 64, ${pinning}…`)
     pinSelfWithLoad()
-    const http = await benchHttp({ dir: tmp.dir, rounds: quick ? 1 : 3, seconds: quick ? 3 : 8, warmupSeconds: quick ? 2 : 4 })
+    const http = await benchHttp({
+      dir: tmp.dir,
+      rounds: quick ? 1 : 3,
+      seconds: quick ? 3 : 8,
+      warmupSeconds: quick ? 2 : 4
+    })
     for (const t of http) {
       row(
         `${t.name}: req/s; p50 / p99 ms; server CPU µs/request`,
-        `${fmt(t.requestsPerSecond)}; ${round(t.p50Ms)} / ${round(t.p99Ms)}; ${round(t.serverCpuUsPerRequest, 0)}${t.errors ? `  (${t.errors} errors)` : ""}`
+        `${fmt(t.requestsPerSecond)}; ${round(t.p50Ms)} / ${round(t.p99Ms)}; ${round(t.serverCpuUsPerRequest, 0)}${
+          t.errors ? `  (${t.errors} errors)` : ""
+        }`
       )
     }
     const find = (prefix: string) => http.find((t) => t.name.startsWith(prefix))!
@@ -74,18 +108,35 @@ const main = async () => {
     const cpuAuthVsNoAuth = cpu("Headtower GET /healthz") / cpu("Headtower GET /api/me (proxy auth)")
     const cpuVsExpress = cpu("Express 5") / cpu("Headtower GET /api/me (proxy auth)")
     row("proxy auth / no auth, same server (req/s)", `${round(authVsNoAuth * 100, 1)}%`, "≥ 95%", authVsNoAuth >= 0.95)
-    row("proxy auth / no auth, same server (inverse CPU per request)", `${round(cpuAuthVsNoAuth * 100, 1)}%`, "≥ 95%", cpuAuthVsNoAuth >= 0.95)
+    row(
+      "proxy auth / no auth, same server (inverse CPU per request)",
+      `${round(cpuAuthVsNoAuth * 100, 1)}%`,
+      "≥ 95%",
+      cpuAuthVsNoAuth >= 0.95
+    )
     row("Headtower /api/me / Express 5 (req/s)", `${round(vsExpress * 100, 1)}%`, "≥ 100%", vsExpress >= 1)
-    row("Headtower /api/me / Express 5 (inverse CPU per request)", `${round(cpuVsExpress * 100, 1)}%`, "≥ 100%", cpuVsExpress >= 1)
+    row(
+      "Headtower /api/me / Express 5 (inverse CPU per request)",
+      `${round(cpuVsExpress * 100, 1)}%`,
+      "≥ 100%",
+      cpuVsExpress >= 1
+    )
     row("Headtower /api/me / node:http floor", `${round(vsFloor * 100, 1)}%`)
     row("spans recorded / spans off (/api/me)", `${round((rps("Headtower GET /api/me, spans") / me) * 100, 1)}%`)
 
     console.error("memory with 100,000 users…")
     const memory = await benchMemory({ dir: tmp.dir, users: 100_000, seconds: quick ? 5 : 10 })
-    row("server RSS, 100,000 users, after load over all of them (MiB)", `${round(memory.rssMiB, 1)} (peak ${round(memory.peakMiB, 1)}, idle ${round(memory.idleRssMiB, 1)})`, "≤ 200 MB", memory.peakMiB * 1.048576 <= 200)
+    row(
+      "server RSS, 100,000 users, after load over all of them (MiB)",
+      `${round(memory.rssMiB, 1)} (peak ${round(memory.peakMiB, 1)}, idle ${round(memory.idleRssMiB, 1)})`,
+      "≤ 200 MB",
+      memory.peakMiB * 1.048576 <= 200
+    )
     const { listing } = memory
     row(
-      `server RSS after the owner lists all ${fmt(listing.users)} users, ${fmt(listing.pages)} pages in ${round(listing.seconds, 1)} s (MiB)`,
+      `server RSS after the owner lists all ${fmt(listing.users)} users, ${fmt(listing.pages)} pages in ${
+        round(listing.seconds, 1)
+      } s (MiB)`,
       `${round(listing.rssMiB, 1)} (peak ${round(listing.peakMiB, 1)})`,
       "≤ 200 MB",
       listing.peakMiB * 1.048576 <= 200
@@ -120,7 +171,9 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
 
 const render = (rows: ReadonlyArray<Row>) => {
   const lines = ["| Measure | Result | Target | Met |", "|---|---|---|---|"]
-  for (const r of rows) lines.push(`| ${r.measure} | ${r.value} | ${r.target} | ${r.met === undefined ? "" : r.met ? "yes" : "**no**"} |`)
+  for (const r of rows) {
+    lines.push(`| ${r.measure} | ${r.value} | ${r.target} | ${r.met === undefined ? "" : r.met ? "yes" : "**no**"} |`)
+  }
   return lines.join("\n")
 }
 

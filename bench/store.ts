@@ -6,8 +6,8 @@ import { join } from "node:path"
 import type { AppConfig } from "../src/domain/AppConfig.js"
 import { parseConfig } from "../src/domain/config/parse.js"
 import { Authenticator } from "../src/services/Authenticator.js"
-import { Settings } from "../src/services/Settings.js"
 import { DatabaseLive } from "../src/services/Database.js"
+import { Settings } from "../src/services/Settings.js"
 import { quietTracer } from "../src/services/spans.js"
 import { UserRepository } from "../src/services/UserRepository.js"
 
@@ -46,7 +46,11 @@ export const benchConfig = (dbPath: string, syncTtl: number): AppConfig => {
   const result = parseConfig({
     yaml: configYaml({ dbPath, syncTtl }),
     env: {},
-    files: { readText: () => { throw new Error("no files") } }
+    files: {
+      readText: () => {
+        throw new Error("no files")
+      }
+    }
   })
   if (result.config === undefined) throw new Error(JSON.stringify(result.errors))
   return result.config
@@ -70,11 +74,11 @@ export const benchIdentity = (i: number) => `bench-user-${i}`
 
 /** Inserts `count` members straight into the store, 500 rows a statement, in one transaction. */
 export const populate = (count: number) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const now = new Date().toISOString()
     yield* sql.withTransaction(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         for (let start = 0; start < count; start += 500) {
           const rows = []
           for (let i = start; i < Math.min(count, start + 500); i++) {

@@ -22,7 +22,9 @@ export const parseWrk = (output: string): WrkResult => {
   const total = /(\d+) requests in/.exec(output)
   const p50 = /^\s+50%\s+([\d.]+)(us|ms|s)\s*$/m.exec(output)
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(output)
-  if (rps === null || total === null || p50 === null || p99 === null) throw new Error(`cannot read wrk output:\n${output}`)
+  if (rps === null || total === null || p50 === null || p99 === null) {
+    throw new Error(`cannot read wrk output:\n${output}`)
+  }
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? 0)
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output)
   const socketErrors = socket === null ? 0 : socket.slice(1).reduce((sum, n) => sum + Number(n), 0)

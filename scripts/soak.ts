@@ -32,8 +32,14 @@ const print = (r: SoakResult) => {
     ["mis-authentications", String(r.misauthentications)],
     ["no answer", String(r.transportErrors)],
     ["stale keep-alive resends", String(r.staleSocketRetries)],
-    ["latency p50 / p99 / max", `${r.latencyMs.p50.toFixed(1)} / ${r.latencyMs.p99.toFixed(1)} / ${r.latencyMs.max.toFixed(1)} ms`],
-    ["server RSS cold / warm start / end / peak", [r.rssKiB.cold, r.rssKiB.start, r.rssKiB.end, r.rssKiB.peak].map(mib).join(" / ")],
+    [
+      "latency p50 / p99 / max",
+      `${r.latencyMs.p50.toFixed(1)} / ${r.latencyMs.p99.toFixed(1)} / ${r.latencyMs.max.toFixed(1)} ms`
+    ],
+    [
+      "server RSS cold / warm start / end / peak",
+      [r.rssKiB.cold, r.rssKiB.start, r.rssKiB.end, r.rssKiB.peak].map(mib).join(" / ")
+    ],
     ["RSS growth after warm-up (bound)", `${mib(r.rssKiB.end - r.rssKiB.start)} (${mib(RSS_GROWTH_BOUND_KIB)})`]
   ]
   const width = Math.max(...rows.map(([k]) => k.length))

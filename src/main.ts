@@ -19,7 +19,9 @@ const printableLogs = <O>(logger: Logger.Logger<unknown, O>) =>
 // JSON log lines for machines, readable ones on a terminal.
 const logger = Logger.replace(
   Logger.defaultLogger,
-  process.stdout.isTTY ? printableLogs(Logger.prettyLoggerDefault) : Logger.withConsoleLog(printableLogs(Logger.jsonLogger))
+  process.stdout.isTTY
+    ? printableLogs(Logger.prettyLoggerDefault)
+    : Logger.withConsoleLog(printableLogs(Logger.jsonLogger))
 )
 
 /** An error's message, else its cause's: the platform's ServeError (port in use) carries only a cause. */

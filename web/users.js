@@ -131,7 +131,8 @@ class ApiError extends Error {
  * @param {unknown} data
  * @returns {data is { readonly _tag?: unknown, readonly message: string }}
  */
-const isErrorBody = (data) => typeof data === "object" && data !== null && "message" in data && typeof data.message === "string"
+const isErrorBody = (data) =>
+  typeof data === "object" && data !== null && "message" in data && typeof data.message === "string"
 
 /**
  * @param {string} method
@@ -222,10 +223,14 @@ const renderProfile = (me) => {
   const box = byId("profile")
   box.textContent = ""
   const dl = el("dl", {}, [
-    el("dt", { text: "Name" }), el("dd", { text: me.name || "—" }),
-    el("dt", { text: "Identity" }), el("dd", { text: me.identity }),
-    el("dt", { text: "Email" }), el("dd", { text: me.email || "—" }),
-    el("dt", { text: "Role" }), el("dd", {}, [el("span", { className: "badge " + me.role, text: me.role })])
+    el("dt", { text: "Name" }),
+    el("dd", { text: me.name || "—" }),
+    el("dt", { text: "Identity" }),
+    el("dd", { text: me.identity }),
+    el("dt", { text: "Email" }),
+    el("dd", { text: me.email || "—" }),
+    el("dt", { text: "Role" }),
+    el("dd", {}, [el("span", { className: "badge " + me.role, text: me.role })])
   ])
   box.appendChild(avatar(me, true))
   box.appendChild(dl)
@@ -239,7 +244,12 @@ const roleControls = (u) => {
     if (role === u.role) option.selected = true
     select.appendChild(option)
   }
-  const save = el("button", { type: "button", className: "primary", text: "Save role", "aria-label": "Save role for " + displayName(u) })
+  const save = el("button", {
+    type: "button",
+    className: "primary",
+    text: "Save role",
+    "aria-label": "Save role for " + displayName(u)
+  })
   save.disabled = true
   select.addEventListener("change", () => {
     save.disabled = select.value === u.role
@@ -258,7 +268,12 @@ const roleControls = (u) => {
 /** @param {UserJson} u */
 const disableButton = (u) => {
   const verb = u.disabled ? "Enable" : "Disable"
-  const button = el("button", { type: "button", className: u.disabled ? "" : "danger", text: verb, "aria-label": `${verb} ${displayName(u)}` })
+  const button = el("button", {
+    type: "button",
+    className: u.disabled ? "" : "danger",
+    text: verb,
+    "aria-label": `${verb} ${displayName(u)}`
+  })
   button.addEventListener("click", () => {
     const done = displayName(u) + (u.disabled ? " can sign in again." : " is disabled.")
     void update(u, { disabled: !u.disabled }, done, [button])
@@ -281,7 +296,10 @@ const renderUsers = (me, users) => {
       avatar(u, false),
       el("div", { className: "names" }, [nameLine, el("span", { className: "sub", text: u.identity })])
     ])
-    const status = el("span", { className: "badge " + (u.disabled ? "disabled" : "active"), text: u.disabled ? "Disabled" : "Active" })
+    const status = el("span", {
+      className: "badge " + (u.disabled ? "disabled" : "active"),
+      text: u.disabled ? "Disabled" : "Active"
+    })
     body.appendChild(el("tr", { "data-user-id": u.id, className: u.disabled ? "is-disabled" : "" }, [
       el("td", {}, [who]),
       el("td", { className: "email", text: u.email || "—" }),

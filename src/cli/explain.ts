@@ -34,7 +34,7 @@ const lookUp = (config: AppConfig, identity: Identity) => {
     return Effect.succeed({ existing: undefined, anyUserExists: false, note: "the user store does not exist yet" })
   }
   // Providing the layer opens the store, so it is provided only once the store is known to exist.
-  return Effect.gen(function* () {
+  return Effect.gen(function*() {
     const users = yield* UserRepository
     const existing = Option.getOrUndefined(yield* users.findByIdentity(identity))
     const anyUserExists = existing !== undefined || (yield* users.list({ limit: 1 })).users.length > 0
@@ -46,7 +46,7 @@ export const explainCommand = Command.make(
   "explain",
   { config: configOption, peer: peerOption, headers: headerOption },
   ({ config: path, peer, headers }) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const config = yield* loadConfig(Option.getOrUndefined(path))
       const parsed = headers.map((h) => [h, parseHeader(h)] as const)
       const bad = parsed.find(([, p]) => p === undefined)
@@ -64,7 +64,9 @@ export const explainCommand = Command.make(
         outcome = provisioning.outcome
       }
       // Steps quote the peer and header values as given: printable, so they cannot drive the terminal.
-      for (const [i, line] of lines.entries()) yield* Console.log(`${String(i + 1).padStart(2)}. ${printable(line, MAX_LINE)}`)
+      for (const [i, line] of lines.entries()) {
+        yield* Console.log(`${String(i + 1).padStart(2)}. ${printable(line, MAX_LINE)}`)
+      }
       yield* Console.log(`=> ${status} ${outcome} (nothing was written)`)
     })
 ).pipe(Command.withDescription("show, step by step, what proxy authentication would decide for a request"))

@@ -67,7 +67,11 @@ const Headscale = Schema.transform(
   }),
   {
     strict: true,
-    decode: ({ apiKey, apiKeyPath, timeoutMs, url }) => ({ url, apiKey: Option.fromNullable(apiKey ?? apiKeyPath), timeoutMs }),
+    decode: ({ apiKey, apiKeyPath, timeoutMs, url }) => ({
+      url,
+      apiKey: Option.fromNullable(apiKey ?? apiKeyPath),
+      timeoutMs
+    }),
     encode: ({ apiKey, timeoutMs, url }) => ({ url, apiKey: Option.getOrUndefined(apiKey), timeoutMs })
   }
 )

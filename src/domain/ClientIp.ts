@@ -72,7 +72,11 @@ export const decideClientIp = (
   }
   const peer = parsePeerIp(facts.peer)
   if (peer === undefined) {
-    return reject(undefined, "peer_unparseable", notAllowed("The address of the connecting client is not an IP address"))
+    return reject(
+      undefined,
+      "peer_unparseable",
+      notAllowed("The address of the connecting client is not an IP address")
+    )
   }
   const socket = Either.right<ClientIpDecision>({
     peer,

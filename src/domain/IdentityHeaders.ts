@@ -115,7 +115,11 @@ const readHeader = (facts: RequestFacts, header: string): Read => {
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/u
 
 const checkEmail = (v: string): string | undefined =>
-  v.length > LIMITS.emailChars ? `longer than ${LIMITS.emailChars} characters` : EMAIL.test(v) ? undefined : "not an email address"
+  v.length > LIMITS.emailChars
+    ? `longer than ${LIMITS.emailChars} characters`
+    : EMAIL.test(v)
+    ? undefined
+    : "not an email address"
 
 const checkName = (v: string): string | undefined =>
   v.length > LIMITS.nameChars ? `longer than ${LIMITS.nameChars} characters` : undefined
@@ -145,7 +149,10 @@ export const extractProfile = (config: ProxyAuthConfig, facts: RequestFacts): Pr
   }
 
   const dropped: Array<DroppedHeader> = []
-  const optional = (header: string | undefined, check: (v: string) => string | undefined): string | null | HeaderRejection => {
+  const optional = (
+    header: string | undefined,
+    check: (v: string) => string | undefined
+  ): string | null | HeaderRejection => {
     if (header === undefined) return null
     const read = readHeader(facts, header)
     switch (read._tag) {

@@ -71,8 +71,10 @@ const redactUserinfo = (text: string): string => {
 const SECRET_NAME = /pass|pwd|token|secret|key/i
 
 const redactQuery = (text: string): string =>
-  text.replace(/([?&;])([^=&#;\s]+)=([^&#;\s"]*)/g, (whole, separator: string, name: string) =>
-    SECRET_NAME.test(decodeLoosely(name)) ? `${separator}${name}=***` : whole
+  text.replace(
+    /([?&;])([^=&#;\s]+)=([^&#;\s"]*)/g,
+    (whole, separator: string, name: string) =>
+      SECRET_NAME.test(decodeLoosely(name)) ? `${separator}${name}=***` : whole
   )
 
 const decodeLoosely = (text: string): string => {

@@ -26,7 +26,11 @@ const cidrs = (list: ProxyAuthConfig["allowedCidrs"]) => list.cidrs.map((c) => c
 const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustStep): ReadonlyArray<string> => {
   switch (step._tag) {
     case "ProxyAuth":
-      return [step.error === undefined ? "proxy auth: enabled" : "proxy auth: disabled (server.proxy_auth.enabled is not true)"]
+      return [
+        step.error === undefined
+          ? "proxy auth: enabled"
+          : "proxy auth: disabled (server.proxy_auth.enabled is not true)"
+      ]
     case "ClientIp": {
       if (Either.isLeft(step.decision)) {
         const { error, peer, reason } = step.decision.left
@@ -41,7 +45,12 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
         return [peer, "client IP: the socket peer (no ip_header is configured; forwarded headers are ignored)"]
       }
       if (d.peerTrustedBy === undefined) {
-        return [peer, `client IP: the socket peer; ${settings.ipHeader} is ignored because the peer is not in trusted_proxy_cidrs (${cidrs(settings.trustedProxyCidrs)})`]
+        return [
+          peer,
+          `client IP: the socket peer; ${settings.ipHeader} is ignored because the peer is not in trusted_proxy_cidrs (${
+            cidrs(settings.trustedProxyCidrs)
+          })`
+        ]
       }
       return [
         peer,
@@ -59,7 +68,12 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
       if (step.read._tag === "Rejected") return [`identity: ${step.read.rejection.reason}`]
       const { dropped, profile } = step.read
       const lines = [`identity: ${profile.identity} (from ${settings.userHeader})`]
-      for (const [label, value] of [["email", profile.email], ["name", profile.name], ["picture", profile.picture]] as const) {
+      for (
+        const [label, value] of [["email", profile.email], ["name", profile.name], [
+          "picture",
+          profile.picture
+        ]] as const
+      ) {
         if (value !== null) lines.push(`${label}: ${value}`)
       }
       for (const d of dropped) lines.push(`dropped (login continues): ${d.reason}`)
@@ -84,9 +98,15 @@ export const explainProvisioning = (
   if (existing === undefined) {
     return anyUserExists
       ? { step: "user: new; would be created as member (users already exist)", status: 200, outcome: "Authenticated" }
-      : { step: "user: new; would be created as OWNER (it would be the first user of this instance)", status: 200, outcome: "Authenticated" }
+      : {
+        step: "user: new; would be created as OWNER (it would be the first user of this instance)",
+        status: 200,
+        outcome: "Authenticated"
+      }
   }
   const refusal = admitUser(existing)
-  if (refusal !== undefined) return { step: `user: exists (${existing.role}) but is disabled`, status: statusOf(refusal), outcome: refusal._tag }
+  if (refusal !== undefined) {
+    return { step: `user: exists (${existing.role}) but is disabled`, status: statusOf(refusal), outcome: refusal._tag }
+  }
   return { step: `user: exists, role ${existing.role}`, status: 200, outcome: "Authenticated" }
 }

@@ -2,7 +2,7 @@ import { Either, Option } from "effect"
 import type { Cidr } from "./Address.js"
 import type { AppConfig, ProxyAuthConfig } from "./AppConfig.js"
 import { type ClientIpDecision, type ClientIpRejection, decideClientIp } from "./ClientIp.js"
-import { ClientNotAllowed, type ClientIpError, type IdentityError, ProxyAuthDisabled, UserDisabled } from "./errors.js"
+import { type ClientIpError, ClientNotAllowed, type IdentityError, ProxyAuthDisabled, UserDisabled } from "./errors.js"
 import { type DroppedHeader, extractProfile, type ProfileRead } from "./IdentityHeaders.js"
 import type { RequestFacts } from "./RequestFacts.js"
 import type { Profile } from "./User.js"
@@ -53,7 +53,11 @@ export type Judgement = Trusted | Rejected
 
 const ENABLED: TrustStep = { _tag: "ProxyAuth", error: undefined }
 
-const rejected = (error: TrustError, client: ClientIpDecision | undefined, steps: ReadonlyArray<TrustStep>): Rejected => ({
+const rejected = (
+  error: TrustError,
+  client: ClientIpDecision | undefined,
+  steps: ReadonlyArray<TrustStep>
+): Rejected => ({
   _tag: "Rejected",
   error,
   client,
@@ -82,13 +86,20 @@ export const judgeTrust = (settings: ProxyAuthConfig, decide: StepDecisions, fac
     return rejected(error, undefined, [{ _tag: "ProxyAuth", error }])
   }
   const decision = decide.clientIp(facts)
-  if (Either.isLeft(decision)) return rejected(decision.left.error, undefined, [ENABLED, { _tag: "ClientIp", decision }])
+  if (Either.isLeft(decision)) {
+    return rejected(decision.left.error, undefined, [ENABLED, { _tag: "ClientIp", decision }])
+  }
 
   const client = decision.right
   const rule = settings.allowedCidrs.match(client.clientIp)
   if (rule === undefined) {
     const error = new ClientNotAllowed({ message: "this client is not allowed to authenticate through the proxy" })
-    return rejected(error, client, [ENABLED, { _tag: "ClientIp", decision }, { _tag: "AllowedCidrs", client, rule, error }])
+    return rejected(error, client, [ENABLED, { _tag: "ClientIp", decision }, {
+      _tag: "AllowedCidrs",
+      client,
+      rule,
+      error
+    }])
   }
 
   const read = decide.identity(facts)

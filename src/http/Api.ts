@@ -17,7 +17,12 @@ import {
   UserStoreUnavailable
 } from "../domain/errors.js"
 import { ListNodesResponse, ListUsersResponse } from "../domain/Headscale.js"
-import { HeadscaleBadResponse, HeadscaleTimeout, HeadscaleUnauthorized, HeadscaleUnavailable } from "../domain/headscaleErrors.js"
+import {
+  HeadscaleBadResponse,
+  HeadscaleTimeout,
+  HeadscaleUnauthorized,
+  HeadscaleUnavailable
+} from "../domain/headscaleErrors.js"
 import { Role, User, UserId, USERS_PAGE_MAX } from "../domain/User.js"
 import type { Authenticated } from "../services/Authenticator.js"
 
@@ -66,13 +71,16 @@ const pageLimit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Sc
 export class MeGroup extends HttpApiGroup.make("me")
   .add(HttpApiEndpoint.get("me", "/api/me").addSuccess(Me))
   .middleware(RequestBody)
-  .middleware(Authentication) {}
+  .middleware(Authentication)
+{}
 
 export class UsersGroup extends HttpApiGroup.make("users")
   .add(
     // A page in creation order; a `Link: <…>; rel="next"` header names the next one.
     HttpApiEndpoint.get("list", "/api/users")
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(pageLimit(USERS_PAGE_MAX)), after: Schema.optional(UserIdParam) }))
+      .setUrlParams(
+        Schema.Struct({ limit: Schema.optional(pageLimit(USERS_PAGE_MAX)), after: Schema.optional(UserIdParam) })
+      )
       .addSuccess(Schema.Array(User))
       .addError(Forbidden)
       .addError(UserNotFound)
@@ -94,7 +102,8 @@ export class UsersGroup extends HttpApiGroup.make("users")
   )
   .addError(UserStoreUnavailable)
   .middleware(RequestBody)
-  .middleware(Authentication) {}
+  .middleware(Authentication)
+{}
 
 export class HeadscaleGroup extends HttpApiGroup.make("headscale")
   .add(HttpApiEndpoint.get("users", "/api/headscale/users").addSuccess(ListUsersResponse))
@@ -106,7 +115,8 @@ export class HeadscaleGroup extends HttpApiGroup.make("headscale")
   .addError(Forbidden)
   .addError(UserStoreUnavailable)
   .middleware(RequestBody)
-  .middleware(Authentication) {}
+  .middleware(Authentication)
+{}
 
 /** Ready or not, nothing more: anyone may ask, so which dependency failed and why is logged instead. */
 export const Readiness = Schema.Struct({ status: Schema.Literal("ready") })
@@ -121,10 +131,12 @@ export class NotReady extends Schema.TaggedError<NotReady>()(
 export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
   .add(HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Readiness).addError(NotReady))
-  .middleware(RequestBody) {}
+  .middleware(RequestBody)
+{}
 
 export class HeadtowerApi extends HttpApi.make("headtower")
   .add(MeGroup)
   .add(UsersGroup)
   .add(HeadscaleGroup)
-  .add(HealthGroup) {}
+  .add(HealthGroup)
+{}

@@ -15,9 +15,17 @@ import { requestFactsOf } from "./requestFacts.js"
  * every cache; `Vary` names those headers for any cache that would keep it anyway.
  */
 const identityDependent = (proxyAuth: ProxyAuthConfig) => {
-  const names = [proxyAuth.userHeader, proxyAuth.emailHeader, proxyAuth.nameHeader, proxyAuth.pictureHeader, proxyAuth.ipHeader]
+  const names = [
+    proxyAuth.userHeader,
+    proxyAuth.emailHeader,
+    proxyAuth.nameHeader,
+    proxyAuth.pictureHeader,
+    proxyAuth.ipHeader
+  ]
   const headers = { "cache-control": "no-store", vary: names.filter((name) => name !== undefined).join(", ") }
-  return HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeaders(response, headers)))
+  return HttpApp.appendPreResponseHandler((_request, response) =>
+    Effect.succeed(HttpServerResponse.setHeaders(response, headers))
+  )
 }
 
 /** One request through authenticate (which counts and times itself): the API middleware and the pages share it. */
@@ -30,11 +38,14 @@ export const authenticateRequest = (authenticator: Authenticator, proxyAuth: Pro
 /** The middleware every `/api` route passes through: authenticate, then provide CurrentUser. */
 export const AuthenticationLive = Layer.effect(
   Authentication,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const authenticate = authenticateRequest(yield* Authenticator, (yield* Settings).server.proxyAuth)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, authenticate)
   })
 )
 
 /** Every API route's body, bounded (after Authentication on the routes that have it). */
-export const RequestBodyLive = Layer.succeed(RequestBody, Effect.flatMap(HttpServerRequest.HttpServerRequest, boundedBody))
+export const RequestBodyLive = Layer.succeed(
+  RequestBody,
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, boundedBody)
+)

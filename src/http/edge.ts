@@ -1,10 +1,10 @@
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Effect } from "effect"
 import type { ServerResponse } from "node:http"
 import type { Socket } from "node:net"
@@ -151,7 +151,9 @@ const tooManyBytes = new RequestHeadersTooLarge({
 const rawResponse = (status: string, error?: EdgeRefusal) => {
   const content = error === undefined ? "" : body(error)
   const type = error === undefined ? "" : "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
-  return `HTTP/1.1 ${status}\r\n${type}Content-Length: ${Buffer.byteLength(content)}\r\nConnection: close\r\n\r\n${content}`
+  return `HTTP/1.1 ${status}\r\n${type}Content-Length: ${
+    Buffer.byteLength(content)
+  }\r\nConnection: close\r\n\r\n${content}`
 }
 
 /**
@@ -159,7 +161,8 @@ const rawResponse = (status: string, error?: EdgeRefusal) => {
  * MAX_HEADER_BYTES become the same typed 431 as too many lines (and are logged); the others
  * are answered as Node would (400 without a body, 408 for a request past its timeout).
  */
-export const onClientError = (log: (error: EdgeRefusal, peer: string | undefined) => void) =>
+export const onClientError =
+  (log: (error: EdgeRefusal, peer: string | undefined) => void) =>
   (error: NodeJS.ErrnoException, socket: Socket & { readonly _httpMessage?: ServerResponse | null }) => {
     // Nothing more can be said on a socket that is gone or already carries part of an answer
     // (the test Node's own default handler makes, on the response it attaches to the socket).

@@ -1,5 +1,5 @@
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Option } from "effect"
 import type { IncomingMessage } from "node:http"
@@ -82,23 +82,27 @@ const withText = (request: HttpServerRequest.HttpServerRequest, text: string): H
 export const boundedBody = (
   request: HttpServerRequest.HttpServerRequest
 ): Effect.Effect<HttpServerRequest.HttpServerRequest, PayloadTooLarge | UnsupportedMediaType | MalformedBody> =>
-  Effect.suspend((): Effect.Effect<HttpServerRequest.HttpServerRequest, PayloadTooLarge | UnsupportedMediaType | MalformedBody> => {
-    const message = NodeHttpServerRequest.toIncomingMessage(request)
-    const limit = bodyLimitOf(request.method)
-    const declared = message.headers["content-length"]
-    if (declared !== undefined && Number(declared) > limit) return Effect.fail(tooLarge(limit))
-    // A chunked body announces no length: a route that takes none refuses it unread.
-    if (limit === 0) {
-      return message.headers["transfer-encoding"] === undefined ? Effect.succeed(request) : Effect.fail(tooLarge(0))
+  Effect.suspend(
+    (): Effect.Effect<HttpServerRequest.HttpServerRequest, PayloadTooLarge | UnsupportedMediaType | MalformedBody> => {
+      const message = NodeHttpServerRequest.toIncomingMessage(request)
+      const limit = bodyLimitOf(request.method)
+      const declared = message.headers["content-length"]
+      if (declared !== undefined && Number(declared) > limit) return Effect.fail(tooLarge(limit))
+      // A chunked body announces no length: a route that takes none refuses it unread.
+      if (limit === 0) {
+        return message.headers["transfer-encoding"] === undefined ? Effect.succeed(request) : Effect.fail(tooLarge(0))
+      }
+      if (!isJson(message.headers["content-type"])) return Effect.fail(notJson)
+      // The server leaves `Expect: 100-continue` to us (Server.ts): the client sends its body only now.
+      if (message.headers.expect?.toLowerCase() === "100-continue") {
+        NodeHttpServerRequest.toServerResponse(request).writeContinue()
+      }
+      return readAtMost(message, limit).pipe(
+        Effect.flatMap(jsonText),
+        Effect.map((text) => withText(request, text))
+      )
     }
-    if (!isJson(message.headers["content-type"])) return Effect.fail(notJson)
-    // The server leaves `Expect: 100-continue` to us (Server.ts): the client sends its body only now.
-    if (message.headers.expect?.toLowerCase() === "100-continue") NodeHttpServerRequest.toServerResponse(request).writeContinue()
-    return readAtMost(message, limit).pipe(
-      Effect.flatMap(jsonText),
-      Effect.map((text) => withText(request, text))
-    )
-  })
+  )
 
 /** A route outside the HTTP API that takes no body: its answer, unless a body came anyway (413). */
 export const withoutBody = <E, R>(

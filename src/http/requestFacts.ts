@@ -1,5 +1,5 @@
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { IncomingMessage } from "node:http"
 import type { RequestFacts } from "../domain/RequestFacts.js"
 

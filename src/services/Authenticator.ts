@@ -3,12 +3,12 @@ import type { ClientIpDecision } from "../domain/ClientIp.js"
 import type { AuthenticationError } from "../domain/errors.js"
 import type { HeadscaleCredentials } from "../domain/Headscale.js"
 import type { RequestFacts } from "../domain/RequestFacts.js"
-import { admitUser, type Judgement, judgeTrust, trustSettings, type StepDecisions } from "../domain/trust.js"
+import { admitUser, type Judgement, judgeTrust, type StepDecisions, trustSettings } from "../domain/trust.js"
 import type { User } from "../domain/User.js"
 import { ClientIpResolver } from "./ClientIpResolver.js"
 import { IdentityExtractor } from "./IdentityExtractor.js"
-import { Settings } from "./Settings.js"
 import { observeAuthentication, recordAuthenticated } from "./Metrics.js"
+import { Settings } from "./Settings.js"
 import { type Spans, spans } from "./spans.js"
 import { replaySteps } from "./trustSteps.js"
 import { UserCache } from "./UserCache.js"
@@ -49,12 +49,15 @@ const authenticatedAttributes = (user: User, exportIdentity: boolean) => ({
  * disabled check — so nothing is written for any request the judgement rejects.
  */
 export class Authenticator extends Effect.Service<Authenticator>()("headtower/Authenticator", {
-  effect: Effect.gen(function* () {
+  effect: Effect.gen(function*() {
     const tracing = yield* spans
     const config = yield* Settings
     const settings = trustSettings(config)
     // The judgement's two steps come from their layers, so a spec can swap either.
-    const decide: StepDecisions = { clientIp: (yield* ClientIpResolver).decide, identity: (yield* IdentityExtractor).read }
+    const decide: StepDecisions = {
+      clientIp: (yield* ClientIpResolver).decide,
+      identity: (yield* IdentityExtractor).read
+    }
     const users = yield* UserCache
     const { exportIdentity } = config.telemetry
     const replay = replaySteps(tracing, exportIdentity)
@@ -68,7 +71,7 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
 
     /** The judgement's effects: its steps' spans, sign-in, the disabled check, the log line of a rejection. */
     const conclude = (facts: RequestFacts, judgement: Judgement) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { client, profile } = yield* replay(judgement)
         // Usually answered from memory; the store is read or written only when something changed.
         const user = yield* users.signIn(profile, { clientIp: client.clientIp.text })
@@ -94,7 +97,8 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
       // With spans recorded every request replays its steps, so each has its span; in quiet
       // mode a cached user costs one clock read (measured: ~15 µs → ~2 µs, docs/performance.md).
       tracing.recording
-        ? (facts: RequestFacts) => observeAuthentication(Effect.suspend(() => conclude(facts, judgeTrust(settings, decide, facts))))
+        ? (facts: RequestFacts) =>
+          observeAuthentication(Effect.suspend(() => conclude(facts, judgeTrust(settings, decide, facts))))
         : (facts: RequestFacts) =>
           Effect.clockWith((clock) => {
             const start = performance.now()

@@ -1,8 +1,8 @@
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Effect, Option, ParseResult, Schedule, Schema, Stream } from "effect"
 import {
   type HeadscaleCredentials,
@@ -11,14 +11,14 @@ import {
   ListUsersResponse
 } from "../domain/Headscale.js"
 import {
-  type HeadscaleError,
   HeadscaleBadResponse,
+  type HeadscaleError,
   HeadscaleTimeout,
   HeadscaleUnauthorized,
   HeadscaleUnavailable
 } from "../domain/headscaleErrors.js"
-import { Settings } from "./Settings.js"
 import { countHeadscaleRequest } from "./Metrics.js"
+import { Settings } from "./Settings.js"
 import { spans } from "./spans.js"
 
 /*
@@ -77,12 +77,10 @@ const boundedText = (response: HttpClientResponse.HttpClientResponse, limit: num
         if (size > limit) return false
         chunks.push(chunk)
         return true
-      })
-    ).pipe(Effect.map(() => (size > limit ? undefined : Buffer.concat(chunks).toString("utf8"))))
+      })).pipe(Effect.map(() => (size > limit ? undefined : Buffer.concat(chunks).toString("utf8"))))
   })
 
-const unauthorized = () =>
-  new HeadscaleUnauthorized({ message: "Headscale rejected the configured API key" })
+const unauthorized = () => new HeadscaleUnauthorized({ message: "Headscale rejected the configured API key" })
 
 const transportFailure = (route: string, error: HttpClientError.HttpClientError) =>
   error._tag === "RequestError" && error.reason === "Transport"
@@ -92,7 +90,9 @@ const transportFailure = (route: string, error: HttpClientError.HttpClientError)
 
 const tooLarge = (route: string) =>
   Effect.logWarning(`Headscale's answer to GET ${route} passed ${MAX_BODY_BYTES} bytes and was cut off`).pipe(
-    Effect.zipRight(Effect.fail(new HeadscaleBadResponse({ message: `Headscale's answer was too large (GET ${route})` })))
+    Effect.zipRight(
+      Effect.fail(new HeadscaleBadResponse({ message: `Headscale's answer was too large (GET ${route})` }))
+    )
   )
 
 const unreadable = (route: string, issue: string) =>
@@ -104,7 +104,11 @@ const unreadable = (route: string, issue: string) =>
   )
 
 /** A 2xx body: bounded, JSON, and what `schema` says it is. */
-const decodeBody = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) =>
+const decodeBody = <A, I>(
+  route: string,
+  schema: Schema.Schema<A, I>,
+  response: HttpClientResponse.HttpClientResponse
+) =>
   boundedText(response, MAX_BODY_BYTES).pipe(
     Effect.catchAll(() => unreadable(route, "the body could not be read")),
     Effect.flatMap((text): Effect.Effect<A, HeadscaleBadResponse> => {
@@ -122,7 +126,11 @@ const decodeBody = <A, I>(route: string, schema: Schema.Schema<A, I>, response: 
   )
 
 /** Turns one response into data or a typed error; the status alone decides, except for legacy 500s. */
-const interpret = <A, I>(route: string, schema: Schema.Schema<A, I>, response: HttpClientResponse.HttpClientResponse) => {
+const interpret = <A, I>(
+  route: string,
+  schema: Schema.Schema<A, I>,
+  response: HttpClientResponse.HttpClientResponse
+) => {
   const status = response.status
   if (status >= 200 && status < 300) return decodeBody(route, schema, response)
   // The 401 body is plain text `Unauthorized` (problem+json in 0.30): the status is enough.
@@ -149,47 +157,47 @@ const interpret = <A, I>(route: string, schema: Schema.Schema<A, I>, response: H
 
 /** One GET of `route`, retried and bounded in time as the top of this file says, decoded with `schema`. */
 const getter = (http: HttpClient.HttpClient, baseUrl: string, timeoutMs: number) =>
-  <A, I>(
-    route: string,
-    schema: Schema.Schema<A, I>,
-    credentials: HeadscaleCredentials,
-    urlParams: Record<string, string> = {}
-  ): Effect.Effect<A, HeadscaleError> =>
-    Effect.suspend(() => {
-      let attempts = 0
-      const request = HttpClientRequest.get(`${baseUrl}${route}`, { urlParams, acceptJson: true }).pipe(
-        HttpClientRequest.bearerToken(credentials.apiKey)
-      )
-      const attempt = Effect.suspend(() => {
-        attempts += 1
-        return http.execute(request)
-      }).pipe(
-        Effect.catchAll((error) => transportFailure(route, error)),
-        Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
-        Effect.flatMap((response) => interpret(route, schema, response))
-      )
-      return attempt.pipe(
-        Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "HeadscaleUnavailable" }),
-        Effect.timeoutFail({
-          duration: timeoutMs,
-          onTimeout: () =>
-            new HeadscaleTimeout({ message: `Headscale did not answer GET ${route} within ${timeoutMs} ms` })
-        }),
-        Effect.tapBoth({
-          onFailure: (error) =>
-            Effect.zipRight(
-              Effect.annotateCurrentSpan({ "headscale.outcome": error._tag, "headscale.attempts": attempts }),
-              countHeadscaleRequest(route, error._tag)
-            ),
-          onSuccess: () =>
-            Effect.zipRight(
-              Effect.annotateCurrentSpan({ "headscale.outcome": "ok", "headscale.attempts": attempts }),
-              countHeadscaleRequest(route, "ok")
-            )
-        }),
-        (effect) => Effect.annotateCurrentSpan("headscale.route", route).pipe(Effect.zipRight(effect))
-      )
-    })
+<A, I>(
+  route: string,
+  schema: Schema.Schema<A, I>,
+  credentials: HeadscaleCredentials,
+  urlParams: Record<string, string> = {}
+): Effect.Effect<A, HeadscaleError> =>
+  Effect.suspend(() => {
+    let attempts = 0
+    const request = HttpClientRequest.get(`${baseUrl}${route}`, { urlParams, acceptJson: true }).pipe(
+      HttpClientRequest.bearerToken(credentials.apiKey)
+    )
+    const attempt = Effect.suspend(() => {
+      attempts += 1
+      return http.execute(request)
+    }).pipe(
+      Effect.catchAll((error) => transportFailure(route, error)),
+      Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+      Effect.flatMap((response) => interpret(route, schema, response))
+    )
+    return attempt.pipe(
+      Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "HeadscaleUnavailable" }),
+      Effect.timeoutFail({
+        duration: timeoutMs,
+        onTimeout: () =>
+          new HeadscaleTimeout({ message: `Headscale did not answer GET ${route} within ${timeoutMs} ms` })
+      }),
+      Effect.tapBoth({
+        onFailure: (error) =>
+          Effect.zipRight(
+            Effect.annotateCurrentSpan({ "headscale.outcome": error._tag, "headscale.attempts": attempts }),
+            countHeadscaleRequest(route, error._tag)
+          ),
+        onSuccess: () =>
+          Effect.zipRight(
+            Effect.annotateCurrentSpan({ "headscale.outcome": "ok", "headscale.attempts": attempts }),
+            countHeadscaleRequest(route, "ok")
+          )
+      }),
+      (effect) => Effect.annotateCurrentSpan("headscale.route", route).pipe(Effect.zipRight(effect))
+    )
+  })
 
 export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtower/HeadscaleClient", {
   effect: Effect.gen(function*() {
@@ -199,11 +207,15 @@ export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtowe
 
     const get = getter(http, config.headscale.url.replace(/\/+$/, ""), config.headscale.timeoutMs)
 
-    const listUsers = method("HeadscaleClient.listUsers")((credentials: HeadscaleCredentials, filter: ListUsersFilter = {}) => {
-      // Only non-empty filters: Headscale treats `?name=` as no filter anyway.
-      const params = Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined && value !== ""))
-      return Effect.map(get("/api/v1/user", ListUsersResponse, credentials, params), ({ users }) => users)
-    })
+    const listUsers = method("HeadscaleClient.listUsers")(
+      (credentials: HeadscaleCredentials, filter: ListUsersFilter = {}) => {
+        // Only non-empty filters: Headscale treats `?name=` as no filter anyway.
+        const params = Object.fromEntries(
+          Object.entries(filter).filter(([, value]) => value !== undefined && value !== "")
+        )
+        return Effect.map(get("/api/v1/user", ListUsersResponse, credentials, params), ({ users }) => users)
+      }
+    )
 
     const listNodes = method("HeadscaleClient.listNodes")((credentials: HeadscaleCredentials) =>
       Effect.map(get("/api/v1/node", ListNodesResponse, credentials), ({ nodes }) => nodes)

@@ -94,7 +94,8 @@ const counterOf = <E extends { readonly _tag: string }>(cause: Cause.Cause<E>) =
 
 export const countProvisioned = (role: string) => Metric.increment(provisionedCounter(role))
 
-export const countHeadscaleRequest = (route: string, outcome: string) => Metric.increment(headscaleCounter(route, outcome))
+export const countHeadscaleRequest = (route: string, outcome: string) =>
+  Metric.increment(headscaleCounter(route, outcome))
 
 /** The registry in Prometheus text format. */
 export const prometheusText = Effect.map(Metric.snapshot, renderPrometheus)

@@ -36,20 +36,27 @@ export const resolveConfigPath = (explicitPath: string | undefined): { path: str
  * read with the key file's bound, and the second pass gets their contents.
  */
 const namedFiles = (yaml: string | undefined) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const wanted = new Set<string>()
-    parseConfig({ yaml, env: process.env, files: { readText: (path) => (wanted.add(path), Either.left("not read yet")) } })
+    parseConfig({
+      yaml,
+      env: process.env,
+      files: { readText: (path) => (wanted.add(path), Either.left("not read yet")) }
+    })
     const contents = new Map<string, Either.Either<string, string>>()
     for (const path of wanted) contents.set(path, yield* readStartupFile(path, MAX_KEY_FILE_BYTES))
     return { readText: (path) => contents.get(path) ?? Either.left("not read") } satisfies FileReader
   })
 
 export const loadConfig = (explicitPath: string | undefined): Effect.Effect<AppConfig, ConfigError> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { path, required } = resolveConfigPath(explicitPath)
     const text = yield* readStartupFile(path, MAX_CONFIG_BYTES)
     if (Either.isLeft(text) && (required || !text.left.startsWith("ENOENT"))) {
-      return yield* new ConfigError({ source: path, issues: [{ path: "(file)", message: `cannot read: ${text.left}` }] })
+      return yield* new ConfigError({
+        source: path,
+        issues: [{ path: "(file)", message: `cannot read: ${text.left}` }]
+      })
     }
     const yaml = Either.getOrUndefined(text)
     const result = parseConfig({ yaml, env: process.env, files: yield* namedFiles(yaml) })

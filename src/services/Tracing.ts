@@ -59,8 +59,7 @@ export const withTracing = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A
         ? untraced(layer)
         : layer.pipe(Layer.provide(Layer.discard(exporter(telemetry, telemetry.otlpEndpoint))))).pipe(
           Layer.provide(redactHeadersInSpans)
-        )
-    )
+        ))
   )
 
 /**

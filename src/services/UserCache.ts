@@ -93,7 +93,7 @@ const load = (
   profile: Profile,
   context: { readonly clientIp: string }
 ) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const known = yield* users.findByIdentity(profile.identity)
     // A disabled user is refused: nothing about them is written, not even last_seen.
     if (Option.isSome(known) && (known.value.disabled || sameProfile(known.value, profile))) {
@@ -107,7 +107,7 @@ const load = (
   })
 
 export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache", {
-  scoped: Effect.gen(function* () {
+  scoped: Effect.gen(function*() {
     const tracing = yield* spans
     const { annotated, method } = tracing
     const users = yield* UserRepository

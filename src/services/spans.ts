@@ -44,11 +44,16 @@ export interface Spans {
    */
   readonly method: (
     name: string
-  ) => <Args extends Array<any>, A, E, R>(body: (...args: Args) => Effect.Effect<A, E, R>) => (...args: Args) => Effect.Effect<A, E, R>
+  ) => <Args extends Array<any>, A, E, R>(
+    body: (...args: Args) => Effect.Effect<A, E, R>
+  ) => (...args: Args) => Effect.Effect<A, E, R>
   /** `Effect.annotateCurrentSpan(values())`, or nothing (not even the record) when quiet. */
   readonly annotate: (values: () => Record<string, unknown>) => Effect.Effect<void>
   /** `effect`, annotating the current span first; `effect` itself when quiet. */
-  readonly annotated: <A, E, R>(effect: Effect.Effect<A, E, R>, values: () => Record<string, unknown>) => Effect.Effect<A, E, R>
+  readonly annotated: <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    values: () => Record<string, unknown>
+  ) => Effect.Effect<A, E, R>
 }
 
 const recorded: Spans = {
@@ -70,4 +75,7 @@ const quiet: Spans = {
  * nothing per call. The server builds its services under `quietTracer` exactly when no
  * exporter is configured (`withTracing`, src/services/Tracing.ts, the one place that decides).
  */
-export const spans: Effect.Effect<Spans> = Effect.map(Effect.tracer, (tracer) => (tracer === quietTracer ? quiet : recorded))
+export const spans: Effect.Effect<Spans> = Effect.map(
+  Effect.tracer,
+  (tracer) => (tracer === quietTracer ? quiet : recorded)
+)

@@ -1,5 +1,16 @@
 import { Schema } from "effect"
-import { chmodSync, closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, realpathSync, type Stats, statSync } from "node:fs"
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+  type Stats,
+  statSync
+} from "node:fs"
 import { dirname, resolve } from "node:path"
 
 /*
@@ -31,10 +42,16 @@ const checkDirectory = (dir: string): UserStoreRefused | undefined => {
   const st = statSync(dir)
   if (!st.isDirectory()) return refuse(`the data directory ${dir} is not a directory`)
   if ((st.mode & WRITABLE_BY_OTHERS) !== 0) {
-    return refuse(`the data directory ${dir} is writable by other users (mode ${octal(st.mode)}): any of them could replace the user store; run \`chmod 700 ${dir}\` or choose another directory in database.url`)
+    return refuse(
+      `the data directory ${dir} is writable by other users (mode ${
+        octal(st.mode)
+      }): any of them could replace the user store; run \`chmod 700 ${dir}\` or choose another directory in database.url`
+    )
   }
   if (st.uid !== euid() && st.uid !== 0) {
-    return refuse(`the data directory ${dir} belongs to uid ${st.uid}, not to the user Headtower runs as (uid ${euid()}): its owner could replace the user store; \`chown\` it to Headtower's user or choose another directory`)
+    return refuse(
+      `the data directory ${dir} belongs to uid ${st.uid}, not to the user Headtower runs as (uid ${euid()}): its owner could replace the user store; \`chown\` it to Headtower's user or choose another directory`
+    )
   }
   return undefined
 }
@@ -43,10 +60,16 @@ const checkDirectory = (dir: string): UserStoreRefused | undefined => {
 const checkFile = (path: string, st: Stats, what: string): UserStoreRefused | undefined => {
   if (!st.isFile()) return refuse(`${what} ${path} is not a regular file`)
   if (st.uid !== euid()) {
-    return refuse(`${what} ${path} belongs to uid ${st.uid}, not to the user Headtower runs as (uid ${euid()}); Headtower will not adopt a store another user controls: run Headtower (and its commands) as that user, \`chown\` the file to Headtower's user if it is yours, or point database.url elsewhere`)
+    return refuse(
+      `${what} ${path} belongs to uid ${st.uid}, not to the user Headtower runs as (uid ${euid()}); Headtower will not adopt a store another user controls: run Headtower (and its commands) as that user, \`chown\` the file to Headtower's user if it is yours, or point database.url elsewhere`
+    )
   }
   if ((st.mode & WRITABLE_BY_OTHERS) !== 0) {
-    return refuse(`${what} ${path} is writable by other users (mode ${octal(st.mode)}); check it was not tampered with, then run \`chmod 600 ${path}\``)
+    return refuse(
+      `${what} ${path} is writable by other users (mode ${
+        octal(st.mode)
+      }); check it was not tampered with, then run \`chmod 600 ${path}\``
+    )
   }
   // Readable by others (0644, as earlier versions created it): ours, so tightened in place.
   if ((st.mode & READABLE_BY_OTHERS) !== 0) chmodSync(path, PRIVATE_FILE)
@@ -70,7 +93,11 @@ export const prepareStoreFiles = (path: string): { readonly real: string } | Use
   const link = lstatSync(path, { throwIfNoEntry: false })
   if (link === undefined) {
     // Created here rather than by SQLite, so its mode (and so the -wal's and -shm's) is exact.
-    const fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, PRIVATE_FILE)
+    const fd = openSync(
+      path,
+      constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW,
+      PRIVATE_FILE
+    )
     try {
       fchmodSync(fd, PRIVATE_FILE)
     } finally {
@@ -82,7 +109,9 @@ export const prepareStoreFiles = (path: string): { readonly real: string } | Use
   try {
     real = realpathSync(path)
   } catch {
-    return refuse(`database.url names ${path}, a symbolic link to nothing; point database.url at the database file itself`)
+    return refuse(
+      `database.url names ${path}, a symbolic link to nothing; point database.url at the database file itself`
+    )
   }
   const realDir = dirname(real)
   if (realDir !== configuredDir) {

@@ -29,7 +29,10 @@ const clientIpAttributes = (decision: Either.Either<ClientIpDecision, ClientIpRe
 /** `exportIdentity`: whether spans may name the person (telemetry.export_identity). */
 export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdentity: boolean) => {
   const resolve = method("ClientIpResolver.resolve")((decision: Either.Either<ClientIpDecision, ClientIpRejection>) =>
-    annotated(Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void, () => clientIpAttributes(decision))
+    annotated(
+      Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void,
+      () => clientIpAttributes(decision)
+    )
   )
 
   const extract = method("IdentityExtractor.extract")((read: ProfileRead) => {

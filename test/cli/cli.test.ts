@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { execFile, execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -13,8 +13,11 @@ const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.st
 
 const headtower = (args: ReadonlyArray<string>, extraEnv: Record<string, string> = {}) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: ROOT, env: { ...env, ...extraEnv } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr })
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "src/main.ts", ...args],
+      { cwd: ROOT, env: { ...env, ...extraEnv } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr })
     )
   })
 
@@ -58,21 +61,31 @@ describe("headtower check-config", SLOW, () => {
     const r = await headtower([
       "check-config",
       "--config",
-      file("bad.yaml", `server: { proxy_auth: { enabled: true, allowed_cidr: ["10.0.0.0/8"], user_header: "Bad Header" } }`)
+      file(
+        "bad.yaml",
+        `server: { proxy_auth: { enabled: true, allowed_cidr: ["10.0.0.0/8"], user_header: "Bad Header" } }`
+      )
     ])
     expect(r.code).not.toBe(0)
-    expect(r.stderr).toContain('server.proxy_auth.allowed_cidr: unknown key; did you mean "allowed_cidrs"?')
+    expect(r.stderr).toContain("server.proxy_auth.allowed_cidr: unknown key; did you mean \"allowed_cidrs\"?")
     expect(r.stderr).toContain("server.proxy_auth.user_header")
     expect(r.stderr).toContain("headscale.api_key")
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/)
   })
 
   it("secrets in URLs are redacted: headscale.url, telemetry.otlp_endpoint, a PostgreSQL URL, parsed or not", async () => {
-    const printed = await headtower(["check-config", "--config", file("urls.yaml", `
+    const printed = await headtower([
+      "check-config",
+      "--config",
+      file(
+        "urls.yaml",
+        `
 headscale: { url: "https://hsuser:hs-url-secret@hs.example.com" }
 telemetry: { otlp_endpoint: "https://otlp:otlp-url-secret@collector.example.com:4318" }
 database: { url: "postgres://headtower:pg-url-secret@db.example.com/headtower?password=pg-query-secret" }
-`)])
+`
+      )
+    ])
     expect(printed.code).toBe(0)
     expect(printed.stdout).toContain("url: https://***@hs.example.com")
     expect(printed.stdout).toContain("otlp_endpoint: https://***@collector.example.com:4318")
@@ -80,13 +93,22 @@ database: { url: "postgres://headtower:pg-url-secret@db.example.com/headtower?pa
     expect(printed.stdout).not.toMatch(/secret/)
 
     // URLs that do not parse: the password holds "@", "%", a space; the port is not a number.
-    const refused = await headtower(["check-config", "--config", file("bad-urls.yaml", `
+    const refused = await headtower([
+      "check-config",
+      "--config",
+      file(
+        "bad-urls.yaml",
+        `
 headscale: { url: "https://hsuser:hs@se%cret@hs.example.com:port" }
 telemetry: { otlp_endpoint: "https://otlp:ot lp@secret@collector:port" }
 database: { url: "postgres://headtower:pg@sec ret@db.example.com:port/headtower" }
-`)])
+`
+      )
+    ])
     expect(refused.code).not.toBe(0)
-    expect(refused.stderr).toContain('database.url: must be "sqlite:<path>" or "postgres://user@host/db", got "postgres://***@db.example.com:port/headtower"')
+    expect(refused.stderr).toContain(
+      "database.url: must be \"sqlite:<path>\" or \"postgres://user@host/db\", got \"postgres://***@db.example.com:port/headtower\""
+    )
     expect(refused.stderr).toContain("headscale.url")
     expect(refused.stderr).toContain("telemetry.otlp_endpoint")
     expect(refused.stderr).not.toMatch(/se%cret|secret|sec ret|ot lp/)
@@ -131,7 +153,11 @@ describe("files read at start-up", SLOW, () => {
 
   it("headscale.api_key_path naming a FIFO or /dev/zero is refused", async () => {
     for (const keyPath of [fifo("key.fifo"), "/dev/zero"]) {
-      const r = await headtower(["check-config", "--config", file("key-special.yaml", `headscale: { api_key_path: "${keyPath}" }`)])
+      const r = await headtower([
+        "check-config",
+        "--config",
+        file("key-special.yaml", `headscale: { api_key_path: "${keyPath}" }`)
+      ])
       expect(r.code).not.toBe(0)
       expect(r.stderr).toMatch(/headscale\.api_key_path: cannot read ".*": a (FIFO|device), not a regular file/)
     }
@@ -139,7 +165,11 @@ describe("files read at start-up", SLOW, () => {
 
   it("a 64 MiB key file is refused by its size, not read whole", async () => {
     const key = file("huge.key", "k".repeat(64 * 1024 * 1024))
-    const r = await headtower(["check-config", "--config", file("key-huge.yaml", `headscale: { api_key_path: "${key}" }`)])
+    const r = await headtower([
+      "check-config",
+      "--config",
+      file("key-huge.yaml", `headscale: { api_key_path: "${key}" }`)
+    ])
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain("67108864 bytes, more than the 4 KiB such a file may hold")
   })
@@ -161,8 +191,15 @@ describe("files read at start-up", SLOW, () => {
     })
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
     const pgPort = (silent.address() as { port: number }).port
-    const path = file("silent-pg.yaml", `database: { url: "postgres://headtower@127.0.0.1:${pgPort}/headtower" }\nserver: { listen: "127.0.0.1:0" }`)
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", path], { cwd: ROOT, env, stdio: "ignore" })
+    const path = file(
+      "silent-pg.yaml",
+      `database: { url: "postgres://headtower@127.0.0.1:${pgPort}/headtower" }\nserver: { listen: "127.0.0.1:0" }`
+    )
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", path], {
+      cwd: ROOT,
+      env,
+      stdio: "ignore"
+    })
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
     try {
       await reached
@@ -182,7 +219,15 @@ describe("what reaches the operator's terminal", SLOW, () => {
   const RAW = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/
 
   it("explain --peer: escape sequences in the peer are printed as escapes", async () => {
-    const r = await headtower(["explain", "--config", file("esc.yaml", GOOD(join(dir, "esc.db"))), "--peer", `10.0.0.1${HOSTILE}`, "-H", "Remote-User: alice"])
+    const r = await headtower([
+      "explain",
+      "--config",
+      file("esc.yaml", GOOD(join(dir, "esc.db"))),
+      "--peer",
+      `10.0.0.1${HOSTILE}`,
+      "-H",
+      "Remote-User: alice"
+    ])
     expect(r.stdout + r.stderr).not.toMatch(RAW)
     expect(r.stdout).toContain("\\x1b]0;pwned\\x07\\x1b[2J\\u{202e}")
   })
@@ -199,7 +244,11 @@ describe("what reaches the operator's terminal", SLOW, () => {
   })
 
   it("a 1 MiB config value is cut in the error, with a marker and its length", async () => {
-    const r = await headtower(["check-config", "--config", file("long.yaml", `server: { listen: "${"x".repeat(1_000_000)}" }`)])
+    const r = await headtower([
+      "check-config",
+      "--config",
+      file("long.yaml", `server: { listen: "${"x".repeat(1_000_000)}" }`)
+    ])
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain("server.listen")
     // The message quoting the value is cut: the marker gives the whole message's length.
@@ -213,10 +262,20 @@ describe("headtower explain", SLOW, () => {
 
   it("walks a trusted proxy's forwarded client through every step, writing nothing", async () => {
     const db = join(dir, "explain.db")
-    const r = await headtower(["explain", "--config", config(), "--peer", "::ffff:127.0.0.1", "-H", "X-Forwarded-For: 10.1.2.3", "-H", "Remote-User: alice"])
+    const r = await headtower([
+      "explain",
+      "--config",
+      config(),
+      "--peer",
+      "::ffff:127.0.0.1",
+      "-H",
+      "X-Forwarded-For: 10.1.2.3",
+      "-H",
+      "Remote-User: alice"
+    ])
     expect(r.code).toBe(0)
     expect(r.stdout).toContain("peer is a trusted proxy (matches 127.0.0.1/32)")
-    expect(r.stdout).toContain('client IP: 10.1.2.3, from the entry "10.1.2.3"')
+    expect(r.stdout).toContain("client IP: 10.1.2.3, from the entry \"10.1.2.3\"")
     expect(r.stdout).toContain("allowed_cidrs: 10.1.2.3 is allowed by 10.0.0.0/8")
     expect(r.stdout).toContain("identity: proxy:alice")
     expect(r.stdout).toContain("would be created as OWNER")
@@ -225,14 +284,36 @@ describe("headtower explain", SLOW, () => {
   })
 
   it("says why a client is refused", async () => {
-    const r = await headtower(["explain", "--config", config(), "--peer", "192.0.2.5", "-H", "X-Forwarded-For: 10.1.2.3", "-H", "Remote-User: alice"])
+    const r = await headtower([
+      "explain",
+      "--config",
+      config(),
+      "--peer",
+      "192.0.2.5",
+      "-H",
+      "X-Forwarded-For: 10.1.2.3",
+      "-H",
+      "Remote-User: alice"
+    ])
     expect(r.stdout).toContain("ignored because the peer is not in trusted_proxy_cidrs")
     expect(r.stdout).toContain("192.0.2.5 is in none of 10.0.0.0/8")
     expect(r.stdout).toContain("=> 403 ClientNotAllowed")
   })
 
   it("an identity header given twice is explained as ambiguous", async () => {
-    const r = await headtower(["explain", "--config", config(), "--peer", "127.0.0.1", "-H", "X-Forwarded-For: 10.0.0.1", "-H", "Remote-User: a", "-H", "remote-user: b"])
+    const r = await headtower([
+      "explain",
+      "--config",
+      config(),
+      "--peer",
+      "127.0.0.1",
+      "-H",
+      "X-Forwarded-For: 10.0.0.1",
+      "-H",
+      "Remote-User: a",
+      "-H",
+      "remote-user: b"
+    ])
     expect(r.stdout).toContain("Remote-User was sent 2 times")
     expect(r.stdout).toContain("=> 400 AmbiguousHeader")
   })
@@ -241,8 +322,15 @@ describe("headtower explain", SLOW, () => {
 describe("headtower serve", SLOW, () => {
   it("logs one JSON line per rejected request (reason, peer, client IP), serves until SIGTERM, then exits 0", async () => {
     const port = await freePort()
-    const path = file("serve.yaml", `${GOOD(join(dir, "serve.db"))}\n`.replace("server:", `server:\n  listen: "127.0.0.1:${port}"`))
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", path], { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] })
+    const path = file(
+      "serve.yaml",
+      `${GOOD(join(dir, "serve.db"))}\n`.replace("server:", `server:\n  listen: "127.0.0.1:${port}"`)
+    )
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve", "--config", path], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "inherit"]
+    })
     let stdout = ""
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
@@ -253,7 +341,12 @@ describe("headtower serve", SLOW, () => {
         if (!healthy) await new Promise((r) => setTimeout(r, 100))
       }
       expect(healthy).toBe(true)
-      const refused = await rawRequest({ port, path: "/api/me", localAddress: "127.0.0.3", headers: [["Remote-User", "eve"]] })
+      const refused = await rawRequest({
+        port,
+        path: "/api/me",
+        localAddress: "127.0.0.3",
+        headers: [["Remote-User", "eve"]]
+      })
       expect(refused.status).toBe(403)
       child.kill("SIGTERM")
       expect(await exited).toBe(0)
@@ -265,7 +358,11 @@ describe("headtower serve", SLOW, () => {
       expect(rejections).toEqual([
         expect.objectContaining({
           logLevel: "WARN",
-          annotations: expect.objectContaining({ reason: "ClientNotAllowed", peer: "127.0.0.3", client_ip: "127.0.0.3" })
+          annotations: expect.objectContaining({
+            reason: "ClientNotAllowed",
+            peer: "127.0.0.3",
+            client_ip: "127.0.0.3"
+          })
         })
       ])
     } finally {

@@ -19,16 +19,18 @@ const ip = (text: string): IpAddress => {
 const cidrText = (text: string) => Either.getOrThrow(parseCidr(text)).cidr.text
 
 describe("parseIp", () => {
-  it.each([
-    ["127.0.0.1", 4, "127.0.0.1"],
-    ["::1", 6, "::1"],
-    ["2001:DB8:0:0:0:0:0:1", 6, "2001:db8::1"],
-    ["::ffff:127.0.0.1", 4, "127.0.0.1"],
-    ["::FFFF:7f00:1", 4, "127.0.0.1"],
-    ["0:0:0:0:0:ffff:10.1.2.3", 4, "10.1.2.3"],
-    ["fe80::1%eth0", 6, "fe80::1"],
-    ["fe80::1%25", 6, "fe80::1"]
-  ] as const)("%s is the %s-family address %s", (text, family, canonical) => {
+  it.each(
+    [
+      ["127.0.0.1", 4, "127.0.0.1"],
+      ["::1", 6, "::1"],
+      ["2001:DB8:0:0:0:0:0:1", 6, "2001:db8::1"],
+      ["::ffff:127.0.0.1", 4, "127.0.0.1"],
+      ["::FFFF:7f00:1", 4, "127.0.0.1"],
+      ["0:0:0:0:0:ffff:10.1.2.3", 4, "10.1.2.3"],
+      ["fe80::1%eth0", 6, "fe80::1"],
+      ["fe80::1%25", 6, "fe80::1"]
+    ] as const
+  )("%s is the %s-family address %s", (text, family, canonical) => {
     expect(parseIp(text)).toMatchObject({ family, text: canonical })
   })
 
@@ -81,7 +83,17 @@ describe("parseCidr", () => {
     expect(cidrText("::ffff:0:0/96")).toBe("0.0.0.0/0")
   })
 
-  it.each(["1.2.3.4/33", "::1/129", "fe80::/10%eth0", "fe80::%eth0/10", "127.1/32", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8/8", "x/8"])(
+  it.each([
+    "1.2.3.4/33",
+    "::1/129",
+    "fe80::/10%eth0",
+    "fe80::%eth0/10",
+    "127.1/32",
+    "10.0.0.0/",
+    "10.0.0.0/-1",
+    "10.0.0.0/8/8",
+    "x/8"
+  ])(
     "rejects %j",
     (text) => {
       expect(Either.isLeft(parseCidr(text))).toBe(true)
@@ -164,7 +176,7 @@ describe("CIDR matching, differential against node's net.BlockList", () => {
       // An address in base/prefix: keep the prefix bits of base, take the host bits from noise.
       const b = base.split(".").reduce((acc, o) => acc * 256 + Number(o), 0)
       const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0
-      const inside = (((b & mask) | (noise & ~mask)) >>> 0)
+      const inside = ((b & mask) | (noise & ~mask)) >>> 0
       const text = [24, 16, 8, 0].map((s) => (inside >>> s) & 255).join(".")
       for (const rule of [`${base}/${prefix}`, `::ffff:${base}/${prefix + 96}`]) {
         const list = cidrListUnsafe([rule])
@@ -176,7 +188,10 @@ describe("CIDR matching, differential against node's net.BlockList", () => {
     { fastCheck: { numRuns: 500 } }
   )
 
-  it.prop("a list matches when any of its rules matches, as BlockList", [fc.array(cidrArb, { maxLength: 5 }), addressText], ([cidrs, address]) => {
+  it.prop("a list matches when any of its rules matches, as BlockList", [
+    fc.array(cidrArb, { maxLength: 5 }),
+    addressText
+  ], ([cidrs, address]) => {
     expect(cidrListUnsafe(cidrs).match(ip(address)) !== undefined).toBe(blockListMatches(cidrs, address))
   }, { fastCheck: { numRuns: 1000 } })
 })

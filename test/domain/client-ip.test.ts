@@ -13,7 +13,9 @@ const decide = (
 ) => decideClientIp(proxyAuth(overrides), requestFacts(peer, Object.entries(headers)))
 
 const accepted = (result: Either.Either<ClientIpDecision, ClientIpRejection>): ClientIpDecision => {
-  if (Either.isLeft(result)) throw new Error(`expected a client IP, got ${result.left.reason}: ${result.left.error.message}`)
+  if (Either.isLeft(result)) {
+    throw new Error(`expected a client IP, got ${result.left.reason}: ${result.left.error.message}`)
+  }
   return result.right
 }
 
@@ -37,9 +39,12 @@ describe("the socket peer", () => {
     expect(rejected(decide({}, undefined))).toMatchObject({ reason: "peer_unknown", error: "ClientNotAllowed" })
   })
 
-  it.each(["", "localhost", "127.1", "1.2.3.4:80", "[::1]"])("an unparseable peer %j is rejected as ClientNotAllowed", (peer) => {
-    expect(rejected(decide({}, peer))).toMatchObject({ reason: "peer_unparseable", error: "ClientNotAllowed" })
-  })
+  it.each(["", "localhost", "127.1", "1.2.3.4:80", "[::1]"])(
+    "an unparseable peer %j is rejected as ClientNotAllowed",
+    (peer) => {
+      expect(rejected(decide({}, peer))).toMatchObject({ reason: "peer_unparseable", error: "ClientNotAllowed" })
+    }
+  )
 
   it("an unknown peer is rejected even when it would have been judged by a header", () => {
     expect(rejected(decide(XFF, undefined, spoof)).error).toBe("ClientNotAllowed")
@@ -109,7 +114,9 @@ describe("ip_header set, peer trusted", () => {
 
   it("reports the trusted_proxy_cidrs rule that let the peer speak", () => {
     const decision = accepted(
-      decide({ ...XFF, trustedProxyCidrs: ["10.0.0.0/8", "172.16.0.0/12"] }, "172.16.5.5", { "x-forwarded-for": "203.0.113.9" })
+      decide({ ...XFF, trustedProxyCidrs: ["10.0.0.0/8", "172.16.0.0/12"] }, "172.16.5.5", {
+        "x-forwarded-for": "203.0.113.9"
+      })
     )
     expect(decision.peerTrustedBy?.text).toBe("172.16.0.0/12")
   })
@@ -158,7 +165,9 @@ describe("ip_header set, peer trusted", () => {
     const cases = [
       decide({ ...XFF, trustedProxyCidrs: ["10.20.0.0/16"] }, "10.20.1.1", {}),
       decide({ ...XFF, trustedProxyCidrs: ["10.20.0.0/16"] }, "10.20.1.1", { "x-forwarded-for": "198.51.100.1x" }),
-      decide({ ...XFF, trustedProxyCidrs: ["10.20.0.0/16"] }, "10.20.1.1", { "x-forwarded-for": ["1.1.1.1", "2.2.2.2"] })
+      decide({ ...XFF, trustedProxyCidrs: ["10.20.0.0/16"] }, "10.20.1.1", {
+        "x-forwarded-for": ["1.1.1.1", "2.2.2.2"]
+      })
     ]
     for (const result of cases) {
       const { message } = rejected(result)
@@ -176,7 +185,9 @@ describe("mode first (default): the first entry is the client", () => {
   })
 
   it("entries after the first do not matter, even garbage", () => {
-    expect(accepted(decide(XFF, "127.0.0.1", { "x-forwarded-for": "10.1.2.3, unknown, junk" })).clientIp.text).toBe("10.1.2.3")
+    expect(accepted(decide(XFF, "127.0.0.1", { "x-forwarded-for": "10.1.2.3, unknown, junk" })).clientIp.text).toBe(
+      "10.1.2.3"
+    )
   })
 
   it("a first entry that is not an address is rejected, never skipped", () => {
@@ -191,22 +202,27 @@ describe("mode first (default): the first entry is the client", () => {
   })
 
   it("two lines are ambiguous even when identical or one is empty", () => {
-    expect(rejected(decide(XFF, "127.0.0.1", { "x-forwarded-for": ["10.1.2.3", "10.1.2.3"] })).error).toBe("AmbiguousHeader")
+    expect(rejected(decide(XFF, "127.0.0.1", { "x-forwarded-for": ["10.1.2.3", "10.1.2.3"] })).error).toBe(
+      "AmbiguousHeader"
+    )
     expect(rejected(decide(XFF, "127.0.0.1", { "x-forwarded-for": ["", "10.1.2.3"] })).error).toBe("AmbiguousHeader")
   })
 
   it("Forwarded: the first element's for= is the client; ports and brackets are not part of it", () => {
     const decision = accepted(
-      decide({ ipHeader: "Forwarded" }, "127.0.0.1", { forwarded: "for=\"[2001:db8::7]:4711\";proto=https, for=127.0.0.1" })
+      decide({ ipHeader: "Forwarded" }, "127.0.0.1", {
+        forwarded: "for=\"[2001:db8::7]:4711\";proto=https, for=127.0.0.1"
+      })
     )
     expect(decision.clientIp.text).toBe("2001:db8::7")
     expect(decision.headerEntry).toBe("for=\"[2001:db8::7]:4711\";proto=https")
   })
 
   it("Forwarded: a first element for=unknown is rejected", () => {
-    expect(rejected(decide({ ipHeader: "Forwarded" }, "127.0.0.1", { forwarded: "for=unknown, for=10.1.2.3" })).error).toBe(
-      "InvalidForwardedAddress"
-    )
+    expect(rejected(decide({ ipHeader: "Forwarded" }, "127.0.0.1", { forwarded: "for=unknown, for=10.1.2.3" })).error)
+      .toBe(
+        "InvalidForwardedAddress"
+      )
   })
 
   it("X-Real-IP: one address; a comma list is rejected", () => {
@@ -217,9 +233,17 @@ describe("mode first (default): the first entry is the client", () => {
 })
 
 describe("mode rightmost_untrusted (opt-in): walk right to left past trusted proxies", () => {
-  const walk = (trustedProxyCidrs: ReadonlyArray<string>, value: string | ReadonlyArray<string>, header = "x-forwarded-for") =>
+  const walk = (
+    trustedProxyCidrs: ReadonlyArray<string>,
+    value: string | ReadonlyArray<string>,
+    header = "x-forwarded-for"
+  ) =>
     decide(
-      { ipHeader: header === "forwarded" ? "Forwarded" : "X-Forwarded-For", ipHeaderMode: "rightmost_untrusted", trustedProxyCidrs },
+      {
+        ipHeader: header === "forwarded" ? "Forwarded" : "X-Forwarded-For",
+        ipHeaderMode: "rightmost_untrusted",
+        trustedProxyCidrs
+      },
       "10.0.0.1",
       { [header]: value }
     )
@@ -239,10 +263,18 @@ describe("mode rightmost_untrusted (opt-in): walk right to left past trusted pro
     expect(accepted(walk(proxies, "junk, unknown, 198.51.100.4, 10.0.0.2")).clientIp.text).toBe("198.51.100.4")
   })
 
-  it.each(["198.51.100.4, unknown, 10.0.0.2", "198.51.100.4, _hidden, 10.0.0.2", "198.51.100.4, junk", "198.51.100.4, "])(
+  it.each([
+    "198.51.100.4, unknown, 10.0.0.2",
+    "198.51.100.4, _hidden, 10.0.0.2",
+    "198.51.100.4, junk",
+    "198.51.100.4, "
+  ])(
     "the first untrusted entry from the right not being an address is rejected, never skipped: %j",
     (value) => {
-      expect(rejected(walk(proxies, value))).toMatchObject({ reason: "entry_not_an_address", error: "InvalidForwardedAddress" })
+      expect(rejected(walk(proxies, value))).toMatchObject({
+        reason: "entry_not_an_address",
+        error: "InvalidForwardedAddress"
+      })
     }
   )
 
@@ -261,9 +293,10 @@ describe("mode rightmost_untrusted (opt-in): walk right to left past trusted pro
   })
 
   it("Forwarded: walks elements right to left; unknown as the first untrusted element is rejected", () => {
-    expect(accepted(walk(proxies, "for=127.0.0.1, for=\"[2001:db8::9]:1\", for=10.0.0.2", "forwarded")).clientIp.text).toBe(
-      "2001:db8::9"
-    )
+    expect(accepted(walk(proxies, "for=127.0.0.1, for=\"[2001:db8::9]:1\", for=10.0.0.2", "forwarded")).clientIp.text)
+      .toBe(
+        "2001:db8::9"
+      )
     expect(rejected(walk(proxies, "for=198.51.100.4, for=unknown, for=10.0.0.2", "forwarded")).error).toBe(
       "InvalidForwardedAddress"
     )
@@ -285,7 +318,13 @@ describe("mode rightmost_untrusted (opt-in): walk right to left past trusted pro
 
   it.prop(
     "the client is never a trusted address unless every entry is trusted, and never the peer by default",
-    [fc.array(fc.oneof(fc.constantFrom("10.0.0.2", "10.200.1.1", "unknown", "junk"), fc.tuple(fc.nat(255), fc.nat(255)).map(([a, b]) => `198.51.${a}.${b}`)), { minLength: 1, maxLength: 20 })],
+    [fc.array(
+      fc.oneof(
+        fc.constantFrom("10.0.0.2", "10.200.1.1", "unknown", "junk"),
+        fc.tuple(fc.nat(255), fc.nat(255)).map(([a, b]) => `198.51.${a}.${b}`)
+      ),
+      { minLength: 1, maxLength: 20 }
+    )],
     ([entries]) => {
       const result = walk(proxies, entries.join(", "))
       const firstUntrusted = [...entries].reverse().find((e) => !e.startsWith("10."))

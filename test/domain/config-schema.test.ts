@@ -7,7 +7,9 @@ import { shownConfig } from "../../src/domain/config/shown.js"
 
 /* What the one description of the configuration (ConfigSchema) gives beyond each key's checks. */
 
-const files: FileReader = { readText: (p) => (p === "/run/key" ? Either.right("hskey-from-file\n") : Either.left("ENOENT")) }
+const files: FileReader = {
+  readText: (p) => (p === "/run/key" ? Either.right("hskey-from-file\n") : Either.left("ENOENT"))
+}
 const shown = (yaml: string | undefined, env: Record<string, string> = {}) => {
   const r = parseConfig({ yaml, env, files })
   expect(r.errors).toEqual([])
@@ -40,8 +42,13 @@ describe("check-config's effective configuration", () => {
   })
 
   it("redacts the API key (inline, from a file or from the environment) and a PostgreSQL URL", () => {
-    const fromFile = shown(`headscale: { api_key_path: /run/key }\ndatabase: { url: "postgres://u:pw-secret@127.0.0.1/db" }`)
-    expect(fromFile).toMatchObject({ headscale: { api_key: "<redacted>" }, database: { url: "postgres://***@127.0.0.1/db" } })
+    const fromFile = shown(
+      `headscale: { api_key_path: /run/key }\ndatabase: { url: "postgres://u:pw-secret@127.0.0.1/db" }`
+    )
+    expect(fromFile).toMatchObject({
+      headscale: { api_key: "<redacted>" },
+      database: { url: "postgres://***@127.0.0.1/db" }
+    })
     expect(JSON.stringify(fromFile)).not.toMatch(/hskey|pw-secret/)
     const fromEnv = shown(undefined, { HEADTOWER_HEADSCALE__API_KEY: "hskey-env" })
     expect(fromEnv).toMatchObject({ headscale: { api_key: "<redacted>" } })
@@ -58,7 +65,10 @@ telemetry: { otlp_endpoint: "http://127.0.0.1:4318", service_name: ht }
 `)
     expect(printed).toMatchObject({
       headscale: { url: "http://hs.internal:8080" },
-      server: { listen: "[::1]:4000", proxy_auth: { allowed_cidrs: ["10.0.0.0/8"], logout_url: "https://auth.example/bye" } }
+      server: {
+        listen: "[::1]:4000",
+        proxy_auth: { allowed_cidrs: ["10.0.0.0/8"], logout_url: "https://auth.example/bye" }
+      }
     })
     expect(shown(YAML.stringify(printed))).toEqual(printed)
   })
@@ -85,7 +95,11 @@ describe("environment variables, named after every key's path", () => {
   it("numbers and strings of any section are read from HEADTOWER_<SECTION>__<KEY>", () => {
     const r = parseConfig({
       yaml: undefined,
-      env: { HEADTOWER_HEADSCALE__TIMEOUT_MS: "2500", HEADTOWER_SERVER__PROXY_AUTH__SYNC_TTL_SECONDS: "0", HEADTOWER_TELEMETRY__SERVICE_NAME: "edge" },
+      env: {
+        HEADTOWER_HEADSCALE__TIMEOUT_MS: "2500",
+        HEADTOWER_SERVER__PROXY_AUTH__SYNC_TTL_SECONDS: "0",
+        HEADTOWER_TELEMETRY__SERVICE_NAME: "edge"
+      },
       files
     })
     expect(r.errors).toEqual([])

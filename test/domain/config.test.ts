@@ -24,14 +24,16 @@ const errorPaths = (r: ReturnType<typeof parse>) => r.errors.map((e) => e.path)
 
 describe("Config parsing", () => {
   it("keys are matched against the known set only: inherited names such as constructor, __proto__, toString are unknown keys", () => {
-    for (const [yaml, path] of [
-      ["constructor: {}", "constructor"],
-      ["__proto__: {}", "__proto__"],
-      ["toString: {}", "toString"],
-      ["server: { toString: {} }", "server.toString"],
-      ["headscale: { hasOwnProperty: {} }", "headscale.hasOwnProperty"],
-      ["server: { proxy_auth: { __proto__: { enabled: true } } }", "server.proxy_auth.__proto__"]
-    ] as const) {
+    for (
+      const [yaml, path] of [
+        ["constructor: {}", "constructor"],
+        ["__proto__: {}", "__proto__"],
+        ["toString: {}", "toString"],
+        ["server: { toString: {} }", "server.toString"],
+        ["headscale: { hasOwnProperty: {} }", "headscale.hasOwnProperty"],
+        ["server: { proxy_auth: { __proto__: { enabled: true } } }", "server.proxy_auth.__proto__"]
+      ] as const
+    ) {
       expect(parse(yaml).errors, yaml).toContainEqual({ path, message: expect.stringMatching(/^unknown key/) })
     }
   })
@@ -74,7 +76,9 @@ describe("Config parsing", () => {
   })
 
   it("reads the API key from headscale.api_key_path, trimmed, and keeps it Redacted", () => {
-    const files: FileReader = { readText: (p) => (p === "/run/key" ? Either.right("hskey-api-x-y\n") : noFiles.readText(p)) }
+    const files: FileReader = {
+      readText: (p) => (p === "/run/key" ? Either.right("hskey-api-x-y\n") : noFiles.readText(p))
+    }
     const r = parse(`headscale: { api_key_path: /run/key }\nserver: { proxy_auth: { enabled: true } }`, {}, files)
     const key = Option.getOrThrow(r.config!.headscale.apiKey)
     expect(Redacted.value(key)).toBe("hskey-api-x-y")
@@ -95,7 +99,7 @@ describe("Config parsing", () => {
   it("an unknown key is an error with a did-you-mean for typos such as allowed_cidr", () => {
     const r = parse(`server:\n  proxy_auth:\n    allowed_cidr: ["10.0.0.0/8"]`)
     expect(r.errors).toEqual([
-      { path: "server.proxy_auth.allowed_cidr", message: 'unknown key; did you mean "allowed_cidrs"?' }
+      { path: "server.proxy_auth.allowed_cidr", message: "unknown key; did you mean \"allowed_cidrs\"?" }
     ])
   })
 
@@ -106,7 +110,9 @@ describe("Config parsing", () => {
   })
 
   it("an empty CIDR list is an error, not 'trust nobody' or 'trust everybody' by accident", () => {
-    expect(errorPaths(parse(`server: { proxy_auth: { allowed_cidrs: [] } }`))).toEqual(["server.proxy_auth.allowed_cidrs"])
+    expect(errorPaths(parse(`server: { proxy_auth: { allowed_cidrs: [] } }`))).toEqual([
+      "server.proxy_auth.allowed_cidrs"
+    ])
   })
 
   it("a header name that is not an HTTP token is an error", () => {
@@ -146,7 +152,11 @@ describe("Config parsing", () => {
       ])
     })
     it("ranges wider than /8 (IPv4) or /32 (IPv6) warn: 0.0.0.0/1 + 128.0.0.0/1 is everyone", () => {
-      expect(warned(`server: { proxy_auth: { allowed_cidrs: ["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8", "2001::/16", "fd00::/32"] } }`)).toEqual([
+      expect(
+        warned(
+          `server: { proxy_auth: { allowed_cidrs: ["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8", "2001::/16", "fd00::/32"] } }`
+        )
+      ).toEqual([
         "server.proxy_auth.allowed_cidrs[0]",
         "server.proxy_auth.allowed_cidrs[1]",
         "server.proxy_auth.allowed_cidrs[3]"
@@ -161,25 +171,47 @@ describe("Config parsing", () => {
       expect(r.config!.server.proxyAuth.allowedCidrs.cidrs[0]!.text).toBe("10.0.0.0/8")
     })
     it("Decision 3: ip_header in first-entry mode warns about client-chosen entries", () => {
-      expect(warned(`server: { proxy_auth: { ip_header: X-Forwarded-For } }`)).toEqual(["server.proxy_auth.ip_header_mode"])
-      expect(warned(`server: { proxy_auth: { ip_header: X-Forwarded-For, ip_header_mode: rightmost_untrusted } }`)).toEqual(
-        []
-      )
+      expect(warned(`server: { proxy_auth: { ip_header: X-Forwarded-For } }`)).toEqual([
+        "server.proxy_auth.ip_header_mode"
+      ])
+      expect(warned(`server: { proxy_auth: { ip_header: X-Forwarded-For, ip_header_mode: rightmost_untrusted } }`))
+        .toEqual(
+          []
+        )
     })
   })
 
   describe("issue 11: settings that let a client choose what it is judged on", () => {
     const warned = (yaml: string) => parse(yaml).warnings
     it("trusted_proxy_cidrs containing an allowed_cidrs network warns: any host of the range can claim the allowed address", () => {
-      const w = warned(`server: { proxy_auth: { allowed_cidrs: ["10.20.30.40/32"], trusted_proxy_cidrs: ["10.0.0.0/8"], ip_header: X-Forwarded-For, ip_header_mode: rightmost_untrusted } }`)
+      const w = warned(
+        `server: { proxy_auth: { allowed_cidrs: ["10.20.30.40/32"], trusted_proxy_cidrs: ["10.0.0.0/8"], ip_header: X-Forwarded-For, ip_header_mode: rightmost_untrusted } }`
+      )
       expect(w.map((x) => x.path)).toEqual(["server.proxy_auth.trusted_proxy_cidrs[0]"])
       expect(w[0]!.message).toContain("10.20.30.40/32")
     })
     it("trusted_proxy_cidrs wider than /24 or /64 warns; /24, /64 and single proxies do not", () => {
-      const w = warned(`server: { proxy_auth: { allowed_cidrs: ["192.0.2.7/32"], trusted_proxy_cidrs: ["10.1.0.0/23", "fd00::/63", "10.2.0.0/24", "fd01::/64", "10.3.0.9/32"] } }`)
-      expect(w.map((x) => x.path)).toEqual(["server.proxy_auth.trusted_proxy_cidrs[0]", "server.proxy_auth.trusted_proxy_cidrs[1]"])
+      const w = warned(
+        `server: { proxy_auth: { allowed_cidrs: ["192.0.2.7/32"], trusted_proxy_cidrs: ["10.1.0.0/23", "fd00::/63", "10.2.0.0/24", "fd01::/64", "10.3.0.9/32"] } }`
+      )
+      expect(w.map((x) => x.path)).toEqual([
+        "server.proxy_auth.trusted_proxy_cidrs[0]",
+        "server.proxy_auth.trusted_proxy_cidrs[1]"
+      ])
     })
-    it.each(["Host", "authorization", "Cookie", "Content-Type", "content-length", "Transfer-Encoding", "Connection", "TE", "Upgrade", "Proxy-Authorization", "User-Agent"])(
+    it.each([
+      "Host",
+      "authorization",
+      "Cookie",
+      "Content-Type",
+      "content-length",
+      "Transfer-Encoding",
+      "Connection",
+      "TE",
+      "Upgrade",
+      "Proxy-Authorization",
+      "User-Agent"
+    ])(
       "%s is refused as user_header, email_header, name_header, picture_header and ip_header",
       (name) => {
         for (const key of ["user_header", "email_header", "name_header", "picture_header", "ip_header"]) {
@@ -194,11 +226,14 @@ describe("Config parsing", () => {
         expect(errorPaths(parse(`server: { proxy_auth: { user_header: "${name}" } }`))).toEqual([])
       }
     })
-    it.each(["//evil.example/logout", "/logout", "javascript:alert(1)", "evil.example/logout"])("logout_url %s is refused: absolute http(s) only", (url) => {
-      const r = parse(`server: { proxy_auth: { logout_url: "${url}" } }`)
-      expect(errorPaths(r)).toEqual(["server.proxy_auth.logout_url"])
-      expect(r.errors[0]!.message).toContain("must be an absolute http(s) URL")
-    })
+    it.each(["//evil.example/logout", "/logout", "javascript:alert(1)", "evil.example/logout"])(
+      "logout_url %s is refused: absolute http(s) only",
+      (url) => {
+        const r = parse(`server: { proxy_auth: { logout_url: "${url}" } }`)
+        expect(errorPaths(r)).toEqual(["server.proxy_auth.logout_url"])
+        expect(r.errors[0]!.message).toContain("must be an absolute http(s) URL")
+      }
+    )
     it("an absolute https logout_url is accepted", () => {
       expect(parse(`server: { proxy_auth: { logout_url: "https://auth.example.com/logout" } }`).errors).toEqual([])
     })
@@ -217,9 +252,17 @@ describe("Config parsing", () => {
       expect(Redacted.value(Option.getOrThrow(r.config!.headscale.apiKey))).toBe("from-env")
     })
     it("names differing only in letter case do not both count: variables match in upper case only", () => {
-      const r = parse(undefined, { HEADTOWER_headscale__url: "http://a.example", HEADTOWER_HEADSCALE__URL: "http://b.example" })
-      expect(r.errors).toEqual([{ path: "HEADTOWER_headscale__url", message: "unknown variable; did you mean HEADTOWER_HEADSCALE__URL?" }])
-      expect(parse(undefined, { HEADTOWER_Headscale__Url: "http://a.example" }).errors.map((e) => e.path)).toEqual(["HEADTOWER_Headscale__Url"])
+      const r = parse(undefined, {
+        HEADTOWER_headscale__url: "http://a.example",
+        HEADTOWER_HEADSCALE__URL: "http://b.example"
+      })
+      expect(r.errors).toEqual([{
+        path: "HEADTOWER_headscale__url",
+        message: "unknown variable; did you mean HEADTOWER_HEADSCALE__URL?"
+      }])
+      expect(parse(undefined, { HEADTOWER_Headscale__Url: "http://a.example" }).errors.map((e) => e.path)).toEqual([
+        "HEADTOWER_Headscale__Url"
+      ])
     })
 
     it("an unknown HEADTOWER_ variable is an error with a suggestion", () => {
@@ -230,9 +273,10 @@ describe("Config parsing", () => {
       expect(parse(undefined, { HEADTOWER_SERVER__PROXY_AUTH__ENABLED: "maybe" }).errors.length).toBe(1)
     })
     it("OTEL_EXPORTER_OTLP_ENDPOINT feeds telemetry", () => {
-      expect(parse(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" }).config!.telemetry.otlpEndpoint).toBe(
-        "http://127.0.0.1:4318"
-      )
+      expect(parse(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" }).config!.telemetry.otlpEndpoint)
+        .toBe(
+          "http://127.0.0.1:4318"
+        )
     })
   })
 

@@ -3,7 +3,9 @@ import { printable, printableLines, quoted, redactUrl } from "../../src/domain/d
 
 describe("printable: what an operator's terminal or log may show", () => {
   it("shows C0, DEL, C1 and bidi/format characters as escapes", () => {
-    expect(printable("a\x1b]0;t\x07b\x7f\x9b\u202e\u200bc\td")).toBe("a\\x1b]0;t\\x07b\\x7f\\x9b\\u{202e}\\u{200b}c\\td")
+    expect(printable("a\x1b]0;t\x07b\x7f\x9b\u202e\u200bc\td")).toBe(
+      "a\\x1b]0;t\\x07b\\x7f\\x9b\\u{202e}\\u{200b}c\\td"
+    )
   })
 
   it("leaves ordinary text, including non-ASCII letters, as it is", () => {
@@ -12,7 +14,7 @@ describe("printable: what an operator's terminal or log may show", () => {
 
   it("cuts a long value with a marker giving its length", () => {
     expect(printable("x".repeat(250))).toBe(`${"x".repeat(200)}…[250 characters]`)
-    expect(quoted("y".repeat(10), 4)).toBe('"yyyy…[10 characters]"')
+    expect(quoted("y".repeat(10), 4)).toBe("\"yyyy…[10 characters]\"")
   })
 
   it("is idempotent, and keeps the lines of multi-line text", () => {

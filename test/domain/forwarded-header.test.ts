@@ -1,11 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
 import { parseIp } from "../../src/domain/Address.js"
-import {
-  type ForwardedEntry,
-  MAX_FORWARDED_ENTRIES,
-  parseForwardedHeader
-} from "../../src/domain/ForwardedHeader.js"
+import { type ForwardedEntry, MAX_FORWARDED_ENTRIES, parseForwardedHeader } from "../../src/domain/ForwardedHeader.js"
 
 /** Entries as `ip text` for addresses and `!reason` otherwise, for compact tables. */
 const summary = (name: string, lines: ReadonlyArray<string> | undefined) =>
@@ -120,7 +116,9 @@ describe("Forwarded: RFC 7239", () => {
   })
 
   it("the raw entry is the element as written", () => {
-    const entries = Either.getOrThrow(parseForwardedHeader("forwarded", ["for=\"[::1]:80\";proto=https , for=10.0.0.1"]))
+    const entries = Either.getOrThrow(
+      parseForwardedHeader("forwarded", ["for=\"[::1]:80\";proto=https , for=10.0.0.1"])
+    )
     expect(entries.map((e) => e.raw)).toEqual(["for=\"[::1]:80\";proto=https", "for=10.0.0.1"])
   })
 
@@ -193,12 +191,18 @@ describe("properties", () => {
   )
   const headerValue = fc.array(chunk, { maxLength: 12 }).map((parts) => parts.join(""))
 
-  it.prop("never throws, on arbitrary strings and header-like fragments", [headerName, fc.array(headerValue, { maxLength: 3 })], ([name, lines]) => {
+  it.prop("never throws, on arbitrary strings and header-like fragments", [
+    headerName,
+    fc.array(headerValue, { maxLength: 3 })
+  ], ([name, lines]) => {
     const result = parseForwardedHeader(name, lines)
     expect(Either.isLeft(result) || Either.isRight(result)).toBe(true)
   }, { fastCheck: { numRuns: 3000 } })
 
-  it.prop("every address it returns re-parses strictly to itself", [headerName, fc.array(headerValue, { maxLength: 3 })], ([name, lines]) => {
+  it.prop("every address it returns re-parses strictly to itself", [
+    headerName,
+    fc.array(headerValue, { maxLength: 3 })
+  ], ([name, lines]) => {
     const result = parseForwardedHeader(name, lines)
     if (Either.isLeft(result)) return
     expect(result.right.length).toBeGreaterThan(0)

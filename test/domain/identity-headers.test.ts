@@ -7,7 +7,8 @@ import { testConfig } from "../fixtures/config.js"
 const config = testConfig().server.proxyAuth
 /** Headers as Node delivers them: UTF-8 bytes read as Latin-1. */
 const wire = (s: string) => Buffer.from(s, "utf8").toString("latin1")
-const extract = (headers: Array<[string, string | Array<string>]>) => extractProfile(config, requestFacts("127.0.0.1", headers))
+const extract = (headers: Array<[string, string | Array<string>]>) =>
+  extractProfile(config, requestFacts("127.0.0.1", headers))
 const profileOf = (headers: Array<[string, string | Array<string>]>) => {
   const r = extract(headers)
   if (r._tag !== "Ok") throw new Error(`rejected: ${r.rejection.reason}`)
@@ -62,13 +63,17 @@ describe("identity headers", () => {
   })
 
   it("control characters, tab included, and bidi overrides are rejected", () => {
-    for (const bad of ["al\tice", "al\u0001ice", "al\u007fice", wire("al\u0085ice"), wire("al\u202eice"), wire("a\u2028b")]) {
+    for (
+      const bad of ["al\tice", "al\u0001ice", "al\u007fice", wire("al\u0085ice"), wire("al\u202eice"), wire("a\u2028b")]
+    ) {
       expect(rejectionOf([["Remote-User", bad]])._tag).toBe("Invalid")
     }
   })
 
   it(`identities up to ${LIMITS.identityBytes} UTF-8 bytes are accepted, longer ones rejected`, () => {
-    expect(profileOf([["Remote-User", "a".repeat(LIMITS.identityBytes)]]).identity.length).toBe(6 + LIMITS.identityBytes)
+    expect(profileOf([["Remote-User", "a".repeat(LIMITS.identityBytes)]]).identity.length).toBe(
+      6 + LIMITS.identityBytes
+    )
     expect(rejectionOf([["Remote-User", "a".repeat(LIMITS.identityBytes + 1)]])._tag).toBe("Invalid")
     expect(rejectionOf([["Remote-User", wire("é".repeat(LIMITS.identityBytes / 2 + 1))]])._tag).toBe("Invalid")
   })
@@ -91,7 +96,12 @@ describe("identity headers", () => {
         ["Remote-Email", "alice@example.com"],
         ["Remote-Picture", "https://img.example.com/a.png"]
       ])
-      expect(p).toMatchObject({ email: "alice@example.com", name: null, picture: "https://img.example.com/a.png", dropped: [] })
+      expect(p).toMatchObject({
+        email: "alice@example.com",
+        name: null,
+        picture: "https://img.example.com/a.png",
+        dropped: []
+      })
     })
 
     it("an invalid email is dropped with a reason and does not block login", () => {
@@ -101,7 +111,9 @@ describe("identity headers", () => {
     })
 
     it("javascript:, data: and credential-carrying picture URLs are dropped", () => {
-      for (const url of ["javascript:alert(1)", "data:image/png;base64,AAAA", "https://u:p@x.io/a.png", "/relative.png"]) {
+      for (
+        const url of ["javascript:alert(1)", "data:image/png;base64,AAAA", "https://u:p@x.io/a.png", "/relative.png"]
+      ) {
         const p = profileOf([["Remote-User", "alice"], ["Remote-Picture", url]])
         expect(p.picture).toBeNull()
         expect(p.dropped.length).toBe(1)
@@ -125,7 +137,9 @@ describe("identity headers", () => {
     const printable = fc
       .string({ unit: "grapheme", minLength: 1, maxLength: 40 })
       .map((s) => s.trim())
-      .filter((s) => s !== "" && !/[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069\ufeff]/u.test(s) && s.trim() === s && /\S/u.test(s))
+      .filter((s) =>
+        s !== "" && !/[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069\ufeff]/u.test(s) && s.trim() === s && /\S/u.test(s)
+      )
       .filter((s) => Buffer.byteLength(s) <= LIMITS.identityBytes)
     fc.assert(
       fc.property(printable, (s) => {

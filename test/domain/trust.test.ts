@@ -1,6 +1,13 @@
 import { Option } from "effect"
 import { describe, expect, it } from "vitest"
-import { ClientNotAllowed, InvalidForwardedAddress, MissingIdentityHeader, ProxyAuthDisabled, statusOf, UserDisabled } from "../../src/domain/errors.js"
+import {
+  ClientNotAllowed,
+  InvalidForwardedAddress,
+  MissingIdentityHeader,
+  ProxyAuthDisabled,
+  statusOf,
+  UserDisabled
+} from "../../src/domain/errors.js"
 import { explainProvisioning, explainTrust } from "../../src/domain/explain.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { admitUser, judgeTrust, pureStepDecisions, trustSettings } from "../../src/domain/trust.js"
@@ -11,7 +18,11 @@ import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
  * back, and the verdicts explain derives from it.
  */
 
-const judge = (overrides: ProxyAuthOverrides, peer: string | undefined, headers: Record<string, string | Array<string>>) => {
+const judge = (
+  overrides: ProxyAuthOverrides,
+  peer: string | undefined,
+  headers: Record<string, string | Array<string>>
+) => {
   const settings = testConfig(overrides).server.proxyAuth
   return judgeTrust(settings, pureStepDecisions(settings), requestFacts(peer, Object.entries(headers)))
 }
@@ -81,7 +92,10 @@ describe("explain's verdicts come from the judgement and the errors' own statuse
     expect([twice.status, twice.outcome]).toEqual([400, "AmbiguousHeader"])
     const ok = explainTrust(settings, requestFacts("127.0.0.1", [["Remote-User", "a"]]))
     expect([ok.status, ok.outcome, ok.identity]).toEqual([200, "Authenticated", "proxy:a"])
-    expect(explainProvisioning({ role: "member", disabled: true }, true)).toMatchObject({ status: 403, outcome: "UserDisabled" })
+    expect(explainProvisioning({ role: "member", disabled: true }, true)).toMatchObject({
+      status: 403,
+      outcome: "UserDisabled"
+    })
     expect(statusOf(new UserDisabled({ message: "x" }))).toBe(403)
   })
 })

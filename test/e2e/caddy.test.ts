@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
 import { caddyPasswordHash, startCaddy } from "./support/caddy.js"
-import { E2E_API_KEY, startHeadtower, type Headtower } from "./support/headtower.js"
-import { freePort, rawRequest, type RawRequest } from "./support/net.js"
+import { E2E_API_KEY, type Headtower, startHeadtower } from "./support/headtower.js"
+import { freePort, type RawRequest, rawRequest } from "./support/net.js"
 import { makeWorkDir } from "./support/workdir.js"
 
 /*
@@ -77,7 +77,12 @@ describe("Headtower behind Caddy basic auth", () => {
   it("signs in the first user through Caddy as the owner, with the profile Caddy supplies", async () => {
     const res = await viaCaddy("alice")
     expect(res.status).toBe(200)
-    expect(res.json).toMatchObject({ identity: "proxy:alice", email: "alice@example.com", name: "Alice Liddell", role: "owner" })
+    expect(res.json).toMatchObject({
+      identity: "proxy:alice",
+      email: "alice@example.com",
+      name: "Alice Liddell",
+      role: "owner"
+    })
   })
 
   it("signs in a second user as a member; Caddy's empty email header means no email", async () => {
@@ -124,7 +129,10 @@ describe("Headtower behind Caddy basic auth", () => {
   it("lets the owner promote a member through Caddy", async () => {
     const users = (await viaCaddy("alice", "/api/users")).json as Array<{ id: string; identity: string }>
     const bob = users.find((u) => u.identity === "proxy:bob")!
-    const res = await viaCaddy("alice", `/api/users/${bob.id}`, { method: "PATCH", body: JSON.stringify({ role: "admin" }) })
+    const res = await viaCaddy("alice", `/api/users/${bob.id}`, {
+      method: "PATCH",
+      body: JSON.stringify({ role: "admin" })
+    })
     expect(res.status).toBe(200)
     expect((await viaCaddy("bob")).json).toMatchObject({ role: "admin" })
   })

@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
-import { E2E_API_KEY, startHeadtower, type Headtower } from "./support/headtower.js"
+import { E2E_API_KEY, type Headtower, startHeadtower } from "./support/headtower.js"
 import { rawRequest } from "./support/net.js"
 import { pageAssets } from "./support/pages.js"
 import { makeWorkDir } from "./support/workdir.js"
@@ -20,7 +20,11 @@ const stops: Array<() => Promise<unknown>> = []
 let headtower: Headtower
 
 beforeAll(async () => {
-  await promisify(execFile)(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-b", "tsconfig.build.json"], { cwd: ROOT })
+  await promisify(execFile)(process.execPath, [
+    join(ROOT, "node_modules", "typescript", "bin", "tsc"),
+    "-b",
+    "tsconfig.build.json"
+  ], { cwd: ROOT })
   const headscale = await startFakeHeadscale({ apiKey: E2E_API_KEY, users: sampleUsers, nodes: sampleNodes, port: 0 })
   stops.push(() => headscale.close())
   headtower = await startHeadtower({ workDir: work.dir, headscaleUrl: headscale.url, compiled: true })

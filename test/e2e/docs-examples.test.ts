@@ -35,7 +35,10 @@ const flow = (name: string, setup: () => Promise<{ port: number; headtower: Head
         port,
         path: "/api/me",
         basicAuth: "alice:alice-password",
-        headers: [["Remote-User", "root"], ["Remote-Email", "evil@example.com"], ["Remote-Picture", "https://evil.example/x.png"]]
+        headers: [["Remote-User", "root"], ["Remote-Email", "evil@example.com"], [
+          "Remote-Picture",
+          "https://evil.example/x.png"
+        ]]
       })
       expect(me.json).toMatchObject({ identity: "proxy:alice", email: null, picture: null })
     })
@@ -47,7 +50,12 @@ const flow = (name: string, setup: () => Promise<{ port: number; headtower: Head
     })
 
     it("the same headers sent straight to Headtower from elsewhere are refused", async () => {
-      const r = await rawRequest({ port: headtower.port, path: "/api/me", localAddress: STRANGER, headers: [["Remote-User", "alice"]] })
+      const r = await rawRequest({
+        port: headtower.port,
+        path: "/api/me",
+        localAddress: STRANGER,
+        headers: [["Remote-User", "alice"]]
+      })
       expect(r.status).toBe(403)
     })
   })

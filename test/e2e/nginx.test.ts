@@ -1,9 +1,9 @@
 import { writeFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { sampleNodes, sampleUsers, startFakeHeadscale, type FakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
 import { E2E_API_KEY, type Headtower, type ProxyAuthYaml, startHeadtower } from "./support/headtower.js"
-import { freePort, rawRequest, type RawRequest } from "./support/net.js"
-import { basicAuthServer, htpasswdLine, profileMaps, startNginx, type Nginx } from "./support/nginx.js"
+import { freePort, type RawRequest, rawRequest } from "./support/net.js"
+import { basicAuthServer, htpasswdLine, type Nginx, profileMaps, startNginx } from "./support/nginx.js"
 import { makeWorkDir } from "./support/workdir.js"
 
 /*
@@ -33,8 +33,7 @@ beforeAll(async () => {
     startHeadtower({ workDir: work.dir, headscaleUrl: headscale.url, name, proxyAuth }).then((h) => {
       stops.push(h.stop)
       return h
-    })
-  // Three servers start at once: start-up dominates this file's run time.
+    }) // Three servers start at once: start-up dominates this file's run time.
   ;[direct, firstMode, rightmostMode] = await Promise.all([
     start("direct", { allowed_cidrs: [`${PROXY}/32`] }),
     start("first", {
@@ -55,7 +54,13 @@ beforeAll(async () => {
   writeFileSync(htpasswd, ["alice", "bob", "carol"].map((u) => htpasswdLine(u, `${u}-password`)).join("\n") + "\n")
   for (const key of Object.keys(port) as Array<keyof typeof port>) port[key] = await freePort()
   const site = (listenPort: number, upstream: Headtower, forwardedFor?: "append" | "overwrite") =>
-    basicAuthServer({ listenPort, upstreamPort: upstream.port, htpasswdFile: htpasswd, bindAddress: PROXY, forwardedFor })
+    basicAuthServer({
+      listenPort,
+      upstreamPort: upstream.port,
+      htpasswdFile: htpasswd,
+      bindAddress: PROXY,
+      forwardedFor
+    })
   nginx = await startNginx({
     workDir: work.dir,
     readyPort: port.main,
@@ -119,7 +124,12 @@ describe("Headtower behind nginx basic auth (allowed_cidrs = nginx's bind addres
       expect(res.status).toBe(403)
       expect(res.json).toMatchObject({ _tag: "ClientNotAllowed" })
     }
-    const page = await rawRequest({ port: direct.port, path: "/users", localAddress: STRANGER, headers: [["Remote-User", "mallory"]] })
+    const page = await rawRequest({
+      port: direct.port,
+      path: "/users",
+      localAddress: STRANGER,
+      headers: [["Remote-User", "mallory"]]
+    })
     expect(page.status).toBe(403)
     expect(page.headers["content-type"]).toMatch(/text\/html/)
     expect(page.body).toContain("ClientNotAllowed")
@@ -245,7 +255,12 @@ describe("ip_header: X-Forwarded-For from nginx, allowed_cidrs = the end client'
 
   it("fails closed when the trusted proxy sends no X-Forwarded-For", async () => {
     for (const server of [firstMode, rightmostMode]) {
-      const res = await rawRequest({ port: server.port, path: "/api/me", localAddress: PROXY, headers: [["Remote-User", "alice"]] })
+      const res = await rawRequest({
+        port: server.port,
+        path: "/api/me",
+        localAddress: PROXY,
+        headers: [["Remote-User", "alice"]]
+      })
       expect(res.status).toBe(400)
       expect(res.json).toMatchObject({ _tag: "InvalidForwardedAddress" })
     }

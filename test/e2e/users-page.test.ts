@@ -1,13 +1,13 @@
+import Sqlite from "better-sqlite3"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import Sqlite from "better-sqlite3"
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core"
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
-import { E2E_API_KEY, startHeadtower, type Headtower } from "./support/headtower.js"
+import { E2E_API_KEY, type Headtower, startHeadtower } from "./support/headtower.js"
 import { freePort, rawRequest } from "./support/net.js"
-import { pageAssets } from "./support/pages.js"
 import { basicAuthServer, htpasswdLine, profileMaps, startNginx } from "./support/nginx.js"
+import { pageAssets } from "./support/pages.js"
 import { makeWorkDir } from "./support/workdir.js"
 
 /*
@@ -53,12 +53,21 @@ beforeAll(async () => {
     readyPort: nginxPort,
     servers: [
       profileMaps({
-        alice: { email: "alice@example.com", name: "Alice Liddell", picture: `http://127.0.0.1:${avatarPort}/alice.svg` },
+        alice: {
+          email: "alice@example.com",
+          name: "Alice Liddell",
+          picture: `http://127.0.0.1:${avatarPort}/alice.svg`
+        },
         bob: { email: "bob@example.com", name: "Bob Müller" },
         carol: { email: "carol@example.com", name: HOSTILE_NAME },
         dave: { name: "Dave Member" }
       }),
-      basicAuthServer({ listenPort: nginxPort, upstreamPort: headtower.port, htpasswdFile: work.path("htpasswd"), bindAddress: PROXY }),
+      basicAuthServer({
+        listenPort: nginxPort,
+        upstreamPort: headtower.port,
+        htpasswdFile: work.path("htpasswd"),
+        bindAddress: PROXY
+      }),
       `  server { listen 127.0.0.1:${avatarPort}; root ${work.path("avatars")}; types { image/svg+xml svg; } }`
     ].join("\n")
   })
@@ -93,8 +102,7 @@ afterAll(async () => {
   work.remove()
 })
 
-const api = (user: string, path: string) =>
-  rawRequest({ port: nginxPort, path, basicAuth: `${user}:${user}-password` })
+const api = (user: string, path: string) => rawRequest({ port: nginxPort, path, basicAuth: `${user}:${user}-password` })
 
 const userNamed = async (name: string) => {
   const list = (await api("alice", "/api/users")).json as Array<{ name: string; role: string; disabled: boolean }>
@@ -102,7 +110,10 @@ const userNamed = async (name: string) => {
 }
 
 /** A signed-in browser tab on /users, ready once the page's script has rendered. */
-const openUsersPage = async (user: string, prepare?: (page: Page) => Promise<unknown>): Promise<{ context: BrowserContext; page: Page }> => {
+const openUsersPage = async (
+  user: string,
+  prepare?: (page: Page) => Promise<unknown>
+): Promise<{ context: BrowserContext; page: Page }> => {
   const context = await browser.newContext({
     httpCredentials: { username: user, password: `${user}-password` },
     viewport: { width: 1200, height: 800 }
@@ -134,7 +145,9 @@ describe("the Users page through nginx, in Chromium", () => {
     const rows = page.locator("#users-body tr")
     await expect.poll(() => rows.count()).toBe(4)
     const table = await page.locator("#users-body").innerText()
-    for (const text of ["Alice Liddell", "proxy:alice", "alice@example.com", "Bob Müller", "proxy:bob", "Dave Member"]) {
+    for (
+      const text of ["Alice Liddell", "proxy:alice", "alice@example.com", "Bob Müller", "proxy:bob", "Dave Member"]
+    ) {
       expect(table).toContain(text)
     }
     expect(await page.locator("#profile").innerText()).toContain("proxy:alice")
@@ -149,13 +162,15 @@ describe("the Users page through nginx, in Chromium", () => {
   it("renders a hostile display name as text, never as markup", async () => {
     const { page } = owner
     expect(await page.locator("#users-body").innerText()).toContain(HOSTILE_NAME)
-    expect(await page.locator('img[src="x"]').count()).toBe(0)
+    expect(await page.locator("img[src=\"x\"]").count()).toBe(0)
   })
 
   it("renders an http picture as an image", async () => {
     const { page } = owner
     const picture = page.locator("#profile img.avatar")
-    await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true)
+    await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(
+      true
+    )
   })
 
   it("promotes a member to admin from the page, and /api/users shows the change", async () => {
@@ -235,7 +250,10 @@ describe("the Users page through nginx, in Chromium", () => {
       // The listing's real answer, with its Link pointing elsewhere.
       await page.route("**/api/users", async (route) => {
         const response = await route.fetch()
-        await route.fulfill({ response, headers: { ...response.headers(), link: '<http://elsewhere.example/steal>; rel="next"' } })
+        await route.fulfill({
+          response,
+          headers: { ...response.headers(), link: "<http://elsewhere.example/steal>; rel=\"next\"" }
+        })
       })
       await page.route("http://elsewhere.example/**", (route) => {
         foreign.push(route.request().url())
@@ -260,7 +278,9 @@ describe("the Users page through nginx, in Chromium", () => {
     expect(html.headers["cache-control"]).toBe("no-store")
     expect(html.body).not.toMatch(/<script>|<style>| style=| on\w+=/)
     const { script, style } = pageAssets(html.body)
-    for (const [url, type] of [[script, "text/javascript; charset=utf-8"], [style, "text/css; charset=utf-8"]] as const) {
+    for (
+      const [url, type] of [[script, "text/javascript; charset=utf-8"], [style, "text/css; charset=utf-8"]] as const
+    ) {
       expect(url, `${type} linked from the page`).toBeDefined()
       const file = await api("alice", url!)
       expect(file.status).toBe(200)
@@ -304,7 +324,9 @@ describe("the Users page through nginx, in Chromium", () => {
       await expect
         .poll(() => page.evaluate(() => (window as unknown as { violations: Array<string> }).violations))
         .toEqual(expect.arrayContaining(["script-src-elem", "script-src-attr"]))
-      expect(consoleErrors.join("\n")).toMatch(/inline script violates the following Content Security Policy directive 'script-src 'self''/)
+      expect(consoleErrors.join("\n")).toMatch(
+        /inline script violates the following Content Security Policy directive 'script-src 'self''/
+      )
       const assigned = await page.evaluate(() => {
         try {
           document.body.innerHTML = "<b>markup</b>"
@@ -322,6 +344,7 @@ describe("the Users page through nginx, in Chromium", () => {
   it("ran without script errors or Content-Security-Policy violations", () => {
     // Chromium logs every non-2xx response (the 409 above, the favicon's 404) as a console
     // error; those are asserted where they matter. Exceptions and CSP blocks are not.
-    expect(pageErrors.filter((e) => !/^Failed to load resource: the server responded with a status of/.test(e))).toEqual([])
+    expect(pageErrors.filter((e) => !/^Failed to load resource: the server responded with a status of/.test(e)))
+      .toEqual([])
   })
 })

@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { sampleNodes, sampleUsers, startFakeHeadscale, type FakeHeadscale, type FakeHeadscaleFault } from "../fixtures/fakeHeadscale.js"
 import { E2E_API_KEY } from "../e2e/support/headtower.js"
 import { type Headtower as HeadtowerProcess, startHeadtower } from "../e2e/support/headtower.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
+import {
+  type FakeHeadscale,
+  type FakeHeadscaleFault,
+  sampleNodes,
+  sampleUsers,
+  startFakeHeadscale
+} from "../fixtures/fakeHeadscale.js"
 
 /*
  * Headscale misbehaving under a real Headtower process, over real sockets. Every failure must
@@ -72,7 +78,12 @@ describe("Headscale faults, seen through GET /api/headscale/users", () => {
     { name: "resetting connections", fault: { reset: true }, status: 502, tag: "HeadscaleUnavailable" },
     { name: "slower than timeout_ms", fault: { delayMs: TIMEOUT_MS * 6 }, status: 504, tag: "HeadscaleTimeout" },
     { name: "answering non-JSON", fault: { garbage: "not-json" }, status: 502, tag: "HeadscaleBadResponse" },
-    { name: "answering JSON of the wrong shape", fault: { garbage: "wrong-shape" }, status: 502, tag: "HeadscaleBadResponse" },
+    {
+      name: "answering JSON of the wrong shape",
+      fault: { garbage: "wrong-shape" },
+      status: 502,
+      tag: "HeadscaleBadResponse"
+    },
     { name: "answering 500", fault: { status: 500 }, status: 502, tag: "HeadscaleUnavailable" }
   ]
 
@@ -104,7 +115,10 @@ describe("Headscale faults, seen through GET /api/headscale/users", () => {
     try {
       const failed = await timed("/api/headscale/users")
       expect(failed.status).toBe(502)
-      expect(failed.json).toEqual({ _tag: "HeadscaleUnavailable", message: "Headscale answered 500 to GET /api/v1/user" })
+      expect(failed.json).toEqual({
+        _tag: "HeadscaleUnavailable",
+        message: "Headscale answered 500 to GET /api/v1/user"
+      })
     } finally {
       await headscale.setFault({})
     }
@@ -112,7 +126,9 @@ describe("Headscale faults, seen through GET /api/headscale/users", () => {
     expect(logged.length).toBeGreaterThan(0)
     for (const line of logged) {
       expect(line).not.toMatch(/[\u001b\u0007\u202e]/)
-      expect(JSON.parse(line).annotations.upstream_error).toBe("open /var/lib/headscale/db.sqlite: \\x1b]0;pwned\\x07\\u{202e} hskey-api-fragment")
+      expect(JSON.parse(line).annotations.upstream_error).toBe(
+        "open /var/lib/headscale/db.sqlite: \\x1b]0;pwned\\x07\\u{202e} hskey-api-fragment"
+      )
     }
   })
 

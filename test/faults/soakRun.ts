@@ -69,7 +69,10 @@ interface Shot {
   readonly body?: Buffer
   readonly chunked?: boolean
   /** Judges the answer: undefined when fine, else what was wrong. */
-  readonly judge: (status: number, body: string) => { readonly misauth?: string; readonly unexpected?: string } | undefined
+  readonly judge: (
+    status: number,
+    body: string
+  ) => { readonly misauth?: string; readonly unexpected?: string } | undefined
 }
 
 interface Answer {
@@ -94,9 +97,21 @@ const sendOnce = (port: number, shot: Shot, timeoutMs: number): Promise<Answer> 
     // A raw header array: duplicates go out as sent, nothing is merged behind our back.
     const headers = ["Host", `127.0.0.1:${port}`]
     for (const [name, value] of shot.headers) headers.push(name, value)
-    if (shot.body !== undefined) headers.push(...(shot.chunked === true ? ["Transfer-Encoding", "chunked"] : ["Content-Length", String(shot.body.length)]))
+    if (shot.body !== undefined) {
+      headers.push(
+        ...(shot.chunked === true ? ["Transfer-Encoding", "chunked"] : ["Content-Length", String(shot.body.length)])
+      )
+    }
     const method = shot.method ?? "GET"
-    const req = request({ host: "127.0.0.1", port, method, path: shot.path, agent: shot.agent, headers, timeout: timeoutMs }, (res) => {
+    const req = request({
+      host: "127.0.0.1",
+      port,
+      method,
+      path: shot.path,
+      agent: shot.agent,
+      headers,
+      timeout: timeoutMs
+    }, (res) => {
       const chunks: Array<Buffer> = []
       res.on("data", (chunk: Buffer) => chunks.push(chunk))
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
@@ -118,9 +133,15 @@ const tagOf = (body: string): string | undefined => {
 /** Oversized and padded requests (issue 11): each must be refused whole, never judged or buffered. */
 const MiB = 1024 * 1024
 const ONE_MIB = Buffer.alloc(MiB, " ")
-const padding = (count: number): Array<readonly [string, string]> => Array.from({ length: count }, (_, i) => [`X-Pad-${i}`, "a"] as const)
+const padding = (count: number): Array<readonly [string, string]> =>
+  Array.from({ length: count }, (_, i) => [`X-Pad-${i}`, "a"] as const)
 const oversizedShots = (agents: { readonly legit: Agent }): ReadonlyArray<() => Shot> => {
-  const from = (shot: Omit<Shot, "hostile" | "agent" | "judge">): Shot => ({ hostile: true, agent: agents.legit, judge: refused, ...shot })
+  const from = (shot: Omit<Shot, "hostile" | "agent" | "judge">): Shot => ({
+    hostile: true,
+    agent: agents.legit,
+    judge: refused,
+    ...shot
+  })
   const user = () => ["Remote-User", pick(IDENTITIES)] as const
   const json = ["Content-Type", "application/json"] as const
   return [
@@ -133,7 +154,13 @@ const oversizedShots = (agents: { readonly legit: Agent }): ReadonlyArray<() => 
     () => from({ method: "PATCH", path: "/api/users/anyone", headers: [user(), json], body: ONE_MIB, chunked: true }),
     // A body where none is taken, and one that is not JSON.
     () => from({ path: "/api/me", headers: [user()], body: Buffer.from("x") }),
-    () => from({ method: "PATCH", path: "/api/users/anyone", headers: [user(), ["Content-Type", "application/x-www-form-urlencoded"]], body: Buffer.from("role=owner") })
+    () =>
+      from({
+        method: "PATCH",
+        path: "/api/users/anyone",
+        headers: [user(), ["Content-Type", "application/x-www-form-urlencoded"]],
+        body: Buffer.from("role=owner")
+      })
   ]
 }
 
@@ -143,7 +170,13 @@ const pick = <T>(items: ReadonlyArray<T>): T => items[Math.floor(Math.random() *
 const makeShots = (agents: { readonly legit: Agent; readonly stranger: Agent }) => {
   const hostileShots: ReadonlyArray<() => Shot> = [
     // A stranger sending a perfectly good identity header: the socket address decides.
-    () => ({ hostile: true, agent: agents.stranger, path: "/api/me", headers: [["Remote-User", pick(IDENTITIES)]], judge: refused }),
+    () => ({
+      hostile: true,
+      agent: agents.stranger,
+      path: "/api/me",
+      headers: [["Remote-User", pick(IDENTITIES)]],
+      judge: refused
+    }),
     // A stranger claiming to be the proxy through X-Forwarded-For: no ip_header, so ignored.
     () => ({
       hostile: true,
@@ -162,9 +195,27 @@ const makeShots = (agents: { readonly legit: Agent; readonly stranger: Agent }) 
     }),
     // Garbage identities: bytes that are not UTF-8, a bidi override (UTF-8 bytes, as a proxy
     // would pass them), only whitespace, and none at all.
-    () => ({ hostile: true, agent: agents.legit, path: "/api/me", headers: [["Remote-User", "\u00ff\u00fe\u00c3"]], judge: refused }),
-    () => ({ hostile: true, agent: agents.legit, path: "/api/me", headers: [["Remote-User", BIDI_SPOOF]], judge: refused }),
-    () => ({ hostile: true, agent: agents.legit, path: "/api/users", headers: [["Remote-User", " \t "]], judge: refused }),
+    () => ({
+      hostile: true,
+      agent: agents.legit,
+      path: "/api/me",
+      headers: [["Remote-User", "\u00ff\u00fe\u00c3"]],
+      judge: refused
+    }),
+    () => ({
+      hostile: true,
+      agent: agents.legit,
+      path: "/api/me",
+      headers: [["Remote-User", BIDI_SPOOF]],
+      judge: refused
+    }),
+    () => ({
+      hostile: true,
+      agent: agents.legit,
+      path: "/api/users",
+      headers: [["Remote-User", " \t "]],
+      judge: refused
+    }),
     () => ({ hostile: true, agent: agents.legit, path: "/api/headscale/nodes", headers: [], judge: refused }),
     ...oversizedShots(agents)
   ]
@@ -211,7 +262,11 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
   }
   let sampler: NodeJS.Timeout | undefined
   try {
-    const server = await startHeadtower({ workDir: work.dir, headscaleUrl: headscale.url, databaseUrl: `sqlite:${work.path("data/soak.db")}` })
+    const server = await startHeadtower({
+      workDir: work.dir,
+      headscaleUrl: headscale.url,
+      databaseUrl: `sqlite:${work.path("data/soak.db")}`
+    })
     try {
       const nextShot = makeShots(agents)
       const byStatus: Record<string, number> = {}
@@ -226,7 +281,13 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
 
       // Provision every identity once before measuring, so start RSS includes a warm store.
       for (const user of IDENTITIES) {
-        await send(server.port, { hostile: false, agent: agents.legit, path: "/api/me", headers: [["Remote-User", user]], judge: () => undefined }, timeoutMs)
+        await send(server.port, {
+          hostile: false,
+          agent: agents.legit,
+          path: "/api/me",
+          headers: [["Remote-User", user]],
+          judge: () => undefined
+        }, timeoutMs)
       }
       const rss = { cold: rssKiB(server.pid), start: 0, end: 0, peak: 0 }
       rss.peak = rss.cold
@@ -283,7 +344,10 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
       if (rss.start === 0) rss.start = rss.end
       if (server.hasExited()) throw new Error(`Headtower exited during the soak; log ${server.logFile}`)
       latencies.sort((a, b) => a - b)
-      const serverErrors = Object.entries(byStatus).filter(([status]) => Number(status) >= 500).reduce((n, [, c]) => n + c, 0)
+      const serverErrors = Object.entries(byStatus).filter(([status]) => Number(status) >= 500).reduce(
+        (n, [, c]) => n + c,
+        0
+      )
       return {
         seconds: elapsed,
         concurrency: options.concurrency,

@@ -1,12 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { sampleNodes, sampleUsers, startFakeHeadscale, type FakeHeadscale } from "../fixtures/fakeHeadscale.js"
 import { E2E_API_KEY } from "../e2e/support/headtower.js"
 import { type Headtower as HeadtowerProcess, startHeadtower } from "../e2e/support/headtower.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
 
 /*
  * The SQLite user store failing under a real Headtower process. Tests run as root, and root
@@ -182,7 +182,9 @@ describe("SQLite user store faults, real file, real server process", () => {
     // file put there under it (whoever put it there would choose the owner); a restart does.
     renameSync(backup, dbFile)
     expectUnavailable(await login())
-    expect(headtower!.log()).toContain(`${dbFile} was replaced by another file, which is not adopted; restart Headtower`)
+    expect(headtower!.log()).toContain(
+      `${dbFile} was replaced by another file, which is not adopted; restart Headtower`
+    )
     await headtower!.stop()
     headtower = await startHeadtower({
       workDir: work.dir,

@@ -31,7 +31,9 @@ const refusal = async (name: string, databaseUrl: string) => {
   let exited = false
   const served = (async () => {
     while (!exited) {
-      if (await rawRequest({ port, path: "/healthz" }).then((r) => r.status === 200, () => false)) return "served" as const
+      if (await rawRequest({ port, path: "/healthz" }).then((r) => r.status === 200, () => false)) {
+        return "served" as const
+      }
       await new Promise((r) => setTimeout(r, 100))
     }
     return undefined

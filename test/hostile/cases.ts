@@ -49,7 +49,10 @@ const bytes = (text: string): Buffer => Buffer.from(text, "latin1")
 const rawValue = (name: string, value: ReadonlyArray<number> | Buffer): Buffer =>
   Buffer.concat([Buffer.from(`${name}: `), Buffer.from(value as Array<number>)])
 
-const ok = (identity: string, stored?: Stored): Expectation => (stored === undefined ? { status: 200, identity } : { status: 200, identity, stored })
+const ok = (
+  identity: string,
+  stored?: Stored
+): Expectation => (stored === undefined ? { status: 200, identity } : { status: 200, identity, stored })
 const rejected = (status: number, tag: string | undefined): Expectation => ({ status, tag })
 /** Node's HTTP parser refused the request before any Headtower code ran. */
 const parser400 = rejected(400, undefined)
@@ -61,27 +64,63 @@ const missing = rejected(401, "MissingIdentityHeader")
 const notAllowed = rejected(403, "ClientNotAllowed")
 const badForwarded = rejected(400, "InvalidForwardedAddress")
 
-const xffEntries = (first: string, count: number) => [first, ...Array.from({ length: count - 1 }, (_, i) => `10.0.${i >> 8}.${i & 255}`)].join(", ")
+const xffEntries = (first: string, count: number) =>
+  [first, ...Array.from({ length: count - 1 }, (_, i) => `10.0.${i >> 8}.${i & 255}`)].join(", ")
 const basic = (who: string) => h("Authorization", `Basic ${Buffer.from(`${who}:${who}-password`).toString("base64")}`)
 
-const direct = (group: string, name: string, lines: ReadonlyArray<HeaderLine>, expect: Expectation, from?: string): HostileCase =>
-  from === undefined ? { group, name, target: "direct", lines, expect } : { group, name, target: "direct", lines, expect, from }
+const direct = (
+  group: string,
+  name: string,
+  lines: ReadonlyArray<HeaderLine>,
+  expect: Expectation,
+  from?: string
+): HostileCase =>
+  from === undefined
+    ? { group, name, target: "direct", lines, expect }
+    : { group, name, target: "direct", lines, expect, from }
 
 const duplicates: Array<HostileCase> = [
   direct("duplicates", "Remote-User twice with different values", [user("dup-a"), user("dup-b")], ambiguous),
   direct("duplicates", "Remote-User twice with the same value", [user("dup-a"), user("dup-a")], ambiguous),
-  direct("duplicates", "Remote-User and remote-user (different case)", [user("dup-c"), h("remote-user", "dup-c")], ambiguous),
-  direct("duplicates", "REMOTE-USER: owner and Remote-User: other", [h("REMOTE-USER", "owner"), user("dup-d")], ambiguous),
-  direct("duplicates", "Remote-Email twice", [user("dup-e"), h("Remote-Email", "a@example.com"), h("Remote-Email", "b@example.com")], ambiguous),
-  direct("duplicates", "Remote-Picture twice", [user("dup-f"), h("Remote-Picture", "https://a.example/p.png"), h("remote-picture", "https://b.example/p.png")], ambiguous),
-  direct("duplicates", "Remote-Name twice in different case", [user("dup-g"), h("Remote-Name", "A"), h("REMOTE-NAME", "B")], ambiguous),
-  direct("duplicates", "a comma inside one Remote-User value is part of the identity, not a list", [user("owner, mallory")], ok("owner, mallory", { role: "member" }))
+  direct(
+    "duplicates",
+    "Remote-User and remote-user (different case)",
+    [user("dup-c"), h("remote-user", "dup-c")],
+    ambiguous
+  ),
+  direct(
+    "duplicates",
+    "REMOTE-USER: owner and Remote-User: other",
+    [h("REMOTE-USER", "owner"), user("dup-d")],
+    ambiguous
+  ),
+  direct("duplicates", "Remote-Email twice", [
+    user("dup-e"),
+    h("Remote-Email", "a@example.com"),
+    h("Remote-Email", "b@example.com")
+  ], ambiguous),
+  direct("duplicates", "Remote-Picture twice", [
+    user("dup-f"),
+    h("Remote-Picture", "https://a.example/p.png"),
+    h("remote-picture", "https://b.example/p.png")
+  ], ambiguous),
+  direct("duplicates", "Remote-Name twice in different case", [
+    user("dup-g"),
+    h("Remote-Name", "A"),
+    h("REMOTE-NAME", "B")
+  ], ambiguous),
+  direct("duplicates", "a comma inside one Remote-User value is part of the identity, not a list", [
+    user("owner, mallory")
+  ], ok("owner, mallory", { role: "member" }))
 ]
 
 const underscores: Array<HostileCase> = [
   direct("underscores", "Remote_User when the configured header is Remote-User", [h("Remote_User", "owner")], missing),
   direct("underscores", "remote_user in lower case", [h("remote_user", "owner")], missing),
-  direct("underscores", "Remote_User: owner beside Remote-User: other authenticates the other", [h("Remote_User", "owner"), user("under-ok")], ok("under-ok", { role: "member" })),
+  direct("underscores", "Remote_User: owner beside Remote-User: other authenticates the other", [
+    h("Remote_User", "owner"),
+    user("under-ok")
+  ], ok("under-ok", { role: "member" })),
   direct("underscores", "RemoteUser (no separator)", [h("RemoteUser", "owner")], missing)
 ]
 
@@ -89,17 +128,46 @@ const framing: Array<HostileCase> = [
   direct("framing", "obs-fold continuation line (space)", [bytes("Remote-User: fold\r\n continued")], parser400),
   direct("framing", "obs-fold continuation line (tab)", [bytes("Remote-User: fold\r\n\tcontinued")], parser400),
   direct("framing", "bare CR inside the value", [bytes("Remote-User: a\rb")], parser400),
-  direct("framing", "bare LF splitting a second Remote-User", [bytes("Remote-User: lf-a\nRemote-User: owner")], parser400),
+  direct(
+    "framing",
+    "bare LF splitting a second Remote-User",
+    [bytes("Remote-User: lf-a\nRemote-User: owner")],
+    parser400
+  ),
   direct("framing", "space between the header name and the colon", ["Remote-User : owner"], parser400),
   direct("framing", "empty header name", [": x", user("empty-name")], parser400),
   direct("framing", "invalid character in a header name", ["Remote@User: owner", user("bad-name")], parser400),
-  direct("framing", "CRLF in the value is a second header line: two Remote-User", [bytes("Remote-User: crlf\r\nRemote-User: owner")], ambiguous),
-  direct("framing", "CRLF after Remote-Email smuggling a Remote-User", [user("crlf-email"), bytes("Remote-Email: a@example.com\r\nRemote-User: owner")], ambiguous),
-  direct("framing", "bare CR in Remote-Email", [user("cr-email"), bytes("Remote-Email: a@example.com\rBcc: b@example.com")], parser400),
-  direct("framing", "percent-encoded CRLF in Remote-Email is not an address: dropped", [user("pct-email"), h("Remote-Email", "a@example.com%0d%0aBcc:x@example.com")], ok("pct-email", { email: null })),
-  direct("framing", "U+2028 in Remote-Email: dropped", [user("ls-email"), h("Remote-Email", "a@exam\u2028ple.com")], ok("ls-email", { email: null })),
-  direct("framing", "two addresses in Remote-Email: dropped", [user("two-email"), h("Remote-Email", "a@example.com, b@example.com")], ok("two-email", { email: null })),
-  direct("framing", "a valid Remote-Email is stored", [user("good-email"), h("Remote-Email", "good@example.com")], ok("good-email", { email: "good@example.com" }))
+  direct("framing", "CRLF in the value is a second header line: two Remote-User", [
+    bytes("Remote-User: crlf\r\nRemote-User: owner")
+  ], ambiguous),
+  direct("framing", "CRLF after Remote-Email smuggling a Remote-User", [
+    user("crlf-email"),
+    bytes("Remote-Email: a@example.com\r\nRemote-User: owner")
+  ], ambiguous),
+  direct("framing", "bare CR in Remote-Email", [
+    user("cr-email"),
+    bytes("Remote-Email: a@example.com\rBcc: b@example.com")
+  ], parser400),
+  direct("framing", "percent-encoded CRLF in Remote-Email is not an address: dropped", [
+    user("pct-email"),
+    h("Remote-Email", "a@example.com%0d%0aBcc:x@example.com")
+  ], ok("pct-email", { email: null })),
+  direct(
+    "framing",
+    "U+2028 in Remote-Email: dropped",
+    [user("ls-email"), h("Remote-Email", "a@exam\u2028ple.com")],
+    ok("ls-email", { email: null })
+  ),
+  direct("framing", "two addresses in Remote-Email: dropped", [
+    user("two-email"),
+    h("Remote-Email", "a@example.com, b@example.com")
+  ], ok("two-email", { email: null })),
+  direct(
+    "framing",
+    "a valid Remote-Email is stored",
+    [user("good-email"), h("Remote-Email", "good@example.com")],
+    ok("good-email", { email: "good@example.com" })
+  )
 ]
 
 const controls: Array<HostileCase> = [
@@ -109,15 +177,30 @@ const controls: Array<HostileCase> = [
   direct("controls", "ESC in Remote-User", [bytes("Remote-User: own\x1b[2Jer")], parser400),
   direct("controls", "vertical tab in Remote-User", [bytes("Remote-User: own\x0ber")], parser400),
   direct("controls", "tab inside Remote-User", [bytes("Remote-User: own\ter")], invalid),
-  direct("controls", "tabs around Remote-User are optional whitespace", [bytes("Remote-User: \ttabbed\t")], ok("tabbed")),
+  direct(
+    "controls",
+    "tabs around Remote-User are optional whitespace",
+    [bytes("Remote-User: \ttabbed\t")],
+    ok("tabbed")
+  ),
   direct("controls", "C1 control U+0085 (UTF-8) in Remote-User", [user("own\u0085er")], invalid),
   direct("controls", "line separator U+2028 in Remote-User", [user("own\u2028er")], invalid),
   direct("controls", "right-to-left override U+202E in Remote-User", [user("\u202erenwo")], invalid),
   direct("controls", "bidi isolate U+2066 in Remote-User", [user("own\u2066er")], invalid),
   direct("controls", "byte-order mark before Remote-User", [user("\ufeffowner")], invalid),
-  direct("controls", "tab in Remote-Name: dropped, login goes on", [user("tab-name"), bytes("Remote-Name: A\tB")], ok("tab-name", { name: null })),
+  direct(
+    "controls",
+    "tab in Remote-Name: dropped, login goes on",
+    [user("tab-name"), bytes("Remote-Name: A\tB")],
+    ok("tab-name", { name: null })
+  ),
   direct("controls", "NUL in Remote-Name", [user("nul-name"), bytes("Remote-Name: A\x00B")], parser400),
-  direct("controls", "zero-width joiner is kept: a distinct identity", [user("own\u200der")], ok("own\u200der", { role: "member" }))
+  direct(
+    "controls",
+    "zero-width joiner is kept: a distinct identity",
+    [user("own\u200der")],
+    ok("own\u200der", { role: "member" })
+  )
 ]
 
 const kib = (n: number, c = "a") => c.repeat(n * 1024)
@@ -127,10 +210,28 @@ const sizes: Array<HostileCase> = [
   direct("sizes", "Remote-User of exactly 256 bytes", [user("b".repeat(256))], ok("b".repeat(256))),
   direct("sizes", "Remote-User of 257 bytes", [user("b".repeat(257))], invalid),
   direct("sizes", "Remote-User of 128 two-byte characters (256 bytes)", [user("é".repeat(128))], ok("é".repeat(128))),
-  direct("sizes", "8 KiB Remote-Name: dropped", [user("big-name"), h("Remote-Name", kib(8))], ok("big-name", { name: null })),
-  direct("sizes", "8 KiB Remote-Picture: dropped", [user("big-picture"), h("Remote-Picture", `https://images.example/${kib(8)}`)], ok("big-picture", { picture: null })),
-  direct("sizes", "64 KiB spread over many headers", Array.from({ length: 40 }, (_, i) => h(`X-Pad-${i}`, kib(1.6))).concat(user("pad")), tooLarge),
-  direct("sizes", "12 KiB of other headers beside a valid Remote-User", Array.from({ length: 8 }, (_, i) => h(`X-Pad-${i}`, kib(1.5))).concat(user("padded")), ok("padded"))
+  direct(
+    "sizes",
+    "8 KiB Remote-Name: dropped",
+    [user("big-name"), h("Remote-Name", kib(8))],
+    ok("big-name", { name: null })
+  ),
+  direct("sizes", "8 KiB Remote-Picture: dropped", [
+    user("big-picture"),
+    h("Remote-Picture", `https://images.example/${kib(8)}`)
+  ], ok("big-picture", { picture: null })),
+  direct(
+    "sizes",
+    "64 KiB spread over many headers",
+    Array.from({ length: 40 }, (_, i) => h(`X-Pad-${i}`, kib(1.6))).concat(user("pad")),
+    tooLarge
+  ),
+  direct(
+    "sizes",
+    "12 KiB of other headers beside a valid Remote-User",
+    Array.from({ length: 8 }, (_, i) => h(`X-Pad-${i}`, kib(1.5))).concat(user("padded")),
+    ok("padded")
+  )
 ]
 
 const empties: Array<HostileCase> = [
@@ -138,9 +239,24 @@ const empties: Array<HostileCase> = [
   direct("empty", "spaces-only Remote-User", ["Remote-User:     "], missing),
   direct("empty", "spaces and tabs only", [bytes("Remote-User: \t \t ")], missing),
   direct("empty", "only Unicode spaces (NBSP, U+3000)", [user("\u00a0\u3000")], missing),
-  direct("empty", "empty Remote-Email: no email", [user("empty-email"), "Remote-Email:"], ok("empty-email", { email: null })),
-  direct("empty", "NBSP before owner is another identity, not the owner", [user("\u00a0owner")], ok("\u00a0owner", { role: "member" })),
-  direct("empty", "ideographic space after owner is another identity", [user("owner\u3000")], ok("owner\u3000", { role: "member" }))
+  direct(
+    "empty",
+    "empty Remote-Email: no email",
+    [user("empty-email"), "Remote-Email:"],
+    ok("empty-email", { email: null })
+  ),
+  direct(
+    "empty",
+    "NBSP before owner is another identity, not the owner",
+    [user("\u00a0owner")],
+    ok("\u00a0owner", { role: "member" })
+  ),
+  direct(
+    "empty",
+    "ideographic space after owner is another identity",
+    [user("owner\u3000")],
+    ok("owner\u3000", { role: "member" })
+  )
 ]
 
 const utf8: Array<HostileCase> = [
@@ -149,24 +265,47 @@ const utf8: Array<HostileCase> = [
   direct("utf-8", "invalid UTF-8 (C3 28)", [rawValue("Remote-User", [0x61, 0xc3, 0x28])], invalid),
   direct("utf-8", "overlong encoding of / (C0 AF)", [rawValue("Remote-User", [0x61, 0xc0, 0xaf])], invalid),
   direct("utf-8", "Latin-1 André (E9)", [rawValue("Remote-User", Buffer.from("André", "latin1"))], invalid),
-  direct("utf-8", "UTF-16 surrogate encoded as UTF-8 (ED A0 80)", [rawValue("Remote-User", [0x61, 0xed, 0xa0, 0x80])], invalid),
+  direct(
+    "utf-8",
+    "UTF-16 surrogate encoded as UTF-8 (ED A0 80)",
+    [rawValue("Remote-User", [0x61, 0xed, 0xa0, 0x80])],
+    invalid
+  ),
   direct("utf-8", "truncated sequence (E2 82)", [rawValue("Remote-User", [0x61, 0xe2, 0x82])], invalid),
   direct("utf-8", "byte FF", [rawValue("Remote-User", [0x6f, 0xff])], invalid),
-  direct("utf-8", "invalid UTF-8 in Remote-Name: dropped", [user("bad-utf8-name"), rawValue("Remote-Name", [0xc3, 0x28])], ok("bad-utf8-name", { name: null }))
+  direct("utf-8", "invalid UTF-8 in Remote-Name: dropped", [
+    user("bad-utf8-name"),
+    rawValue("Remote-Name", [0xc3, 0x28])
+  ], ok("bad-utf8-name", { name: null }))
 ]
 
 const percent: Array<HostileCase> = [
   direct("percent", "%6fwner is not decoded to owner", [user("%6fwner")], ok("%6fwner", { role: "member" })),
   direct("percent", "owner%00 stays literal", [user("owner%00")], ok("owner%00", { role: "member" })),
-  direct("percent", "percent-encoded CRLF stays literal", [user("owner%0d%0aRemote-User:%20x")], ok("owner%0d%0aRemote-User:%20x", { role: "member" }))
+  direct(
+    "percent",
+    "percent-encoded CRLF stays literal",
+    [user("owner%0d%0aRemote-User:%20x")],
+    ok("owner%0d%0aRemote-User:%20x", { role: "member" })
+  )
 ]
 
 // Decided in src/domain/IdentityHeaders.ts: exact values, no normalisation.
 export const LOOKALIKES = ["José", "Jose\u0301", "ｏｗｎｅｒ", "Owner", "\u043ewner"] as const
 const lookalikes: Array<HostileCase> = [
   direct("lookalikes", "NFC José", [user(LOOKALIKES[0])], ok(LOOKALIKES[0], { role: "member" })),
-  direct("lookalikes", "NFD José (e + combining acute) is another identity", [user(LOOKALIKES[1])], ok(LOOKALIKES[1], { role: "member" })),
-  direct("lookalikes", "full-width ｏｗｎｅｒ is not owner", [user(LOOKALIKES[2])], ok(LOOKALIKES[2], { role: "member" })),
+  direct(
+    "lookalikes",
+    "NFD José (e + combining acute) is another identity",
+    [user(LOOKALIKES[1])],
+    ok(LOOKALIKES[1], { role: "member" })
+  ),
+  direct(
+    "lookalikes",
+    "full-width ｏｗｎｅｒ is not owner",
+    [user(LOOKALIKES[2])],
+    ok(LOOKALIKES[2], { role: "member" })
+  ),
   direct("lookalikes", "Owner (capital) is not owner", [user(LOOKALIKES[3])], ok(LOOKALIKES[3], { role: "member" })),
   direct("lookalikes", "Cyrillic о in оwner is not owner", [user(LOOKALIKES[4])], ok(LOOKALIKES[4], { role: "member" }))
 ]
@@ -185,16 +324,52 @@ const pictures: Array<HostileCase> = [
   picture("URL with credentials", "https://user:secret@images.example/a.png", null),
   picture("an https URL is stored", "https://images.example/ok.png", "https://images.example/ok.png"),
   picture("an http URL is stored", "http://images.example/ok.png", "http://images.example/ok.png"),
-  direct("pictures", "tab inside javascript: is a control character: dropped", [user("pic-tab"), bytes("Remote-Picture: java\tscript:alert(1)")], ok("pic-tab", { picture: null }))
+  direct("pictures", "tab inside javascript: is a control character: dropped", [
+    user("pic-tab"),
+    bytes("Remote-Picture: java\tscript:alert(1)")
+  ], ok("pic-tab", { picture: null }))
 ]
 
 const spoofDirect: Array<HostileCase> = [
-  direct("spoofing, no ip_header", "X-Forwarded-For naming the proxy from a stranger", [user("owner"), h("X-Forwarded-For", PROXY)], notAllowed, STRANGER),
-  direct("spoofing, no ip_header", "X-Real-IP naming the proxy from a stranger", [user("owner"), h("X-Real-IP", PROXY)], notAllowed, STRANGER),
-  direct("spoofing, no ip_header", "Forwarded naming the proxy from a stranger", [user("owner"), h("Forwarded", `for=${PROXY}`)], notAllowed, STRANGER),
-  direct("spoofing, no ip_header", "all three from 127.0.0.1 (localhost, not in allowed_cidrs)", [user("owner"), h("X-Forwarded-For", PROXY), h("X-Real-IP", PROXY), h("Forwarded", `for=${PROXY}`)], notAllowed, "127.0.0.1"),
-  direct("spoofing, no ip_header", "a stranger learns nothing about header problems (Remote-User twice)", [user("a"), user("b")], notAllowed, STRANGER),
-  direct("spoofing, no ip_header", "X-Forwarded-For from the proxy is ignored when ip_header is unset", [user("xff-ignored"), h("X-Forwarded-For", STRANGER)], ok("xff-ignored"))
+  direct(
+    "spoofing, no ip_header",
+    "X-Forwarded-For naming the proxy from a stranger",
+    [user("owner"), h("X-Forwarded-For", PROXY)],
+    notAllowed,
+    STRANGER
+  ),
+  direct(
+    "spoofing, no ip_header",
+    "X-Real-IP naming the proxy from a stranger",
+    [user("owner"), h("X-Real-IP", PROXY)],
+    notAllowed,
+    STRANGER
+  ),
+  direct(
+    "spoofing, no ip_header",
+    "Forwarded naming the proxy from a stranger",
+    [user("owner"), h("Forwarded", `for=${PROXY}`)],
+    notAllowed,
+    STRANGER
+  ),
+  direct(
+    "spoofing, no ip_header",
+    "all three from 127.0.0.1 (localhost, not in allowed_cidrs)",
+    [user("owner"), h("X-Forwarded-For", PROXY), h("X-Real-IP", PROXY), h("Forwarded", `for=${PROXY}`)],
+    notAllowed,
+    "127.0.0.1"
+  ),
+  direct(
+    "spoofing, no ip_header",
+    "a stranger learns nothing about header problems (Remote-User twice)",
+    [user("a"), user("b")],
+    notAllowed,
+    STRANGER
+  ),
+  direct("spoofing, no ip_header", "X-Forwarded-For from the proxy is ignored when ip_header is unset", [
+    user("xff-ignored"),
+    h("X-Forwarded-For", STRANGER)
+  ], ok("xff-ignored"))
 ]
 
 const xff = (name: string, value: string | undefined, expect: Expectation, from = PROXY): HostileCase => ({
@@ -284,8 +459,16 @@ const forwardedCases: Array<HostileCase> = [
   fwd("unterminated quoted string", `for="${CLIENT}`, badForwarded),
   fwd("unbracketed IPv6 in quotes", `for="${CLIENT_V6}"`, badForwarded),
   fwd("obfuscated port", `for="${CLIENT}:_abc"`, FWD_OK),
-  fwd("100 elements, the client last (at the limit)", [...Array.from({ length: 99 }, () => `for=${STRANGER}`), `for=${CLIENT}`].join(","), FWD_OK),
-  fwd("101 elements (one over): refused, not cut to 100", [...Array.from({ length: 100 }, () => `for=${STRANGER}`), `for=${CLIENT}`].join(","), badForwarded),
+  fwd(
+    "100 elements, the client last (at the limit)",
+    [...Array.from({ length: 99 }, () => `for=${STRANGER}`), `for=${CLIENT}`].join(","),
+    FWD_OK
+  ),
+  fwd(
+    "101 elements (one over): refused, not cut to 100",
+    [...Array.from({ length: 100 }, () => `for=${STRANGER}`), `for=${CLIENT}`].join(","),
+    badForwarded
+  ),
   fwd("300 elements", Array.from({ length: 300 }, () => `for=${CLIENT}`).join(","), badForwarded),
   fwd("two for= in one element", `for=${CLIENT};for=${OTHER_CLIENT}`, badForwarded),
   fwd("empty", "", badForwarded),
@@ -309,7 +492,13 @@ const realIpCases: Array<HostileCase> = [
   realIp("from a stranger naming the client", [h("X-Real-IP", CLIENT)], notAllowed, STRANGER)
 ]
 
-const viaNginx = (name: string, lines: ReadonlyArray<HeaderLine>, expect: Expectation, target: Target = "nginx", from = OTHER_CLIENT): HostileCase => ({
+const viaNginx = (
+  name: string,
+  lines: ReadonlyArray<HeaderLine>,
+  expect: Expectation,
+  target: Target = "nginx",
+  from = OTHER_CLIENT
+): HostileCase => ({
   group: "through nginx",
   name,
   target,
@@ -319,14 +508,36 @@ const viaNginx = (name: string, lines: ReadonlyArray<HeaderLine>, expect: Expect
 })
 const nginxCases: Array<HostileCase> = [
   viaNginx("bob claiming Remote-User: owner gets bob", [basic("bob"), user("owner")], ok("bob")),
-  viaNginx("bob sending Remote-User twice gets bob", [basic("bob"), user("owner"), h("remote-user", "owner")], ok("bob")),
-  viaNginx("bob sending Remote_User: owner gets bob (nginx drops underscores)", [basic("bob"), h("Remote_User", "owner")], ok("bob")),
-  viaNginx("Connection: Remote-User does not make nginx drop the header it sets", [basic("bob"), "Connection: Remote-User", user("owner")], ok("bob")),
-  viaNginx("Connection: close, Remote-User, Authorization still signs bob in", [basic("bob"), "Connection: close, Remote-User, Authorization"], ok("bob")),
-  viaNginx("Connection: Remote-Picture with a javascript: picture stores nothing", [basic("bob"), "Connection: Remote-Picture", h("Remote-Picture", "javascript:alert(1)")], ok("bob", { picture: null })),
+  viaNginx(
+    "bob sending Remote-User twice gets bob",
+    [basic("bob"), user("owner"), h("remote-user", "owner")],
+    ok("bob")
+  ),
+  viaNginx("bob sending Remote_User: owner gets bob (nginx drops underscores)", [
+    basic("bob"),
+    h("Remote_User", "owner")
+  ], ok("bob")),
+  viaNginx("Connection: Remote-User does not make nginx drop the header it sets", [
+    basic("bob"),
+    "Connection: Remote-User",
+    user("owner")
+  ], ok("bob")),
+  viaNginx("Connection: close, Remote-User, Authorization still signs bob in", [
+    basic("bob"),
+    "Connection: close, Remote-User, Authorization"
+  ], ok("bob")),
+  viaNginx("Connection: Remote-Picture with a javascript: picture stores nothing", [
+    basic("bob"),
+    "Connection: Remote-Picture",
+    h("Remote-Picture", "javascript:alert(1)")
+  ], ok("bob", { picture: null })),
   viaNginx("no credentials, Remote-User: owner: nginx answers 401", [user("owner")], rejected(401, undefined)),
   viaNginx("obs-fold: nginx answers 400 itself", [basic("bob"), bytes("X-Note: a\r\n b")], rejected(400, undefined)),
-  viaNginx("NUL in a header: nginx answers 400 itself", [basic("bob"), bytes("X-Note: a\x00b")], rejected(400, undefined)),
+  viaNginx(
+    "NUL in a header: nginx answers 400 itself",
+    [basic("bob"), bytes("X-Note: a\x00b")],
+    rejected(400, undefined)
+  ),
   viaNginx(
     "Connection: X-Forwarded-For with a spoofed allowed address from another client",
     [basic("bob"), "Connection: X-Forwarded-For", h("X-Forwarded-For", CLIENT)],
@@ -334,7 +545,13 @@ const nginxCases: Array<HostileCase> = [
     "nginxXff",
     OTHER_CLIENT
   ),
-  viaNginx("X-Forwarded-For overwritten by nginx: the allowed client gets in", [basic("bob"), h("X-Forwarded-For", STRANGER)], ok("bob"), "nginxXff", CLIENT)
+  viaNginx(
+    "X-Forwarded-For overwritten by nginx: the allowed client gets in",
+    [basic("bob"), h("X-Forwarded-For", STRANGER)],
+    ok("bob"),
+    "nginxXff",
+    CLIENT
+  )
 ]
 
 export const CASES: ReadonlyArray<HostileCase> = [

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { stringify } from "yaml"
 import { E2E_API_KEY } from "../e2e/support/headtower.js"
 import { freePort, rawRequest } from "../e2e/support/net.js"
-import { startProcess, waitUntilReady, type Started } from "../e2e/support/process.js"
+import { type Started, startProcess, waitUntilReady } from "../e2e/support/process.js"
 import { requestBytes, sendRaw } from "../e2e/support/rawSocket.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
 import { PROXY, STRANGER } from "./cases.js"
@@ -46,7 +46,12 @@ beforeAll(async () => {
     env,
     logFile: work.path("dual.log")
   })
-  await waitUntilReady("headtower (dual stack)", server, async () => (await rawRequest({ port, path: "/healthz" })).status === 200, 90_000)
+  await waitUntilReady(
+    "headtower (dual stack)",
+    server,
+    async () => (await rawRequest({ port, path: "/healthz" })).status === 200,
+    90_000
+  )
 }, 120_000)
 
 afterAll(async () => {
@@ -55,16 +60,55 @@ afterAll(async () => {
 })
 
 const send = (from: string, lines: ReadonlyArray<string>) =>
-  sendRaw({ port, host: from.includes(":") ? "::1" : "127.0.0.1", localAddress: from, bytes: requestBytes({ port, lines }) })
+  sendRaw({
+    port,
+    host: from.includes(":") ? "::1" : "127.0.0.1",
+    localAddress: from,
+    bytes: requestBytes({ port, lines })
+  })
 
-const cases: ReadonlyArray<{ name: string; from: string; lines: ReadonlyArray<string>; status: number; tag?: string }> = [
-  { name: "IPv4 proxy seen as ::ffff:127.0.0.2 is trusted by the IPv4 rule, and names ::1", from: PROXY, lines: ["Remote-User: first", "X-Forwarded-For: ::1"], status: 200 },
-  { name: "the proxy naming itself matches the mapped allowed rule", from: PROXY, lines: ["Remote-User: first", `X-Forwarded-For: ${PROXY}`], status: 200 },
-  { name: "the proxy naming a stranger is refused", from: PROXY, lines: ["Remote-User: x", `X-Forwarded-For: ${STRANGER}`], status: 403, tag: "ClientNotAllowed" },
-  { name: "the proxy sending no X-Forwarded-For fails closed", from: PROXY, lines: ["Remote-User: x"], status: 400, tag: "InvalidForwardedAddress" },
-  { name: "a stranger (::ffff:127.0.0.3) claiming ::1 is judged by its own address", from: STRANGER, lines: ["Remote-User: x", "X-Forwarded-For: ::1"], status: 403, tag: "ClientNotAllowed" },
-  { name: "::1 itself, untrusted as a proxy, is judged by its socket address: allowed", from: "::1", lines: ["Remote-User: v6", `X-Forwarded-For: ${STRANGER}`], status: 200 }
-]
+const cases: ReadonlyArray<{ name: string; from: string; lines: ReadonlyArray<string>; status: number; tag?: string }> =
+  [
+    {
+      name: "IPv4 proxy seen as ::ffff:127.0.0.2 is trusted by the IPv4 rule, and names ::1",
+      from: PROXY,
+      lines: ["Remote-User: first", "X-Forwarded-For: ::1"],
+      status: 200
+    },
+    {
+      name: "the proxy naming itself matches the mapped allowed rule",
+      from: PROXY,
+      lines: ["Remote-User: first", `X-Forwarded-For: ${PROXY}`],
+      status: 200
+    },
+    {
+      name: "the proxy naming a stranger is refused",
+      from: PROXY,
+      lines: ["Remote-User: x", `X-Forwarded-For: ${STRANGER}`],
+      status: 403,
+      tag: "ClientNotAllowed"
+    },
+    {
+      name: "the proxy sending no X-Forwarded-For fails closed",
+      from: PROXY,
+      lines: ["Remote-User: x"],
+      status: 400,
+      tag: "InvalidForwardedAddress"
+    },
+    {
+      name: "a stranger (::ffff:127.0.0.3) claiming ::1 is judged by its own address",
+      from: STRANGER,
+      lines: ["Remote-User: x", "X-Forwarded-For: ::1"],
+      status: 403,
+      tag: "ClientNotAllowed"
+    },
+    {
+      name: "::1 itself, untrusted as a proxy, is judged by its socket address: allowed",
+      from: "::1",
+      lines: ["Remote-User: v6", `X-Forwarded-For: ${STRANGER}`],
+      status: 200
+    }
+  ]
 
 describe("dual-stack listener: IPv4-mapped peers are their IPv4 address (Decision 1)", () => {
   for (const c of cases) {

@@ -3,7 +3,7 @@ import { connect } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { caddyPasswordHash, startCaddy } from "../e2e/support/caddy.js"
 import { renderDocsProxy } from "../e2e/support/docsProxies.js"
-import { startHeadtower, type Headtower, type ProxyAuthYaml } from "../e2e/support/headtower.js"
+import { type Headtower, type ProxyAuthYaml, startHeadtower } from "../e2e/support/headtower.js"
 import { freePort } from "../e2e/support/net.js"
 import { htpasswdLine, startNginx } from "../e2e/support/nginx.js"
 import { requestBytes, sendRaw, sendStreamed, type SocketResponse } from "../e2e/support/rawSocket.js"
@@ -38,14 +38,22 @@ const basic = (who: string) => `Authorization: Basic ${Buffer.from(`${who}:${who
 const pads = (count: number) => Array.from({ length: count }, (_, i) => `X-P${i}: a`)
 const json = "Content-Type: application/json"
 
-const send = (port: number, lines: ReadonlyArray<string>, options: { path?: string; method?: string; from?: string; body?: string } = {}) => {
+const send = (
+  port: number,
+  lines: ReadonlyArray<string>,
+  options: { path?: string; method?: string; from?: string; body?: string } = {}
+) => {
   const head = requestBytes({
     port,
     lines: options.body === undefined ? lines : [...lines, `Content-Length: ${Buffer.byteLength(options.body)}`],
     ...(options.path === undefined ? {} : { path: options.path }),
     ...(options.method === undefined ? {} : { method: options.method })
   })
-  return sendRaw({ port, localAddress: options.from ?? PROXY, bytes: options.body === undefined ? head : Buffer.concat([head, Buffer.from(options.body)]) })
+  return sendRaw({
+    port,
+    localAddress: options.from ?? PROXY,
+    bytes: options.body === undefined ? head : Buffer.concat([head, Buffer.from(options.body)])
+  })
 }
 
 /** The server still answers its proxy: the follow-up every refusal must leave possible. */
@@ -59,7 +67,13 @@ const tagOf = (r: SocketResponse) => r.json?._tag
 
 beforeAll(async () => {
   const start = async (name: string, proxyAuth: ProxyAuthYaml) => {
-    const server = await startHeadtower({ workDir: work.dir, headscaleUrl: HEADSCALE_URL, name, proxyAuth, env: HEAP_CAP })
+    const server = await startHeadtower({
+      workDir: work.dir,
+      headscaleUrl: HEADSCALE_URL,
+      name,
+      proxyAuth,
+      env: HEAP_CAP
+    })
     stops.push(server.stop)
     return server
   }
@@ -127,15 +141,29 @@ describe("finding 1: a request whose header lines reach the limit is refused who
 
   it("a second Remote-Picture behind the padding: 431", async () => {
     const before = snapshot(work.path("direct.db"))
-    const r = await send(direct.port, ["Remote-User: pic", "Remote-Picture: https://a.example/a.png", ...pads(1200), "Remote-Picture: https://b.example/b.png"])
+    const r = await send(direct.port, [
+      "Remote-User: pic",
+      "Remote-Picture: https://a.example/a.png",
+      ...pads(1200),
+      "Remote-Picture: https://b.example/b.png"
+    ])
     expect(r.status).toBe(431)
     expect(snapshot(work.path("direct.db"))).toEqual(before)
   })
 
   it("rightmost_untrusted: the proxy's X-Forwarded-For hidden behind a stranger's padding is not skipped (431, not 200)", async () => {
-    const unpadded = await send(xff.port, ["Remote-User: x", `X-Forwarded-For: ${CLIENT}`, `X-Forwarded-For: ${STRANGER}`])
+    const unpadded = await send(xff.port, [
+      "Remote-User: x",
+      `X-Forwarded-For: ${CLIENT}`,
+      `X-Forwarded-For: ${STRANGER}`
+    ])
     expect(unpadded.status).toBe(403)
-    const padded = await send(xff.port, ["Remote-User: x", `X-Forwarded-For: ${CLIENT}`, ...pads(1200), `X-Forwarded-For: ${STRANGER}`])
+    const padded = await send(xff.port, [
+      "Remote-User: x",
+      `X-Forwarded-For: ${CLIENT}`,
+      ...pads(1200),
+      `X-Forwarded-For: ${STRANGER}`
+    ])
     expect(padded.status).toBe(431)
     expect(tagOf(padded)).toBe("RequestHeadersTooLarge")
   })
@@ -143,7 +171,8 @@ describe("finding 1: a request whose header lines reach the limit is refused who
   it("header bytes: 16,384 served, 16,385 refused with the same typed 431 (logged)", async () => {
     // Node counts names, ": " and values, not line ends: Host, Connection, Remote-User and the pad.
     const port = direct.port
-    const fixed = `Host: 127.0.0.1:${port}`.length + "Connection: close".length + "Remote-User: owner".length + "X-Pad: ".length
+    const fixed = `Host: 127.0.0.1:${port}`.length + "Connection: close".length + "Remote-User: owner".length +
+      "X-Pad: ".length
     const padTo = (total: number) => [`Remote-User: owner`, `X-Pad: ${"a".repeat(total - fixed)}`]
     expect((await send(port, padTo(16_384))).status).toBe(200)
     const over = await send(port, padTo(16_385))
@@ -172,28 +201,64 @@ describe("finding 2: every body is bounded, after authentication, without buffer
   it("a 4,096-byte JSON body is read; 4,097 bytes are refused (413), declared or chunked", async () => {
     const body = (size: number) => `{"role":"member"${" ".repeat(size - 17)}}`
     expect(Buffer.byteLength(body(4096))).toBe(4096)
-    const at = await send(direct.port, ["Remote-User: owner", json], { method: "PATCH", path: patch(memberId), body: body(4096) })
+    const at = await send(direct.port, ["Remote-User: owner", json], {
+      method: "PATCH",
+      path: patch(memberId),
+      body: body(4096)
+    })
     expect(at.status).toBe(200)
-    const over = await send(direct.port, ["Remote-User: owner", json], { method: "PATCH", path: patch(memberId), body: body(4097) })
+    const over = await send(direct.port, ["Remote-User: owner", json], {
+      method: "PATCH",
+      path: patch(memberId),
+      body: body(4097)
+    })
     expect(over.status).toBe(413)
     expect(tagOf(over)).toBe("PayloadTooLarge")
-    const chunkedAt = await sendStreamed({ port: direct.port, path: patch(memberId), lines: ["Remote-User: owner", json], bodyBytes: 4096, chunked: true, localAddress: PROXY })
+    const chunkedAt = await sendStreamed({
+      port: direct.port,
+      path: patch(memberId),
+      lines: ["Remote-User: owner", json],
+      bodyBytes: 4096,
+      chunked: true,
+      localAddress: PROXY
+    })
     expect(chunkedAt.status).toBe(400) // spaces alone are not JSON: read whole, then judged
     expect(tagOf(chunkedAt)).toBe("MalformedBody")
-    const chunkedOver = await sendStreamed({ port: direct.port, path: patch(memberId), lines: ["Remote-User: owner", json], bodyBytes: 4097, chunked: true, localAddress: PROXY })
+    const chunkedOver = await sendStreamed({
+      port: direct.port,
+      path: patch(memberId),
+      lines: ["Remote-User: owner", json],
+      bodyBytes: 4097,
+      chunked: true,
+      localAddress: PROXY
+    })
     expect(chunkedOver.status).toBe(413)
     await stillServes(direct)
   })
 
   it("a member's 64 MiB text/plain PATCH is refused before it is read; the server lives on", async () => {
-    const r = await sendStreamed({ port: direct.port, path: patch(ownerId), lines: ["Remote-User: member", "Content-Type: text/plain"], bodyBytes: 64 * MiB, fill: "a", localAddress: PROXY })
+    const r = await sendStreamed({
+      port: direct.port,
+      path: patch(ownerId),
+      lines: ["Remote-User: member", "Content-Type: text/plain"],
+      bodyBytes: 64 * MiB,
+      fill: "a",
+      localAddress: PROXY
+    })
     expect(r.status).toBe(413)
     expect(r.sent).toBeLessThan(64 * MiB)
     await stillServes(direct)
   })
 
   it("a member's 64 MiB chunked JSON body is cut off at the limit (413); the server lives on", async () => {
-    const r = await sendStreamed({ port: direct.port, path: patch(ownerId), lines: ["Remote-User: member", json], bodyBytes: 64 * MiB, chunked: true, localAddress: PROXY })
+    const r = await sendStreamed({
+      port: direct.port,
+      path: patch(ownerId),
+      lines: ["Remote-User: member", json],
+      bodyBytes: 64 * MiB,
+      chunked: true,
+      localAddress: PROXY
+    })
     expect(r.status).toBe(413)
     expect(r.sent).toBeLessThan(64 * MiB)
     await stillServes(direct)
@@ -204,7 +269,14 @@ describe("finding 2: every body is bounded, after authentication, without buffer
     // client loses Headtower's 413 to that reset (status 0). Every answer that arrives is the 413.
     const answers: Array<number> = []
     for (const chunked of [false, true, false, true]) {
-      const r = await sendStreamed({ port: caddyPort, path: patch("anyone"), lines: [basic("member"), json], bodyBytes: 200 * MiB, chunked, localAddress: "127.0.0.1" })
+      const r = await sendStreamed({
+        port: caddyPort,
+        path: patch("anyone"),
+        lines: [basic("member"), json],
+        bodyBytes: 200 * MiB,
+        chunked,
+        localAddress: "127.0.0.1"
+      })
       answers.push(r.status)
       if (r.status !== 0) expect(tagOf(r)).toBe("PayloadTooLarge")
       expect(r.sent).toBeLessThan(200 * MiB)
@@ -215,14 +287,26 @@ describe("finding 2: every body is bounded, after authentication, without buffer
   })
 
   it("through the documented nginx an 8 MiB body is refused by nginx itself (client_max_body_size 1m)", async () => {
-    const r = await sendStreamed({ port: nginxPort, path: patch(ownerId), lines: [basic("member"), json], bodyBytes: 8 * MiB, localAddress: "127.0.0.1" })
+    const r = await sendStreamed({
+      port: nginxPort,
+      path: patch(ownerId),
+      lines: [basic("member"), json],
+      bodyBytes: 8 * MiB,
+      localAddress: "127.0.0.1"
+    })
     expect(r.status).toBe(413)
     await stillServes(direct)
   })
 
   it("through the documented nginx (HTTP/1.0 upstream, Connection: close) a 512 KiB body reaches Headtower: a typed 413, not a reset", async () => {
     for (let i = 0; i < 5; i++) {
-      const r = await sendStreamed({ port: nginxPort, path: patch(ownerId), lines: [basic("member"), json], bodyBytes: 512 * 1024, localAddress: "127.0.0.1" })
+      const r = await sendStreamed({
+        port: nginxPort,
+        path: patch(ownerId),
+        lines: [basic("member"), json],
+        bodyBytes: 512 * 1024,
+        localAddress: "127.0.0.1"
+      })
       expect(r.status).toBe(413)
       expect(tagOf(r)).toBe("PayloadTooLarge")
     }
@@ -230,7 +314,13 @@ describe("finding 2: every body is bounded, after authentication, without buffer
   })
 
   it("a stranger announcing 8 MiB gets 403 before sending a byte of it; a member gets 413 the same way", async () => {
-    const head = (who: string) => requestBytes({ port: direct.port, method: "PATCH", path: patch(ownerId), lines: [`Remote-User: ${who}`, json, `Content-Length: ${8 * MiB}`] })
+    const head = (who: string) =>
+      requestBytes({
+        port: direct.port,
+        method: "PATCH",
+        path: patch(ownerId),
+        lines: [`Remote-User: ${who}`, json, `Content-Length: ${8 * MiB}`]
+      })
     const stranger = await sendRaw({ port: direct.port, localAddress: STRANGER, bytes: head("owner") })
     expect(stranger.status).toBe(403)
     expect(tagOf(stranger)).toBe("ClientNotAllowed")
@@ -239,7 +329,12 @@ describe("finding 2: every body is bounded, after authentication, without buffer
   })
 
   it("Expect: 100-continue is answered only after the request was judged", async () => {
-    const bytes = requestBytes({ port: direct.port, method: "PATCH", path: patch(ownerId), lines: ["Remote-User: owner", json, `Content-Length: ${8 * MiB}`, "Expect: 100-continue"] })
+    const bytes = requestBytes({
+      port: direct.port,
+      method: "PATCH",
+      path: patch(ownerId),
+      lines: ["Remote-User: owner", json, `Content-Length: ${8 * MiB}`, "Expect: 100-continue"]
+    })
     const r = await sendRaw({ port: direct.port, localAddress: PROXY, bytes })
     expect(r.status).toBe(413)
   })
@@ -257,10 +352,21 @@ describe("finding 2: every body is bounded, after authentication, without buffer
 
   it("a rejected body is never echoed back at length: error bodies stay under 1 KiB", async () => {
     const longKey = `{"${"k".repeat(4000)}":true}`
-    const r = await send(direct.port, ["Remote-User: owner", json], { method: "PATCH", path: patch(memberId), body: longKey })
+    const r = await send(direct.port, ["Remote-User: owner", json], {
+      method: "PATCH",
+      path: patch(memberId),
+      body: longKey
+    })
     expect(r.status).toBe(400)
     expect(Buffer.byteLength(r.body)).toBeLessThan(1024)
-    const big = await sendStreamed({ port: direct.port, path: patch(memberId), lines: ["Remote-User: owner", json], bodyBytes: MiB, fill: "a", localAddress: PROXY })
+    const big = await sendStreamed({
+      port: direct.port,
+      path: patch(memberId),
+      lines: ["Remote-User: owner", json],
+      bodyBytes: MiB,
+      fill: "a",
+      localAddress: PROXY
+    })
     expect(big.status).toBe(413)
     expect(Buffer.byteLength(big.body)).toBeLessThan(1024)
   })
@@ -279,30 +385,48 @@ describe("finding 3: state-changing routes take only JSON, and only the fields t
     expect(snapshot(work.path("direct.db"))).toEqual(before)
   })
 
-  it.each([['{"disable":true}'], ['{"identity":"proxy:owner"}'], ['{"role":"member","extra":1}']])("unknown fields %s are refused (400)", async (body) => {
-    const before = snapshot(work.path("direct.db"))
-    const r = await send(direct.port, ["Remote-User: owner", json], { method: "PATCH", path: `/api/users/${memberId}`, body })
-    expect(r.status).toBe(400)
-    expect(snapshot(work.path("direct.db"))).toEqual(before)
-  })
+  it.each([["{\"disable\":true}"], ["{\"identity\":\"proxy:owner\"}"], ["{\"role\":\"member\",\"extra\":1}"]])(
+    "unknown fields %s are refused (400)",
+    async (body) => {
+      const before = snapshot(work.path("direct.db"))
+      const r = await send(direct.port, ["Remote-User: owner", json], {
+        method: "PATCH",
+        path: `/api/users/${memberId}`,
+        body
+      })
+      expect(r.status).toBe(400)
+      expect(snapshot(work.path("direct.db"))).toEqual(before)
+    }
+  )
 
   it("a PATCH without a Content-Type is refused (415); malformed JSON is a typed 400, not a 500", async () => {
-    const none = await send(direct.port, ["Remote-User: owner"], { method: "PATCH", path: `/api/users/${memberId}`, body: '{"role":"admin"}' })
+    const none = await send(direct.port, ["Remote-User: owner"], {
+      method: "PATCH",
+      path: `/api/users/${memberId}`,
+      body: "{\"role\":\"admin\"}"
+    })
     expect(none.status).toBe(415)
-    const malformed = await send(direct.port, ["Remote-User: owner", json], { method: "PATCH", path: `/api/users/${memberId}`, body: '{"role":' })
+    const malformed = await send(direct.port, ["Remote-User: owner", json], {
+      method: "PATCH",
+      path: `/api/users/${memberId}`,
+      body: "{\"role\":"
+    })
     expect(malformed.status).toBe(400)
     expect(tagOf(malformed)).toBe("MalformedBody")
   })
 })
 
 describe("finding 4: answers that depend on the identity say so to caches and browsers", () => {
-  it.each([["/api/me"], ["/api/users"], ["/users"]])("%s: Cache-Control no-store, Vary on the identity header, nosniff", async (path) => {
-    const r = await send(direct.port, ["Remote-User: owner"], { path })
-    expect(r.status).toBe(200)
-    expect(r.headers.get("cache-control")).toBe("no-store")
-    expect(r.headers.get("vary")).toMatch(/Remote-User/)
-    expect(r.headers.get("x-content-type-options")).toBe("nosniff")
-  })
+  it.each([["/api/me"], ["/api/users"], ["/users"]])(
+    "%s: Cache-Control no-store, Vary on the identity header, nosniff",
+    async (path) => {
+      const r = await send(direct.port, ["Remote-User: owner"], { path })
+      expect(r.status).toBe(200)
+      expect(r.headers.get("cache-control")).toBe("no-store")
+      expect(r.headers.get("vary")).toMatch(/Remote-User/)
+      expect(r.headers.get("x-content-type-options")).toBe("nosniff")
+    }
+  )
 
   it("refusals, health and unknown routes say nosniff too", async () => {
     for (const [path, from] of [["/api/me", STRANGER], ["/healthz", PROXY], ["/nowhere", PROXY]] as const) {
@@ -335,7 +459,9 @@ describe("slow clients", () => {
   }, 60_000)
 
   it("a proxy that sends its headers slowly, a line at a time, is served", async () => {
-    const lines = requestBytes({ port: direct.port, lines: ["Remote-User: owner"] }).toString("latin1").split(/(?<=\r\n)/)
+    const lines = requestBytes({ port: direct.port, lines: ["Remote-User: owner"] }).toString("latin1").split(
+      /(?<=\r\n)/
+    )
     const socket = connect({ host: "127.0.0.1", port: direct.port, localAddress: PROXY })
     const answer = await new Promise<string>((resolve) => {
       let text = ""
@@ -360,7 +486,10 @@ describe("attack review: what a route is, and upgrades", () => {
     const answers = await new Promise<ReadonlyArray<string>>((resolve) => {
       const seen: Array<string> = []
       let text = ""
-      socket.on("connect", () => socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"))
+      socket.on(
+        "connect",
+        () => socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+      )
       socket.on("data", (chunk) => {
         text += chunk.toString("latin1")
         if (!text.endsWith("}")) return
@@ -378,7 +507,20 @@ describe("attack review: what a route is, and upgrades", () => {
 
   it("each route has one spelling: letter case, a trailing or doubled slash, `;` or `#` name no route", async () => {
     expect((await send(direct.port, ["Remote-User: owner"], { path: "/api/me" })).status).toBe(200)
-    for (const path of ["/API/ME", "/Api/me", "/api/me/", "//api/me", "/api//me", "/api/me;x", "/api/me#x", "/METRICS", "/metrics/", "/metrics;x"]) {
+    for (
+      const path of [
+        "/API/ME",
+        "/Api/me",
+        "/api/me/",
+        "//api/me",
+        "/api//me",
+        "/api/me;x",
+        "/api/me#x",
+        "/METRICS",
+        "/metrics/",
+        "/metrics;x"
+      ]
+    ) {
       const r = await send(direct.port, ["Remote-User: owner"], { path })
       expect([path, r.status]).toEqual([path, 404])
     }
@@ -389,18 +531,20 @@ describe("attack review: connections", () => {
   /** Opens `count` idle connections from `from`; resolves once each is open or closed by the server. */
   const openIdle = async (from: string, count: number) => {
     const sockets = await Promise.all(
-      Array.from({ length: count }, () =>
-        new Promise<{ socket: ReturnType<typeof connect>; closed: () => boolean }>((resolve) => {
-          let closed = false
-          const socket = connect({ host: "127.0.0.1", port: direct.port, localAddress: from, allowHalfOpen: true })
-          socket.on("connect", () => resolve({ socket, closed: () => closed }))
-          socket.on("end", () => (closed = true))
-          socket.on("close", () => (closed = true))
-          socket.on("error", () => {
-            closed = true
-            resolve({ socket, closed: () => closed })
+      Array.from(
+        { length: count },
+        () =>
+          new Promise<{ socket: ReturnType<typeof connect>; closed: () => boolean }>((resolve) => {
+            let closed = false
+            const socket = connect({ host: "127.0.0.1", port: direct.port, localAddress: from, allowHalfOpen: true })
+            socket.on("connect", () => resolve({ socket, closed: () => closed }))
+            socket.on("end", () => (closed = true))
+            socket.on("close", () => (closed = true))
+            socket.on("error", () => {
+              closed = true
+              resolve({ socket, closed: () => closed })
+            })
           })
-        })
       )
     )
     // The server closes a refused connection at accept: give that a moment to arrive.

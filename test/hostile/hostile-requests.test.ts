@@ -1,12 +1,12 @@
 import { writeFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startHeadtower, type ProxyAuthYaml } from "../e2e/support/headtower.js"
+import { type ProxyAuthYaml, startHeadtower } from "../e2e/support/headtower.js"
 import { freePort } from "../e2e/support/net.js"
 import { basicAuthServer, htpasswdLine, profileMaps, startNginx } from "../e2e/support/nginx.js"
 import { requestBytes, sendRaw } from "../e2e/support/rawSocket.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
 import { CASES, CLIENT, CLIENT_V6, LOOKALIKES, PROXY, type Target } from "./cases.js"
-import { snapshot, type Snapshot } from "./db.js"
+import { type Snapshot, snapshot } from "./db.js"
 
 /*
  * Every row of cases.ts as raw bytes against real Headtower processes (and a real nginx),
@@ -37,7 +37,12 @@ beforeAll(async () => {
   }
   // One at a time: on a shared 2-core machine four concurrent start-ups each miss their deadline.
   for (const name of DBS) {
-    const server = await startHeadtower({ workDir: work.dir, headscaleUrl: HEADSCALE_URL, name, proxyAuth: configs[name] })
+    const server = await startHeadtower({
+      workDir: work.dir,
+      headscaleUrl: HEADSCALE_URL,
+      name,
+      proxyAuth: configs[name]
+    })
     stops.push(server.stop)
     targets.set(name, { port: server.port, db: work.path(`${name}.db`) })
   }
@@ -49,7 +54,12 @@ beforeAll(async () => {
     readyPort: nginxPort,
     servers: [
       profileMaps({}),
-      basicAuthServer({ listenPort: nginxPort, upstreamPort: targets.get("direct")!.port, htpasswdFile: htpasswd, bindAddress: PROXY }),
+      basicAuthServer({
+        listenPort: nginxPort,
+        upstreamPort: targets.get("direct")!.port,
+        htpasswdFile: htpasswd,
+        bindAddress: PROXY
+      }),
       basicAuthServer({
         listenPort: nginxXffPort,
         upstreamPort: targets.get("xff")!.port,
@@ -65,7 +75,11 @@ beforeAll(async () => {
 
   // The instance owner exists before any hostile request, so "became the owner" is visible.
   const { port } = targets.get("direct")!
-  const first = await sendRaw({ port, localAddress: PROXY, bytes: requestBytes({ port, lines: ["Remote-User: owner"] }) })
+  const first = await sendRaw({
+    port,
+    localAddress: PROXY,
+    bytes: requestBytes({ port, lines: ["Remote-User: owner"] })
+  })
   expect(first.json).toMatchObject({ identity: "proxy:owner", role: "owner" })
 }, 240_000)
 
@@ -78,7 +92,9 @@ const userOf = (s: Snapshot, identity: string) => s.users.find((u) => u.identity
 
 describe("hostile requests against the real server: the answer, and nothing written when rejected", () => {
   for (const c of CASES) {
-    const outcome = "identity" in c.expect ? `200 as ${JSON.stringify(c.expect.identity)}` : `${c.expect.status} ${c.expect.tag ?? "(before Headtower)"}`
+    const outcome = "identity" in c.expect
+      ? `200 as ${JSON.stringify(c.expect.identity)}`
+      : `${c.expect.status} ${c.expect.tag ?? "(before Headtower)"}`
     it(`${c.group}: ${c.name} → ${outcome}`, async () => {
       const { port, db } = targets.get(c.target)!
       const before = snapshot(db)

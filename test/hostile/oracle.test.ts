@@ -9,7 +9,7 @@ import { quietTracer } from "../../src/services/spans.js"
 import { UserCache } from "../../src/services/UserCache.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
 import { testConfigLayer } from "../fixtures/config.js"
-import { blockList, inList, referenceClientIp, type RefConfig } from "./referenceClientIp.js"
+import { blockList, inList, type RefConfig, referenceClientIp } from "./referenceClientIp.js"
 
 /*
  * A property-based oracle for the real `Authenticator.authenticate` (the real judgement, an
@@ -68,12 +68,31 @@ const memoryUsers = () => {
 }
 
 // Addresses that sit on the edges: loopback, mapped, IPv4-compatible, NAT64, zones.
-const v4 = fc.oneof(fc.constantFrom("127.0.0.1", "127.0.0.2", "127.0.0.5", "10.1.2.3", "192.168.1.7", "8.8.8.8", "0.0.0.0"), fc.ipV4())
-const v6 = fc.oneof(fc.constantFrom("::1", "2001:db8::5", "fe80::1", "::", "::127.0.0.5", "64:ff9b::a01:203", "::ffff:7f00:1"), fc.ipV6())
+const v4 = fc.oneof(
+  fc.constantFrom("127.0.0.1", "127.0.0.2", "127.0.0.5", "10.1.2.3", "192.168.1.7", "8.8.8.8", "0.0.0.0"),
+  fc.ipV4()
+)
+const v6 = fc.oneof(
+  fc.constantFrom("::1", "2001:db8::5", "fe80::1", "::", "::127.0.0.5", "64:ff9b::a01:203", "::ffff:7f00:1"),
+  fc.ipV6()
+)
 const mapped = v4.map((a) => `::ffff:${a}`)
 const anyIp = fc.oneof(v4, v6, mapped)
 
-const CIDR_POOL = ["127.0.0.1/32", "127.0.0.0/8", "10.0.0.0/8", "192.168.1.7/32", "0.0.0.0/0", "::1/128", "2001:db8::/32", "fe80::/10", "::/0", "::ffff:10.0.0.0/104", "::ffff:0:0/96", "64:ff9b::/96"]
+const CIDR_POOL = [
+  "127.0.0.1/32",
+  "127.0.0.0/8",
+  "10.0.0.0/8",
+  "192.168.1.7/32",
+  "0.0.0.0/0",
+  "::1/128",
+  "2001:db8::/32",
+  "fe80::/10",
+  "::/0",
+  "::ffff:10.0.0.0/104",
+  "::ffff:0:0/96",
+  "64:ff9b::/96"
+]
 const cidr = fc.oneof(
   fc.constantFrom(...CIDR_POOL),
   fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })).map(([a, p]) => `${a}/${p}`),
@@ -96,10 +115,22 @@ const forwardedElement = fc.oneof(
   v6.map((a) => `for="[${a}]"`),
   v6.map((a) => `for="[${a}]:443"`),
   v4.map((a) => `for="${a}:_port"`),
-  fc.constantFrom("for=", "for=\"", "for=[::1]", "proto=http", "for=unknown", "for=_x", "by=1.2.3.4", "for=1.2.3.4;for=5.6.7.8", "for=\"::1\"")
+  fc.constantFrom(
+    "for=",
+    "for=\"",
+    "for=[::1]",
+    "proto=http",
+    "for=unknown",
+    "for=_x",
+    "by=1.2.3.4",
+    "for=1.2.3.4;for=5.6.7.8",
+    "for=\"::1\""
+  )
 )
 const joined = (entry: fc.Arbitrary<string>) =>
-  fc.tuple(fc.array(entry, { minLength: 1, maxLength: 5 }), fc.constantFrom(",", ", ", " , ")).map(([es, sep]) => es.join(sep))
+  fc.tuple(fc.array(entry, { minLength: 1, maxLength: 5 }), fc.constantFrom(",", ", ", " , ")).map(([es, sep]) =>
+    es.join(sep)
+  )
 const ipHeaderLines = (header: RefConfig["ipHeader"]): fc.Arbitrary<ReadonlyArray<string>> => {
   const one = header === "Forwarded" ? joined(forwardedElement) : header === "X-Real-IP" ? listEntry : joined(listEntry)
   const many = header === "Forwarded" ? forwardedElement : listEntry
@@ -112,7 +143,20 @@ const ipHeaderLines = (header: RefConfig["ipHeader"]): fc.Arbitrary<ReadonlyArra
 
 /** What a proxy means to send; Node gets its UTF-8 bytes and strips SP/HT at the ends. */
 const intended = fc.oneof(
-  fc.constantFrom("owner", "\u00a0owner", "owner\u3000", "\ufeffowner", "ｏｗｎｅｒ", "Owner", "José", "Jose\u0301", " owner ", "\towner", "a,b", "%6fwner"),
+  fc.constantFrom(
+    "owner",
+    "\u00a0owner",
+    "owner\u3000",
+    "\ufeffowner",
+    "ｏｗｎｅｒ",
+    "Owner",
+    "José",
+    "Jose\u0301",
+    " owner ",
+    "\towner",
+    "a,b",
+    "%6fwner"
+  ),
   fc.string({ unit: "binary", maxLength: 20 }),
   fc.string({ maxLength: 300 })
 )
@@ -120,8 +164,20 @@ const rawBytes = fc.uint8Array({ maxLength: 16 }).map((b) => Buffer.from(b).toSt
 const nodeView = (text: string) => Buffer.from(text, "utf8").toString("latin1").replace(/^[ \t]+|[ \t]+$/g, "")
 const identityValues = fc.array(
   fc.oneof(
-    { weight: 4, arbitrary: intended.map((text) => ({ wire: nodeView(text), exact: text.replace(/^[ \t]+|[ \t]+$/g, "") as string | undefined })) },
-    { weight: 1, arbitrary: rawBytes.map((wire) => ({ wire: wire.replace(/^[ \t]+|[ \t]+$/g, ""), exact: undefined as string | undefined })) }
+    {
+      weight: 4,
+      arbitrary: intended.map((text) => ({
+        wire: nodeView(text),
+        exact: text.replace(/^[ \t]+|[ \t]+$/g, "") as string | undefined
+      }))
+    },
+    {
+      weight: 1,
+      arbitrary: rawBytes.map((wire) => ({
+        wire: wire.replace(/^[ \t]+|[ \t]+$/g, ""),
+        exact: undefined as string | undefined
+      }))
+    }
   ),
   { maxLength: 2 }
 )
@@ -133,7 +189,10 @@ const scenario = fc
     trusted: cidrs,
     ipHeader: fc.constantFrom<RefConfig["ipHeader"]>(undefined, "X-Forwarded-For", "X-Real-IP", "Forwarded"),
     mode: fc.constantFrom<RefConfig["mode"]>("first", "rightmost_untrusted"),
-    peer: fc.oneof({ weight: 20, arbitrary: anyIp }, { weight: 1, arbitrary: fc.constantFrom(undefined, "not-an-ip", "fe80::1%eth0") }),
+    peer: fc.oneof({ weight: 20, arbitrary: anyIp }, {
+      weight: 1,
+      arbitrary: fc.constantFrom(undefined, "not-an-ip", "fe80::1%eth0")
+    }),
     identity: identityValues,
     userHeaderName: fc.constantFrom("Remote-User", "remote-user", "REMOTE-USER")
   })
@@ -152,9 +211,13 @@ const scenario = fc
  * builds the services as `serve` does without an exporter, where a warm cache is answered by
  * authenticate's fast path; otherwise every call takes the full decision.
  */
-const authenticateColdAndWarm = (config: RefConfig & { readonly enabled: boolean }, facts: RequestFacts, quiet: boolean) =>
+const authenticateColdAndWarm = (
+  config: RefConfig & { readonly enabled: boolean },
+  facts: RequestFacts,
+  quiet: boolean
+) =>
   Effect.runPromise(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const auth = yield* Authenticator
       const cold = yield* Effect.exit(auth.authenticate(facts))
       const read = extractProfile((yield* Settings).server.proxyAuth, facts)
@@ -190,7 +253,8 @@ const authenticateColdAndWarm = (config: RefConfig & { readonly enabled: boolean
 const outcome = (exit: Exit.Exit<Authenticated, { readonly _tag: string }>) =>
   Exit.match(exit, {
     onSuccess: ({ clientIp, user }) => `${user.identity} ${user.role} from ${clientIp}`,
-    onFailure: (cause) => Option.match(Cause.failureOption(cause), { onNone: () => Cause.pretty(cause), onSome: (e) => e._tag })
+    onFailure: (cause) =>
+      Option.match(Cause.failureOption(cause), { onNone: () => Cause.pretty(cause), onSome: (e) => e._tag })
   })
 
 /* Always tried, whatever the seed: look-alikes of "owner" from an allowed peer (the first two signed in as owner before 973a77a and 4d56aa3). */
@@ -243,10 +307,15 @@ describe("authenticate oracle (random peers, headers and configs)", () => {
         expect(client, "the model found no usable client address").toBeDefined()
         expect(inList(blockList(s.allowed), client!), `client ${client!.address} is outside ${s.allowed}`).toBe(true)
         expect(s.identity).toHaveLength(1)
-        const exact = s.identity[0]!.exact ?? new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(Buffer.from(s.identity[0]!.wire, "latin1"))
+        const exact = s.identity[0]!.exact ??
+          new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(Buffer.from(s.identity[0]!.wire, "latin1"))
         expect(exit.value.user.identity).toBe(`proxy:${exact}`)
       }),
-      { numRuns: 4000, interruptAfterTimeLimit: 100_000, examples: LOOKALIKE_OWNERS.map((text): [Scenario] => [admittedExample(text)]) }
+      {
+        numRuns: 4000,
+        interruptAfterTimeLimit: 100_000,
+        examples: LOOKALIKE_OWNERS.map((text): [Scenario] => [admittedExample(text)])
+      }
     )
     // A property that never admits anyone would prove nothing.
     expect(admitted).toBeGreaterThan(100)

@@ -1,6 +1,6 @@
 import { Agent, request } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startHeadtower, type Headtower } from "../e2e/support/headtower.js"
+import { type Headtower, startHeadtower } from "../e2e/support/headtower.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
 import { PROXY } from "./cases.js"
 import { snapshot } from "./db.js"
@@ -34,7 +34,15 @@ afterAll(async () => {
 const signIn = (identity: string) =>
   new Promise<{ status: number; json: any }>((resolve, reject) => {
     const req = request(
-      { host: "127.0.0.1", port: server.port, path: "/api/me", agent, localAddress: PROXY, headers: { "Remote-User": identity }, timeout: 30_000 },
+      {
+        host: "127.0.0.1",
+        port: server.port,
+        path: "/api/me",
+        agent,
+        localAddress: PROXY,
+        headers: { "Remote-User": identity },
+        timeout: 30_000
+      },
       (res) => {
         const chunks: Array<Buffer> = []
         res.on("data", (c: Buffer) => chunks.push(c))

@@ -43,7 +43,10 @@ beforeAll(async () => {
   headscale = await startFakeHeadscale({ apiKey: TEST_API_KEY, users: sampleUsers, nodes: sampleNodes, port: 0 })
   const config = testConfig(
     { allowedCidrs: [`${PROXY}/32`], logoutUrl: "https://auth.example.com/logout" },
-    { database: { kind: "sqlite", path: join(dir, "users.db") }, headscale: { ...testConfig().headscale, url: headscale.url, timeoutMs: 1_000 } }
+    {
+      database: { kind: "sqlite", path: join(dir, "users.db") },
+      headscale: { ...testConfig().headscale, url: headscale.url, timeoutMs: 1_000 }
+    }
   )
   const layer = RoutesLive.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })),
@@ -108,7 +111,13 @@ describe("HTTP API", () => {
     const list = await call("/api/users", "alice")
     expect(list.status).toBe(200)
     expect(list.json[0]).toEqual(
-      expect.objectContaining({ identity: "proxy:alice", role: "owner", disabled: false, createdAt: expect.any(String), lastSeenAt: expect.any(String) })
+      expect.objectContaining({
+        identity: "proxy:alice",
+        role: "owner",
+        disabled: false,
+        createdAt: expect.any(String),
+        lastSeenAt: expect.any(String)
+      })
     )
     expectError(await call("/api/users", "bob"), 403, "Forbidden")
   })
@@ -125,7 +134,9 @@ describe("HTTP API", () => {
       expect(page.json.length).toBeLessThanOrEqual(2)
       seen.push(...page.json.map((u: { identity: string }) => u.identity))
       const link = page.headers["link"]
-      path = link === undefined ? undefined : /^<(\/api\/users\?limit=2&after=[^>]+)>; rel="next"$/.exec(String(link))?.[1]
+      path = link === undefined
+        ? undefined
+        : /^<(\/api\/users\?limit=2&after=[^>]+)>; rel="next"$/.exec(String(link))?.[1]
       if (link !== undefined) expect(path).toBeDefined()
     }
     expect(seen).toEqual(everyone)
@@ -157,22 +168,44 @@ describe("HTTP API", () => {
   it("PATCH /api/users/{id}: owner promotes, member may not, unknown id 404, bad body 400, last owner 409", async () => {
     const bob = (await call("/api/me", "bob")).json
     const alice = (await call("/api/me", "alice")).json
-    expectError(await call(`/api/users/${alice.id}`, "bob", { method: "PATCH", body: { role: "member" } }), 403, "Forbidden")
+    expectError(
+      await call(`/api/users/${alice.id}`, "bob", { method: "PATCH", body: { role: "member" } }),
+      403,
+      "Forbidden"
+    )
     const promoted = await call(`/api/users/${bob.id}`, "alice", { method: "PATCH", body: { role: "admin" } })
     expect(promoted.status).toBe(200)
     expect(promoted.json.role).toBe("admin")
     expect((await call("/api/me", "bob")).json.role).toBe("admin")
-    expectError(await call("/api/users/no-such-id", "alice", { method: "PATCH", body: { disabled: true } }), 404, "UserNotFound")
-    expect((await call(`/api/users/${bob.id}`, "alice", { method: "PATCH", body: { role: "emperor" } })).status).toBe(400)
-    expectError(await call(`/api/users/${alice.id}`, "alice", { method: "PATCH", body: { role: "member" } }), 409, "LastOwner")
-    expectError(await call(`/api/users/${alice.id}`, "alice", { method: "PATCH", body: { disabled: true } }), 409, "LastOwner")
+    expectError(
+      await call("/api/users/no-such-id", "alice", { method: "PATCH", body: { disabled: true } }),
+      404,
+      "UserNotFound"
+    )
+    expect((await call(`/api/users/${bob.id}`, "alice", { method: "PATCH", body: { role: "emperor" } })).status).toBe(
+      400
+    )
+    expectError(
+      await call(`/api/users/${alice.id}`, "alice", { method: "PATCH", body: { role: "member" } }),
+      409,
+      "LastOwner"
+    )
+    expectError(
+      await call(`/api/users/${alice.id}`, "alice", { method: "PATCH", body: { disabled: true } }),
+      409,
+      "LastOwner"
+    )
   })
 
   it("a disabled user is refused with 403 UserDisabled on the next request, and enabled again", async () => {
     const carol = (await call("/api/me", "carol")).json
-    expect((await call(`/api/users/${carol.id}`, "alice", { method: "PATCH", body: { disabled: true } })).status).toBe(200)
+    expect((await call(`/api/users/${carol.id}`, "alice", { method: "PATCH", body: { disabled: true } })).status).toBe(
+      200
+    )
     expectError(await call("/api/me", "carol"), 403, "UserDisabled")
-    expect((await call(`/api/users/${carol.id}`, "alice", { method: "PATCH", body: { disabled: false } })).status).toBe(200)
+    expect((await call(`/api/users/${carol.id}`, "alice", { method: "PATCH", body: { disabled: false } })).status).toBe(
+      200
+    )
     expect((await call("/api/me", "carol")).status).toBe(200)
   })
 
@@ -181,7 +214,12 @@ describe("HTTP API", () => {
     expect(audit.status).toBe(200)
     expect(audit.json).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ kind: "role_changed", actorIdentity: "proxy:alice", subjectIdentity: "proxy:bob", clientIp: PROXY }),
+        expect.objectContaining({
+          kind: "role_changed",
+          actorIdentity: "proxy:alice",
+          subjectIdentity: "proxy:bob",
+          clientIp: PROXY
+        }),
         expect.objectContaining({ kind: "user_disabled", subjectIdentity: "proxy:carol" }),
         expect.objectContaining({ kind: "user_provisioned", subjectIdentity: "proxy:alice", actorIdentity: null })
       ])

@@ -4,10 +4,14 @@ import { htmlTemplate } from "../../src/http/pages/template.js"
 /* The pages' HTML files are filled by code: every value is escaped, and a file whose slots drift from the code is refused. */
 
 describe("htmlTemplate", () => {
-  const page = htmlTemplate("page.html", `<p title="{{name}}">{{name}}</p>{{#admin}}<a href="/x">{{link}}</a>{{/admin}}`, {
-    text: ["name", "link"],
-    flags: ["admin"]
-  })
+  const page = htmlTemplate(
+    "page.html",
+    `<p title="{{name}}">{{name}}</p>{{#admin}}<a href="/x">{{link}}</a>{{/admin}}`,
+    {
+      text: ["name", "link"],
+      flags: ["admin"]
+    }
+  )
 
   it("escapes every text value, attribute or text, and keeps a section only when its flag is true", () => {
     expect(page({ name: `"><script>&'`, link: "go", admin: false })).toBe(
@@ -20,7 +24,9 @@ describe("htmlTemplate", () => {
     expect(() => htmlTemplate("a.html", "{{name}} {{other}}", { text: ["name"] })).toThrow(/a\.html: its slots are not/)
     expect(() => htmlTemplate("b.html", "{{name}}", { text: ["name", "missing"] })).toThrow(/b\.html/)
     expect(() => htmlTemplate("c.html", "{{name}}", { text: ["name"], flags: ["admin"] })).toThrow(/c\.html/)
-    expect(() => htmlTemplate("d.html", "{{#admin}}x {{name}}", { text: ["name"], flags: ["admin"] })).toThrow(/d\.html/)
+    expect(() => htmlTemplate("d.html", "{{#admin}}x {{name}}", { text: ["name"], flags: ["admin"] })).toThrow(
+      /d\.html/
+    )
     expect(() => htmlTemplate("e.html", "{{name}}{{/admin}}", { text: ["name"] })).toThrow(/e\.html/)
     expect(() => htmlTemplate("f.html", "{{ name }}", { text: [] })).toThrow(/f\.html/)
   })

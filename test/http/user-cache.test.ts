@@ -1,6 +1,7 @@
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import Sqlite from "better-sqlite3"
 import { Layer, ManagedRuntime } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
@@ -8,7 +9,6 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { RoutesLive } from "../../src/http/Server.js"
 import { Settings } from "../../src/services/Settings.js"
-import Sqlite from "better-sqlite3"
 import { rawRequest } from "../e2e/support/net.js"
 import { testConfig } from "../fixtures/config.js"
 
@@ -58,10 +58,14 @@ describe("the sign-in cache over HTTP", () => {
     expect((await call("/api/me", "bob")).json.role).toBe("admin")
     expect((await call("/api/users", "bob")).status).toBe(200)
 
-    expect((await call(`/api/users/${bob.id}`, "owner", { method: "PATCH", body: { role: "member" } })).status).toBe(200)
+    expect((await call(`/api/users/${bob.id}`, "owner", { method: "PATCH", body: { role: "member" } })).status).toBe(
+      200
+    )
     expect((await call("/api/users", "bob")).status).toBe(403)
 
-    expect((await call(`/api/users/${bob.id}`, "owner", { method: "PATCH", body: { disabled: true } })).status).toBe(200)
+    expect((await call(`/api/users/${bob.id}`, "owner", { method: "PATCH", body: { disabled: true } })).status).toBe(
+      200
+    )
     const refused = await call("/api/me", "bob")
     expect([refused.status, refused.json._tag]).toEqual([403, "UserDisabled"])
     // That read put the disabled user back in the cache: answered from memory, still refused.
@@ -71,7 +75,9 @@ describe("the sign-in cache over HTTP", () => {
 
   it("user changes are authorised on the stored role, not a cached one another replica made stale", async () => {
     const carol = (await call("/api/me", "carol")).json
-    expect((await call(`/api/users/${carol.id}`, "owner", { method: "PATCH", body: { role: "owner" } })).status).toBe(200)
+    expect((await call(`/api/users/${carol.id}`, "owner", { method: "PATCH", body: { role: "owner" } })).status).toBe(
+      200
+    )
     expect((await call("/api/me", "carol")).json.role).toBe("owner") // cached as owner for an hour
     const dave = (await call("/api/me", "dave")).json
     // Another replica demotes carol: this process's cache does not know.

@@ -37,27 +37,36 @@ const stores: ReadonlyArray<{ readonly name: string; readonly fresh: () => Promi
   { name: "PostgreSQL", fresh: async () => ({ kind: "postgres", url: Redacted.make(await pg!.createDatabase()) }) }
 ]
 
-const database = (config: DatabaseConfig) => DatabaseLive.pipe(Layer.provide(testConfigLayer(undefined, { database: config })))
+const database = (config: DatabaseConfig) =>
+  DatabaseLive.pipe(Layer.provide(testConfigLayer(undefined, { database: config })))
 
 describe.each(stores)("a store migrated by a newer release ($name)", ({ fresh }) => {
-  it.scopedLive("this replica refuses to start, naming the store's migration and its own", () =>
-    Effect.gen(function* () {
-      const config = yield* Effect.promise(fresh)
-      // A newer release started first and applied a migration this code does not know.
-      yield* Effect.scoped(
-        Effect.gen(function* () {
-          const sql = yield* SqlClient.SqlClient
-          yield* sql`INSERT INTO headtower_migrations (migration_id, name) VALUES (${LATEST_MIGRATION.id + 1}, 'from_the_future')`
-        }).pipe(Effect.provide(database(config)))
-      )
-      const error = yield* Effect.flip(Layer.build(database(config)))
-      expect(error._tag).toBe("UserStoreRefused")
-      expect(error.message).toContain(`migration ${LATEST_MIGRATION.id + 1} (from_the_future)`)
-      expect(error.message).toContain(`this Headtower knows (migration ${LATEST_MIGRATION.id}, ${LATEST_MIGRATION.name})`)
-    }), 60_000)
+  it.scopedLive(
+    "this replica refuses to start, naming the store's migration and its own",
+    () =>
+      Effect.gen(function*() {
+        const config = yield* Effect.promise(fresh)
+        // A newer release started first and applied a migration this code does not know.
+        yield* Effect.scoped(
+          Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            yield* sql`INSERT INTO headtower_migrations (migration_id, name) VALUES (${
+              LATEST_MIGRATION.id + 1
+            }, 'from_the_future')`
+          }).pipe(Effect.provide(database(config)))
+        )
+        const error = yield* Effect.flip(Layer.build(database(config)))
+        expect(error._tag).toBe("UserStoreRefused")
+        expect(error.message).toContain(`migration ${LATEST_MIGRATION.id + 1} (from_the_future)`)
+        expect(error.message).toContain(
+          `this Headtower knows (migration ${LATEST_MIGRATION.id}, ${LATEST_MIGRATION.name})`
+        )
+      }),
+    60_000
+  )
 
   it.scopedLive("a store at this code's own migration starts, again and again", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const config = yield* Effect.promise(fresh)
       yield* Effect.scoped(Layer.build(database(config)))
       yield* Layer.build(database(config))

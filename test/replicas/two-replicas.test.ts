@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  E2E_API_KEY as PROCESS_API_KEY,
+  type Headtower as HeadtowerProcess,
+  startHeadtower
+} from "../e2e/support/headtower.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
-import { sampleNodes, sampleUsers, startFakeHeadscale, type FakeHeadscale } from "../fixtures/fakeHeadscale.js"
-import { E2E_API_KEY as PROCESS_API_KEY, type Headtower as HeadtowerProcess, startHeadtower } from "../e2e/support/headtower.js"
-import { startPostgres, type PostgresServer } from "../fixtures/postgres.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { type PostgresServer, startPostgres } from "../fixtures/postgres.js"
 
 /*
  * Replicas of `headtower serve` on one real PostgreSQL database, as docs/replicas.md runs
@@ -41,7 +45,8 @@ const patch = (replica: HeadtowerProcess, actor: string, id: string, body: unkno
 const database = () => databaseUrl.slice(databaseUrl.lastIndexOf("/") + 1)
 const sql = (query: string) => pg.psql(query, database())
 /** Sessions of this database blocked on a lock (the replicas' transactions). */
-const LOCK_WAITERS = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+const LOCK_WAITERS =
+  "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
 
 /** Polls `ready`; if the awaited requests settle first, they did not wait, and the test says so. */
 const waitUntil = async (ready: () => Promise<boolean>, requests: () => Promise<unknown>, timeoutMs = 15_000) => {
@@ -99,7 +104,10 @@ describe("two replicas on one PostgreSQL database", () => {
   it("when two owners demote or disable each other from different replicas at once, exactly one succeeds and one gets 409", async () => {
     const owner = (await sql("SELECT identity FROM users WHERE role = 'owner'")).replace(/^proxy:/, "")
     // Whichever first login won the race is the owner; the other is any member.
-    const member = (await sql("SELECT identity FROM users WHERE role = 'member' ORDER BY seq LIMIT 1")).replace(/^proxy:/, "")
+    const member = (await sql("SELECT identity FROM users WHERE role = 'member' ORDER BY seq LIMIT 1")).replace(
+      /^proxy:/,
+      ""
+    )
     const ids = new Map<string, string>()
     for (const user of [owner, member]) ids.set(user, (await call(a, "/api/me", user)).json.id)
     let [x, y] = [owner, member]
@@ -140,9 +148,21 @@ describe("two replicas on one PostgreSQL database", () => {
     const audit = await call(b, "/api/audit?limit=1000", owner)
     expect(audit.status).toBe(200)
     const events = (audit.json as Array<any>).filter((e) => e.subjectId === id)
-    expect(events.map((e) => e.kind).reverse()).toEqual(["user_provisioned", "role_changed", "user_disabled", "user_enabled"])
-    expect(events.at(-1)).toMatchObject({ actorIdentity: null, clientIp: ADMIN_DESK, detail: "role=member", subjectIdentity: "proxy:audited" })
-    for (const event of events.slice(0, 3)) expect(event).toMatchObject({ actorIdentity: `proxy:${owner}`, clientIp: "127.0.0.1" })
+    expect(events.map((e) => e.kind).reverse()).toEqual([
+      "user_provisioned",
+      "role_changed",
+      "user_disabled",
+      "user_enabled"
+    ])
+    expect(events.at(-1)).toMatchObject({
+      actorIdentity: null,
+      clientIp: ADMIN_DESK,
+      detail: "role=member",
+      subjectIdentity: "proxy:audited"
+    })
+    for (const event of events.slice(0, 3)) {
+      expect(event).toMatchObject({ actorIdentity: `proxy:${owner}`, clientIp: "127.0.0.1" })
+    }
     expect(events.find((e) => e.kind === "role_changed").detail).toBe("member→admin")
     for (const event of events) {
       expect(Date.parse(event.at)).toBeGreaterThanOrEqual(startedAt - 1_000)

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { decideClientIp } from "../../src/domain/ClientIp.js"
 import { UserStoreUnavailable } from "../../src/domain/errors.js"
+import { extractProfile } from "../../src/domain/IdentityHeaders.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { type Profile, User, type UserId } from "../../src/domain/User.js"
-import { decideClientIp } from "../../src/domain/ClientIp.js"
-import { extractProfile } from "../../src/domain/IdentityHeaders.js"
 import { Authenticator } from "../../src/services/Authenticator.js"
 import { ClientIpResolver } from "../../src/services/ClientIpResolver.js"
 import { IdentityExtractor } from "../../src/services/IdentityExtractor.js"
@@ -60,10 +60,12 @@ const run = (
   config: ProxyAuthOverrides = {},
   users = fakeUsers()
 ) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const auth = yield* Authenticator
     return yield* recordSpans(auth.authenticate(requestFacts(peer, Object.entries(headers))))
-  }).pipe(Effect.provide(Authenticator.Default.pipe(Layer.provide(users.layer), Layer.provide(testConfigLayer(config)))))
+  }).pipe(
+    Effect.provide(Authenticator.Default.pipe(Layer.provide(users.layer), Layer.provide(testConfigLayer(config))))
+  )
 
 /** The failure's tag, "success", or the whole cause when it is not a typed failure (a defect). */
 const failureTag = (exit: Exit.Exit<unknown, { readonly _tag: string }>): string =>
@@ -75,7 +77,7 @@ const failureTag = (exit: Exit.Exit<unknown, { readonly _tag: string }>): string
 
 describe("Authenticator.authenticate", () => {
   it.effect("a localhost request with Remote-User authenticates as proxy:<value> and carries the configured API key", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const users = fakeUsers()
       const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice", "Remote-Email": "a@example.com" }, {}, users)
       const result = Exit.getOrElse(exit, () => {
@@ -90,7 +92,7 @@ describe("Authenticator.authenticate", () => {
     }))
 
   it.effect("proxy auth disabled → ProxyAuthDisabled and nothing provisioned", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const users = fakeUsers()
       const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, { enabled: false }, users)
       expect(failureTag(exit)).toBe("ProxyAuthDisabled")
@@ -98,7 +100,7 @@ describe("Authenticator.authenticate", () => {
     }))
 
   it.effect("a peer outside allowed_cidrs → ClientNotAllowed before headers are even read, nothing provisioned", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const users = fakeUsers()
       for (const headers of [{ "Remote-User": "alice" }, {}, { "Remote-User": ["a", "b"] }]) {
         const { exit } = yield* run("10.1.2.3", headers, {}, users)
@@ -108,19 +110,19 @@ describe("Authenticator.authenticate", () => {
     }))
 
   it.effect("an IPv4 peer reported as ::ffff:127.0.0.1 is 127.0.0.1 for allowed_cidrs (Decision 1)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { exit } = yield* run("::ffff:127.0.0.1", { "Remote-User": "alice" })
       expect(Exit.isSuccess(exit)).toBe(true)
     }))
 
   it.effect("an unknown peer (no socket address) fails closed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { exit } = yield* run(undefined, { "Remote-User": "alice" })
       expect(failureTag(exit)).toBe("ClientNotAllowed")
     }))
 
   it.effect("an allowed client without the user header → MissingIdentityHeader, nothing provisioned", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const users = fakeUsers()
       const { exit } = yield* run("::1", { "Remote-Email": "a@example.com" }, {}, users)
       expect(failureTag(exit)).toBe("MissingIdentityHeader")
@@ -128,7 +130,7 @@ describe("Authenticator.authenticate", () => {
     }))
 
   it.effect("Decision 4: the identity header twice → AmbiguousHeader, nothing provisioned", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const users = fakeUsers()
       const { exit } = yield* run("127.0.0.1", { "Remote-User": ["alice", "bob"] }, {}, users)
       expect(failureTag(exit)).toBe("AmbiguousHeader")
@@ -136,7 +138,7 @@ describe("Authenticator.authenticate", () => {
     }))
 
   it.effect("by default X-Forwarded-For and X-Real-IP are ignored: the socket address decides", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const spoofed = { "Remote-User": "alice", "X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1" }
       expect(failureTag((yield* run("10.0.0.9", spoofed)).exit)).toBe("ClientNotAllowed")
       const fromLocal = { "Remote-User": "alice", "X-Forwarded-For": "10.0.0.9", "X-Real-IP": "10.0.0.9" }
@@ -150,7 +152,7 @@ describe("Authenticator.authenticate", () => {
       allowedCidrs: ["10.0.0.0/8"]
     }
     it.effect("a trusted proxy's header names the client, checked against allowed_cidrs", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const ok = yield* run("127.0.0.1", { "Remote-User": "alice", "X-Forwarded-For": "10.1.1.1" }, config)
         expect(Exit.isSuccess(ok.exit)).toBe(true)
         const outside = yield* run("127.0.0.1", { "Remote-User": "alice", "X-Forwarded-For": "192.0.2.1" }, config)
@@ -158,7 +160,7 @@ describe("Authenticator.authenticate", () => {
       }))
 
     it.effect("Decision 2: from an untrusted peer the header is ignored and the peer is the client", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const inside = yield* run("10.2.2.2", { "Remote-User": "alice", "X-Forwarded-For": "192.0.2.1" }, config)
         expect(Exit.isSuccess(inside.exit)).toBe(true)
         const outside = yield* run("192.0.2.7", { "Remote-User": "alice", "X-Forwarded-For": "10.1.1.1" }, config)
@@ -166,7 +168,7 @@ describe("Authenticator.authenticate", () => {
       }))
 
     it.effect("Decision 2: a trusted peer with the header missing, empty or garbage is rejected, never judged by its own address", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const users = fakeUsers()
         // allowed_cidrs contains the proxy itself here: a fallback to the peer would let these in.
         const lax = { ...config, allowedCidrs: ["10.0.0.0/8", "127.0.0.1/32"] }
@@ -180,7 +182,7 @@ describe("Authenticator.authenticate", () => {
       }))
 
     it.effect("Decision 3: rightmost_untrusted skips trusted proxies and ignores a client-chosen first entry", () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const mode = { ...config, ipHeaderMode: "rightmost_untrusted" as const }
         const forged = { "Remote-User": "alice", "X-Forwarded-For": "10.9.9.9, 192.0.2.1" }
         expect(failureTag((yield* run("127.0.0.1", forged, mode)).exit)).toBe("ClientNotAllowed")
@@ -190,19 +192,19 @@ describe("Authenticator.authenticate", () => {
   })
 
   it.effect("a disabled user → UserDisabled", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, {}, fakeUsers({ disabled: true }))
       expect(failureTag(exit)).toBe("UserDisabled")
     }))
 
   it.effect("a failing user store → UserStoreUnavailable (typed, not a defect)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, {}, fakeUsers({ failing: true }))
       expect(failureTag(exit)).toBe("UserStoreUnavailable")
     }))
 
   it.effect("spans: named steps with the decision as attributes, never the API key or header values dumped", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const ok = yield* run("::ffff:127.0.0.1", { "Remote-User": "alice", "X-Secret-Header": "s3cr3t" })
       const names = ok.spans.map((s) => s.name)
       expect(names).toEqual(
@@ -217,18 +219,22 @@ describe("Authenticator.authenticate", () => {
       })
       const rejected = yield* run("10.0.0.1", { "Remote-User": "alice" })
       const rejectedSpan = rejected.spans.find((s) => s.name === "Authenticator.authenticate")!
-      expect(Object.fromEntries(rejectedSpan.attributes)).toMatchObject({ "auth.outcome": "rejected", "auth.reason": "ClientNotAllowed" })
+      expect(Object.fromEntries(rejectedSpan.attributes)).toMatchObject({
+        "auth.outcome": "rejected",
+        "auth.reason": "ClientNotAllowed"
+      })
       const text = allAttributeText([...ok.spans, ...rejected.spans])
       expect(text).not.toContain(TEST_API_KEY)
       expect(text).not.toContain("s3cr3t")
     }))
 
   it.effect("spans name the user by user id; the identity only when telemetry.export_identity is on", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const spansWith = (exportIdentity: boolean) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const auth = yield* Authenticator
-          return (yield* recordSpans(auth.authenticate(requestFacts("127.0.0.1", [["Remote-User", "ident-k4pw"]])))).spans
+          return (yield* recordSpans(auth.authenticate(requestFacts("127.0.0.1", [["Remote-User", "ident-k4pw"]]))))
+            .spans
         }).pipe(Effect.provide(Authenticator.Default.pipe(
           Layer.provide(fakeUsers().layer),
           Layer.provide(testConfigLayer({}, { telemetry: { ...testConfig().telemetry, exportIdentity } }))
@@ -243,11 +249,15 @@ describe("Authenticator.authenticate", () => {
     }))
 
   it.effect("authenticate needs nothing from its caller (R = never)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const auth = yield* Authenticator
-      const effect: Effect.Effect<unknown, { readonly _tag: string }, never> = auth.authenticate(requestFacts("127.0.0.1", []))
+      const effect: Effect.Effect<unknown, { readonly _tag: string }, never> = auth.authenticate(
+        requestFacts("127.0.0.1", [])
+      )
       expect(Effect.isEffect(effect)).toBe(true)
-    }).pipe(Effect.provide(Authenticator.Default.pipe(Layer.provide(fakeUsers().layer), Layer.provide(testConfigLayer())))))
+    }).pipe(
+      Effect.provide(Authenticator.Default.pipe(Layer.provide(fakeUsers().layer), Layer.provide(testConfigLayer())))
+    ))
 
   describe("the judgement's steps are layers a spec can swap", () => {
     /** Authenticator over the given step layers, a fake store and the default test config. */
@@ -258,7 +268,10 @@ describe("Authenticator.authenticate", () => {
         Layer.provide(testConfigLayer())
       )
     const authenticate = (peer: string, headers: Record<string, string>) =>
-      Effect.flatMap(Authenticator, (auth) => Effect.exit(auth.authenticate(requestFacts(peer, Object.entries(headers)))))
+      Effect.flatMap(
+        Authenticator,
+        (auth) => Effect.exit(auth.authenticate(requestFacts(peer, Object.entries(headers))))
+      )
 
     it.effect("a swapped ClientIpResolver names the client, and allowed_cidrs still judges it after", () => {
       const settings = testConfig().server.proxyAuth
@@ -268,20 +281,31 @@ describe("Authenticator.authenticate", () => {
         ClientIpResolver.make({ decide: (facts) => decideClientIp(settings, { ...facts, peer: "10.0.0.9" }) })
       )
       const users = fakeUsers()
-      return Effect.gen(function* () {
+      return Effect.gen(function*() {
         const exit = yield* authenticate("127.0.0.1", { "Remote-User": "alice" })
         expect(failureTag(exit)).toBe("ClientNotAllowed")
         expect(users.provisioned).toEqual([])
-      }).pipe(Effect.provide(withSteps(Layer.merge(resolver, IdentityExtractor.Default.pipe(Layer.provide(testConfigLayer()))), users)))
+      }).pipe(
+        Effect.provide(
+          withSteps(Layer.merge(resolver, IdentityExtractor.Default.pipe(Layer.provide(testConfigLayer()))), users)
+        )
+      )
     })
 
     it.effect("a swapped IdentityExtractor decides who the user is", () => {
       const other = testConfig({ userHeader: "X-Spec-User" }).server.proxyAuth
-      const extractor = Layer.succeed(IdentityExtractor, IdentityExtractor.make({ read: (facts) => extractProfile(other, facts) }))
-      return Effect.gen(function* () {
+      const extractor = Layer.succeed(
+        IdentityExtractor,
+        IdentityExtractor.make({ read: (facts) => extractProfile(other, facts) })
+      )
+      return Effect.gen(function*() {
         const exit = yield* authenticate("127.0.0.1", { "Remote-User": "alice", "X-Spec-User": "bob" })
         expect(Exit.isSuccess(exit) && exit.value.user.identity).toBe("proxy:bob")
-      }).pipe(Effect.provide(withSteps(Layer.merge(ClientIpResolver.Default.pipe(Layer.provide(testConfigLayer())), extractor))))
+      }).pipe(
+        Effect.provide(
+          withSteps(Layer.merge(ClientIpResolver.Default.pipe(Layer.provide(testConfigLayer())), extractor))
+        )
+      )
     })
   })
 })

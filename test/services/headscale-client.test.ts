@@ -3,7 +3,6 @@ import { Duration, Effect, HashMap, Layer, Logger, Option, Redacted } from "effe
 import type { HeadscaleCredentials } from "../../src/domain/Headscale.js"
 import type { HeadscaleError } from "../../src/domain/headscaleErrors.js"
 import { HeadscaleClient, headscaleHttpClientLayer, MAX_BODY_BYTES } from "../../src/services/HeadscaleClient.js"
-import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
 import { TEST_API_KEY, testConfigLayer } from "../fixtures/config.js"
 import {
   type FakeHeadscale,
@@ -12,6 +11,7 @@ import {
   sampleUsers,
   startFakeHeadscale
 } from "../fixtures/fakeHeadscale.js"
+import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
 
 /*
  * HeadscaleClient against the fake Headscale on a real loopback socket, real clock (`it.live`
@@ -23,7 +23,9 @@ const WRONG_KEY = "hskey-api-wrongwrongwr-00000000000000000000000000000000000000
 
 const fakeHeadscale = (options: Partial<FakeHeadscaleOptions> = {}) =>
   Effect.acquireRelease(
-    Effect.promise(() => startFakeHeadscale({ apiKey: TEST_API_KEY, users: sampleUsers, nodes: sampleNodes, ...options })),
+    Effect.promise(() =>
+      startFakeHeadscale({ apiKey: TEST_API_KEY, users: sampleUsers, nodes: sampleNodes, ...options })
+    ),
     (fake) => Effect.promise(() => fake.close())
   )
 
@@ -42,18 +44,26 @@ const withClient = <A, E>(
     )
   )
 
-
 /** Runs `effect` with its log lines (message and annotations) recorded into `lines`. */
-const withLogs = <A, E, R>(lines: Array<{ message: unknown; annotations: Record<string, unknown> }>, effect: Effect.Effect<A, E, R>) =>
+const withLogs = <A, E, R>(
+  lines: Array<{ message: unknown; annotations: Record<string, unknown> }>,
+  effect: Effect.Effect<A, E, R>
+) =>
   Effect.provide(
     effect,
-    Logger.replace(Logger.defaultLogger, Logger.make(({ annotations, message }) => {
-      lines.push({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
-    }))
+    Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ annotations, message }) => {
+        lines.push({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+      })
+    )
   )
 
-const failureOf = <A>(fake: FakeHeadscale, call: (client: HeadscaleClient) => Effect.Effect<A, HeadscaleError>, timeoutMs?: number) =>
-  withClient(fake.url, (client) => Effect.flip(call(client)), timeoutMs)
+const failureOf = <A>(
+  fake: FakeHeadscale,
+  call: (client: HeadscaleClient) => Effect.Effect<A, HeadscaleError>,
+  timeoutMs?: number
+) => withClient(fake.url, (client) => Effect.flip(call(client)), timeoutMs)
 
 describe("HeadscaleClient", () => {
   it("methods need nothing from the environment and fail only with Headscale errors", () => {
@@ -306,7 +316,11 @@ describe("fake Headscale", () => {
       const fake = yield* fakeHeadscale()
       const health = yield* raw(fake, "/health", null)
       const version = yield* raw(fake, "/version", null)
-      expect(health).toEqual({ status: 200, type: "application/health+json; charset=utf-8", body: "{\"status\":\"pass\"}" })
+      expect(health).toEqual({
+        status: 200,
+        type: "application/health+json; charset=utf-8",
+        body: "{\"status\":\"pass\"}"
+      })
       expect(JSON.parse(version.body)).toMatchObject({ version: "v0.29.2", dirty: false })
     }))
 

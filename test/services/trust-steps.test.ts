@@ -32,7 +32,9 @@ const resolverWith = (overrides: ProxyAuthOverrides = {}) => {
 const resolveTraced = (request: RequestFacts, overrides: ProxyAuthOverrides = {}) =>
   Effect.gen(function*() {
     const replay = replaySteps(yield* tracing, false)
-    const { spans } = yield* recordSpans(replay(judgeTrust(settingsWith(overrides), pureStepDecisions(settingsWith(overrides)), request)))
+    const { spans } = yield* recordSpans(
+      replay(judgeTrust(settingsWith(overrides), pureStepDecisions(settingsWith(overrides)), request))
+    )
     const span = spans.find((s) => s.name === "ClientIpResolver.resolve")
     if (span === undefined) throw new Error("the replay created no ClientIpResolver.resolve span")
     if (span.status._tag !== "Ended") throw new Error("the ClientIpResolver.resolve span was never ended")
@@ -112,7 +114,9 @@ describe("the client-IP step", () => {
   it.effect("mode first: the ip_header sent twice by a trusted peer is AmbiguousHeader", () =>
     Effect.gen(function*() {
       const resolver = resolverWith(XFF)
-      const error = yield* Effect.flip(resolver.resolve(facts("127.0.0.1", { "x-forwarded-for": ["10.1.2.3", "10.4.5.6"] })))
+      const error = yield* Effect.flip(
+        resolver.resolve(facts("127.0.0.1", { "x-forwarded-for": ["10.1.2.3", "10.4.5.6"] }))
+      )
       expect(error._tag).toBe("AmbiguousHeader")
     }))
 
@@ -152,7 +156,10 @@ describe("the client-IP step", () => {
 
   it.effect("annotates a rejection with its reason and the peer, and never the header's content", () =>
     Effect.gen(function*() {
-      const { all, attributes, exit } = yield* resolveTraced(facts("127.0.0.1", { "x-forwarded-for": "garbage-payload" }), XFF)
+      const { all, attributes, exit } = yield* resolveTraced(
+        facts("127.0.0.1", { "x-forwarded-for": "garbage-payload" }),
+        XFF
+      )
       expect(exit._tag).toBe("Failure")
       expect(attributes).toEqual({
         "client_ip.outcome": "rejected",

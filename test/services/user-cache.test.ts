@@ -36,13 +36,12 @@ const spiedRepository = (calls: Calls) =>
           }),
         provision: (profile, context) => Effect.tap(real.provision(profile, context), () => void calls.writes++),
         touchLastSeen: (entries) => Effect.tap(real.touchLastSeen(entries), () => void calls.touched.push(...entries))
-      })
-    )
+      }))
   ).pipe(Layer.provide(UserRepository.Default))
 
 /** Builds the cache (TTL 10 s unless given) for the test's scope; returns it, the real repository and the counters. */
 const setup = (syncTtlSeconds = 10) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const calls: Calls = { reads: 0, writes: 0, touched: [], holdNextRead: undefined }
     const config = testConfigLayer({ syncTtlSeconds })
     const repository = spiedRepository(calls).pipe(Layer.provide(DatabaseLive), Layer.provide(config))
@@ -62,7 +61,7 @@ const actor = (user: User) => ({ userId: user.id, identity: user.identity, clien
 
 describe("UserCache", () => {
   it.scoped("a known user with unchanged headers is answered from memory: no read, no write", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { cache, calls } = yield* setup()
       const first = yield* cache.signIn(profile("alice"), ctx)
       const before = { reads: calls.reads, writes: calls.writes }
@@ -72,27 +71,33 @@ describe("UserCache", () => {
     }))
 
   it.scoped("a known user whose entry expired is read once and not written", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { cache, calls } = yield* setup()
       yield* cache.signIn(profile("alice"), ctx)
       yield* TestClock.adjust("11 seconds")
       const before = { reads: calls.reads, writes: calls.writes }
       yield* cache.signIn(profile("alice"), ctx)
-      expect({ reads: calls.reads - before.reads, writes: calls.writes - before.writes }).toEqual({ reads: 1, writes: 0 })
+      expect({ reads: calls.reads - before.reads, writes: calls.writes - before.writes }).toEqual({
+        reads: 1,
+        writes: 0
+      })
     }))
 
   it.scoped("sync_ttl_seconds 0 disables the cache: every sign-in reads, an unchanged one still writes nothing", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { cache, calls } = yield* setup(0)
       yield* cache.signIn(profile("alice"), ctx)
       const before = { reads: calls.reads, writes: calls.writes }
       yield* cache.signIn(profile("alice"), ctx)
       yield* cache.signIn(profile("alice"), ctx)
-      expect({ reads: calls.reads - before.reads, writes: calls.writes - before.writes }).toEqual({ reads: 2, writes: 0 })
+      expect({ reads: calls.reads - before.reads, writes: calls.writes - before.writes }).toEqual({
+        reads: 2,
+        writes: 0
+      })
     }))
 
   it.scoped("changed profile headers are written at once and served afterwards", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { cache, calls } = yield* setup()
       yield* cache.signIn(profile("alice"), ctx)
       const writes = calls.writes
@@ -104,7 +109,7 @@ describe("UserCache", () => {
     }))
 
   it.scoped("after a role change and invalidate, the next sign-in sees the new role", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { cache, repo } = yield* setup()
       const owner = yield* cache.signIn(profile("owner"), ctx)
       const bob = yield* cache.signIn(profile("bob"), ctx)
@@ -118,7 +123,7 @@ describe("UserCache", () => {
     }))
 
   it.scoped("after a disable and invalidate, the next sign-in sees the user disabled", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { cache, repo } = yield* setup()
       const owner = yield* cache.signIn(profile("owner"), ctx)
       const bob = yield* cache.signIn(profile("bob"), ctx)
@@ -128,7 +133,7 @@ describe("UserCache", () => {
     }))
 
   it.scoped("a sign-in that read the store before a change does not cache what it read", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { cache, repo, calls } = yield* setup()
       const owner = yield* cache.signIn(profile("owner"), ctx)
       const bob = yield* cache.signIn(profile("bob"), ctx)
@@ -146,7 +151,7 @@ describe("UserCache", () => {
     }))
 
   it.scoped("a disabled user's refused sign-ins write nothing: no profile refresh, no last_seen", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { cache, repo, calls } = yield* setup()
       const owner = yield* cache.signIn(profile("owner"), ctx)
       const bob = yield* cache.signIn(profile("bob"), ctx)
@@ -162,7 +167,7 @@ describe("UserCache", () => {
     }))
 
   it.scoped("last_seen is written in one batch by flushLastSeen, not per sign-in", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { cache, calls } = yield* setup()
       const alice = yield* cache.signIn(profile("alice"), ctx)
       for (let i = 0; i < 5; i++) yield* cache.signIn(profile("alice"), ctx)
@@ -174,7 +179,7 @@ describe("UserCache", () => {
     }))
 
   it.scoped("closing the cache writes the pending last_seen batch", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const scope = yield* Scope.make()
       const { cache, calls } = yield* Scope.extend(setup(), scope)
       const alice = yield* cache.signIn(profile("alice"), ctx)
@@ -183,21 +188,25 @@ describe("UserCache", () => {
       expect(calls.touched.map((entry) => entry.id)).toEqual([alice.id])
     }))
 
-  it.scoped("the cache never holds more than MAX_ENTRIES users; the least recently used goes first", () =>
-    Effect.gen(function* () {
-      const { cache, calls } = yield* setup()
-      yield* cache.signIn(profile("user-0"), ctx)
-      for (let i = 1; i <= MAX_ENTRIES; i++) {
-        yield* cache.signIn(profile(`user-${i}`), ctx)
-        if (i === MAX_ENTRIES - 1) yield* cache.signIn(profile("user-0"), ctx) // user-0 recently used again
-      }
-      const now = yield* Clock.currentTimeMillis
-      const held = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => cache.recall(profile(`user-${i}`), now))
-      expect(held.filter((user) => user !== undefined)).toHaveLength(MAX_ENTRIES)
-      const reads = calls.reads
-      yield* cache.signIn(profile("user-0"), ctx)
-      expect(calls.reads).toBe(reads)
-      yield* cache.signIn(profile("user-1"), ctx)
-      expect(calls.reads).toBe(reads + 1)
-    }), 120_000)
+  it.scoped(
+    "the cache never holds more than MAX_ENTRIES users; the least recently used goes first",
+    () =>
+      Effect.gen(function*() {
+        const { cache, calls } = yield* setup()
+        yield* cache.signIn(profile("user-0"), ctx)
+        for (let i = 1; i <= MAX_ENTRIES; i++) {
+          yield* cache.signIn(profile(`user-${i}`), ctx)
+          if (i === MAX_ENTRIES - 1) yield* cache.signIn(profile("user-0"), ctx) // user-0 recently used again
+        }
+        const now = yield* Clock.currentTimeMillis
+        const held = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => cache.recall(profile(`user-${i}`), now))
+        expect(held.filter((user) => user !== undefined)).toHaveLength(MAX_ENTRIES)
+        const reads = calls.reads
+        yield* cache.signIn(profile("user-0"), ctx)
+        expect(calls.reads).toBe(reads)
+        yield* cache.signIn(profile("user-1"), ctx)
+        expect(calls.reads).toBe(reads + 1)
+      }),
+    120_000
+  )
 })

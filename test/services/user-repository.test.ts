@@ -83,13 +83,13 @@ const ctx = { clientIp: "192.0.2.10" }
 const actorOf = (user: User): AuditActor => ({ userId: user.id, identity: user.identity, clientIp: "192.0.2.99" })
 
 describe.each(stores)("UserRepository on $name", (store) => {
-  const setup = Effect.gen(function* () {
+  const setup = Effect.gen(function*() {
     const database = yield* Effect.promise(() => store.fresh())
     return { database, ...(yield* open(database)) }
   })
 
   it.scopedLive("the first user becomes owner, later users members, a returning user is not re-created", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const alice = yield* repo.provision(profile("alice"), ctx)
       const bob = yield* repo.provision(profile("bob"), ctx)
@@ -100,11 +100,15 @@ describe.each(stores)("UserRepository on $name", (store) => {
     }))
 
   it.scopedLive("a returning user's email, name and picture are refreshed and last_seen advances", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const first = (yield* repo.provision(profile("alice"), ctx)).user
       yield* Effect.sleep("5 millis")
-      const changed = profile("alice", { email: "new@example.test", name: "Alice B", picture: "https://pic.test/a.png" })
+      const changed = profile("alice", {
+        email: "new@example.test",
+        name: "Alice B",
+        picture: "https://pic.test/a.png"
+      })
       const { created, user } = yield* repo.provision(changed, ctx)
       expect(created).toBe(false)
       expect(user.id).toBe(first.id)
@@ -115,7 +119,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
     }))
 
   it.scopedLive("100 concurrent first logins of distinct identities make exactly one owner and 100 users", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const results = yield* Effect.forEach(
         Array.from({ length: 100 }, (_, i) => profile(`user${i}`)),
@@ -131,7 +135,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
     }))
 
   it.scopedLive("100 concurrent logins of one identity create one row and all succeed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const results = yield* Effect.forEach(
         Array.from({ length: 100 }, () => profile("alice")),
@@ -146,7 +150,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
     }))
 
   it.scopedLive("the last enabled owner can be neither demoted nor disabled; a disabled owner does not count", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), ctx)).user
       const bob = (yield* repo.provision(profile("bob"), ctx)).user
@@ -167,7 +171,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
     }))
 
   it.scopedLive("of two owners demoted or disabled at the same moment, exactly one change succeeds", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), ctx)).user
       const bob = (yield* repo.provision(profile("bob"), ctx)).user
@@ -192,7 +196,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
     }))
 
   it.scopedLive("a user can be disabled and enabled again", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), ctx)).user
       const bob = (yield* repo.provision(profile("bob"), ctx)).user
@@ -204,7 +208,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
     }))
 
   it.scopedLive("every change is audited with actor, subject, client IP and detail, newest first", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), { clientIp: "198.51.100.1" })).user
       const bob = (yield* repo.provision(profile("bob"), { clientIp: "198.51.100.2" })).user
@@ -232,7 +236,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
     }))
 
   it.scopedLive("unknown ids fail with UserNotFound and unknown identities find nothing", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), ctx)).user
       const ghost = crypto.randomUUID() as User["id"]
@@ -244,14 +248,14 @@ describe.each(stores)("UserRepository on $name", (store) => {
     }))
 
   it.scopedLive("list returns users in creation order", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       for (const name of ["carol", "alice", "bob"]) yield* repo.provision(profile(name), ctx)
       expect((yield* repo.list()).users.map((u) => u.identity)).toEqual(["proxy:carol", "proxy:alice", "proxy:bob"])
     }))
 
   it.scopedLive("list pages in creation order: limit, a next cursor until the last page, and an unknown cursor refused", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const names = ["carol", "alice", "bob", "dave", "erin"]
       for (const name of names) yield* repo.provision(profile(name), ctx)
@@ -277,20 +281,24 @@ describe.each(stores)("UserRepository on $name", (store) => {
       expect((yield* repo.list({ limit: 0 })).users).toHaveLength(1)
     }))
 
-  it.scopedLive("a page never holds more than 1,000 users, whatever limit the caller passes", () =>
-    Effect.gen(function* () {
-      const { repo } = yield* setup
-      const names = Array.from({ length: USERS_PAGE_MAX + 2 }, (_, i) => `bulk-${i}`)
-      yield* Effect.forEach(names, (name) => repo.provision(profile(name), ctx), { concurrency: 8, discard: true })
-      for (const limit of [5_000, Number.NaN, Number.POSITIVE_INFINITY, undefined]) {
-        const page = yield* repo.list({ limit })
-        expect(page.users).toHaveLength(USERS_PAGE_MAX)
-        expect(page.next).toBe(page.users.at(-1)?.id)
-      }
-    }), 120_000)
+  it.scopedLive(
+    "a page never holds more than 1,000 users, whatever limit the caller passes",
+    () =>
+      Effect.gen(function*() {
+        const { repo } = yield* setup
+        const names = Array.from({ length: USERS_PAGE_MAX + 2 }, (_, i) => `bulk-${i}`)
+        yield* Effect.forEach(names, (name) => repo.provision(profile(name), ctx), { concurrency: 8, discard: true })
+        for (const limit of [5_000, Number.NaN, Number.POSITIVE_INFINITY, undefined]) {
+          const page = yield* repo.list({ limit })
+          expect(page.users).toHaveLength(USERS_PAGE_MAX)
+          expect(page.next).toBe(page.users.at(-1)?.id)
+        }
+      }),
+    120_000
+  )
 
   it.scopedLive("touchLastSeen writes a batch, never moves last_seen back and ignores unknown ids", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), ctx)).user
       const bob = (yield* repo.provision(profile("bob"), ctx)).user
@@ -307,7 +315,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
     }))
 
   it.scopedLive("migrations are idempotent: a second start on the same database keeps the data", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const database = yield* Effect.promise(() => store.fresh())
       const alice = yield* Effect.scoped(
         Effect.flatMap(open(database), ({ repo }) => repo.provision(profile("alice"), ctx))
@@ -315,60 +323,72 @@ describe.each(stores)("UserRepository on $name", (store) => {
       const { repo, sql } = yield* open(database)
       expect(Option.map(yield* repo.findByIdentity(alice.user.identity), (u) => u.role)).toEqual(Option.some("owner"))
       expect((yield* repo.provision(profile("bob"), ctx)).user.role).toBe("member")
-      const applied = yield* sql<{ migration_id: number }>`SELECT migration_id FROM headtower_migrations ORDER BY migration_id`
+      const applied = yield* sql<
+        { migration_id: number }
+      >`SELECT migration_id FROM headtower_migrations ORDER BY migration_id`
       expect(applied.map((row) => Number(row.migration_id))).toEqual([1, 2])
     }))
 
   it.scopedLive("a store that cannot be opened fails start-up with UserStoreUnavailable, not a defect", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const error = yield* Effect.flip(open(store.unopenable()))
       expect(error._tag).toBe("UserStoreUnavailable")
       expect(error.message).not.toMatch(/postgres:\/\//)
     }))
 
-  it.scopedLive("a store lost while running fails calls with UserStoreUnavailable, not a defect", () =>
-    Effect.gen(function* () {
-      const { database, repo } = yield* setup
-      yield* repo.provision(profile("alice"), ctx)
-      if (database.kind === "postgres") {
-        const name = new URL(Redacted.value(database.url)).pathname.slice(1)
-        yield* Effect.promise(() => pg!.psql(`DROP DATABASE "${name}" WITH (FORCE)`))
-        expect((yield* Effect.flip(repo.list()))._tag).toBe("UserStoreUnavailable")
-        expect((yield* Effect.flip(repo.provision(profile("bob"), ctx)))._tag).toBe("UserStoreUnavailable")
-      } else {
-        // Another process holding the write lock beyond the busy timeout: writes give up.
-        const { sql } = yield* open(database)
-        const locked = yield* Deferred.make<void>()
-        const release = yield* Deferred.make<void>()
-        const holder = yield* Effect.fork(
-          sql.withTransaction(
-            sql`UPDATE users SET name = name`.pipe(
-              Effect.zipRight(Deferred.succeed(locked, undefined)),
-              Effect.zipRight(Deferred.await(release))
+  it.scopedLive(
+    "a store lost while running fails calls with UserStoreUnavailable, not a defect",
+    () =>
+      Effect.gen(function*() {
+        const { database, repo } = yield* setup
+        yield* repo.provision(profile("alice"), ctx)
+        if (database.kind === "postgres") {
+          const name = new URL(Redacted.value(database.url)).pathname.slice(1)
+          yield* Effect.promise(() => pg!.psql(`DROP DATABASE "${name}" WITH (FORCE)`))
+          expect((yield* Effect.flip(repo.list()))._tag).toBe("UserStoreUnavailable")
+          expect((yield* Effect.flip(repo.provision(profile("bob"), ctx)))._tag).toBe("UserStoreUnavailable")
+        } else {
+          // Another process holding the write lock beyond the busy timeout: writes give up.
+          const { sql } = yield* open(database)
+          const locked = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const holder = yield* Effect.fork(
+            sql.withTransaction(
+              sql`UPDATE users SET name = name`.pipe(
+                Effect.zipRight(Deferred.succeed(locked, undefined)),
+                Effect.zipRight(Deferred.await(release))
+              )
             )
           )
-        )
-        yield* Deferred.await(locked)
-        expect((yield* Effect.flip(repo.provision(profile("bob"), ctx)))._tag).toBe("UserStoreUnavailable")
-        yield* Deferred.succeed(release, undefined)
-        yield* Fiber.join(holder)
-      }
-    }), 20_000)
+          yield* Deferred.await(locked)
+          expect((yield* Effect.flip(repo.provision(profile("bob"), ctx)))._tag).toBe("UserStoreUnavailable")
+          yield* Deferred.succeed(release, undefined)
+          yield* Fiber.join(holder)
+        }
+      }),
+    20_000
+  )
 
-  it.scopedLive.runIf(store.kind === "sqlite")("the SQLite file is created with its directory, in WAL mode", () =>
-    Effect.gen(function* () {
-      const { database, sql } = yield* setup
-      expect(database.kind === "sqlite" && existsSync(database.path)).toBe(true)
-      const [mode] = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
-      expect(mode?.journal_mode).toBe("wal")
-    }))
+  it.scopedLive.runIf(store.kind === "sqlite")(
+    "the SQLite file is created with its directory, in WAL mode",
+    () =>
+      Effect.gen(function*() {
+        const { database, sql } = yield* setup
+        expect(database.kind === "sqlite" && existsSync(database.path)).toBe(true)
+        const [mode] = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
+        expect(mode?.journal_mode).toBe("wal")
+      })
+  )
 
   // Replicas of a PostgreSQL deployment may start together; SQLite serves a single process.
-  it.scopedLive.runIf(store.kind === "postgres")("two replicas starting at once on an empty database both come up", () =>
-    Effect.gen(function* () {
-      const database = yield* Effect.promise(() => store.fresh())
-      const [first, second] = yield* Effect.all([open(database), open(database)], { concurrency: 2 })
-      yield* first.repo.provision(profile("alice"), ctx)
-      expect((yield* second.repo.list()).users.map((u) => u.role)).toEqual(["owner"])
-    }))
+  it.scopedLive.runIf(store.kind === "postgres")(
+    "two replicas starting at once on an empty database both come up",
+    () =>
+      Effect.gen(function*() {
+        const database = yield* Effect.promise(() => store.fresh())
+        const [first, second] = yield* Effect.all([open(database), open(database)], { concurrency: 2 })
+        yield* first.repo.provision(profile("alice"), ctx)
+        expect((yield* second.repo.list()).users.map((u) => u.role)).toEqual(["owner"])
+      })
+  )
 })

@@ -1,9 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { sampleNodes, sampleUsers, startFakeHeadscale, type FakeHeadscale } from "../fixtures/fakeHeadscale.js"
-import { E2E_API_KEY as PROCESS_API_KEY, type Headtower as HeadtowerProcess, startHeadtower } from "../e2e/support/headtower.js"
-import { startOtlpReceiver, type AttributeValue, type OtlpReceiver, type ReceivedSpan } from "../fixtures/otlpReceiver.js"
-import { rawRequest, type RawRequest } from "../e2e/support/net.js"
+import {
+  E2E_API_KEY as PROCESS_API_KEY,
+  type Headtower as HeadtowerProcess,
+  startHeadtower
+} from "../e2e/support/headtower.js"
+import { type RawRequest, rawRequest } from "../e2e/support/net.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import {
+  type AttributeValue,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  startOtlpReceiver
+} from "../fixtures/otlpReceiver.js"
 
 /*
  * A real `headtower serve` exporting to a loopback OTLP/HTTP receiver, configured only by the
@@ -79,8 +88,7 @@ beforeAll(async () => {
   await waitFor("every expected span", () =>
     named("Authenticator.authenticate").length >= 4 &&
     named("HeadscaleClient.listUsers").length >= 1 &&
-    named("http.server GET").filter((s) => String(s.attributes["url.path"]).startsWith("/api/")).length >= 4
-  )
+    named("http.server GET").filter((s) => String(s.attributes["url.path"]).startsWith("/api/")).length >= 4)
 })
 
 afterAll(async () => {
@@ -96,25 +104,37 @@ describe("span export over OTLP/HTTP", () => {
 
   it("exports the authentication steps, the HTTP request span and the Headscale call", () => {
     const names = new Set(receiver.spans.map((s) => s.name))
-    for (const name of [
-      "http.server GET",
-      "Authenticator.authenticate",
-      "ClientIpResolver.resolve",
-      "IdentityExtractor.extract",
-      "UserRepository.provision",
-      "HeadscaleClient.listUsers"
-    ]) expect(names, name).toContain(name)
+    for (
+      const name of [
+        "http.server GET",
+        "Authenticator.authenticate",
+        "ClientIpResolver.resolve",
+        "IdentityExtractor.extract",
+        "UserRepository.provision",
+        "HeadscaleClient.listUsers"
+      ]
+    ) expect(names, name).toContain(name)
   })
 
   it("nests authenticate under the request's HTTP span and the decision steps under authenticate", () => {
     const byId = new Map(receiver.spans.map((s) => [s.spanId, s]))
     const ancestors = (span: ReceivedSpan) => {
       const out: Array<string> = []
-      for (let p = span.parentSpanId && byId.get(span.parentSpanId); p; p = p.parentSpanId && byId.get(p.parentSpanId)) out.push(p.name)
+      for (
+        let p = span.parentSpanId && byId.get(span.parentSpanId);
+        p;
+        p = p.parentSpanId && byId.get(p.parentSpanId)
+      ) out.push(p.name)
       return out
     }
     for (const span of named("Authenticator.authenticate")) expect(ancestors(span)).toContain("http.server GET")
-    for (const span of [...named("ClientIpResolver.resolve"), ...named("IdentityExtractor.extract"), ...named("UserRepository.provision")]) {
+    for (
+      const span of [
+        ...named("ClientIpResolver.resolve"),
+        ...named("IdentityExtractor.extract"),
+        ...named("UserRepository.provision")
+      ]
+    ) {
       expect(ancestors(span)).toContain("Authenticator.authenticate")
     }
     expect(ancestors(named("HeadscaleClient.listUsers")[0]!)).toContain("http.server GET")
@@ -135,9 +155,15 @@ describe("span export over OTLP/HTTP", () => {
       "auth.outcome": "rejected",
       "auth.reason": "ClientNotAllowed"
     }))
-    expect(outcomes).toContainEqual(expect.objectContaining({ "auth.outcome": "rejected", "auth.reason": "MissingIdentityHeader" }))
+    expect(outcomes).toContainEqual(
+      expect.objectContaining({ "auth.outcome": "rejected", "auth.reason": "MissingIdentityHeader" })
+    )
     expect(named("ClientIpResolver.resolve").map((s) => s.attributes)).toContainEqual(
-      expect.objectContaining({ "client_ip.outcome": "resolved", "client_ip.peer": STRANGER, "client_ip.client": STRANGER })
+      expect.objectContaining({
+        "client_ip.outcome": "resolved",
+        "client_ip.peer": STRANGER,
+        "client_ip.client": STRANGER
+      })
     )
   })
 
@@ -146,7 +172,9 @@ describe("span export over OTLP/HTTP", () => {
       "headscale.route": "/api/v1/user",
       "headscale.outcome": "ok"
     })
-    const statuses = named("http.server GET").map((s) => [s.attributes["url.path"], s.attributes["http.response.status_code"]])
+    const statuses = named("http.server GET").map((
+      s
+    ) => [s.attributes["url.path"], s.attributes["http.response.status_code"]])
     expect(statuses).toContainEqual(["/api/me", 403])
     expect(statuses).toContainEqual(["/api/headscale/users", 200])
   })
@@ -160,7 +188,9 @@ describe("span export over OTLP/HTTP", () => {
     const found = receiver.spans.flatMap(strings)
     expect(found.filter(({ value }) => value.includes(EMAIL) || value.includes(NAME))).toEqual([])
     expect(found.filter(({ value }) => value.includes(IDENT))).toEqual([])
-    const authenticated = named("Authenticator.authenticate").filter((s) => s.attributes["auth.outcome"] === "authenticated")
+    const authenticated = named("Authenticator.authenticate").filter((s) =>
+      s.attributes["auth.outcome"] === "authenticated"
+    )
     expect(authenticated.length).toBeGreaterThan(0)
     for (const span of authenticated) expect(span.attributes["auth.user_id"]).toMatch(/^[0-9a-f-]{36}$/)
   })
@@ -170,16 +200,27 @@ describe("span export over OTLP/HTTP", () => {
     const trustedTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
     const strangerTrace = "5ce0a3f0a0b34da6a3ce929d0e0e4737"
     expect((await send({ path: "/api/me", headers: [...profileHeaders, traceparent(trustedTrace)] })).status).toBe(200)
-    expect((await send({ path: "/api/me", localAddress: STRANGER, headers: [...profileHeaders, traceparent(strangerTrace)] })).status).toBe(403)
+    expect(
+      (await send({
+        path: "/api/me",
+        localAddress: STRANGER,
+        headers: [...profileHeaders, traceparent(strangerTrace)]
+      })).status
+    ).toBe(403)
     const requestSpans = () => named("http.server GET").filter((s) => s.attributes["url.path"] === "/api/me")
     await waitFor("the trusted proxy's request span", () => requestSpans().some((s) => s.traceId === trustedTrace))
     // beforeAll's stranger request and this one: two refused /api/me spans.
-    await waitFor("the stranger's request span", () => requestSpans().filter((s) => s.attributes["http.response.status_code"] === 403).length >= 2)
+    await waitFor(
+      "the stranger's request span",
+      () => requestSpans().filter((s) => s.attributes["http.response.status_code"] === 403).length >= 2
+    )
     expect(receiver.spans.filter((s) => s.traceId === strangerTrace)).toEqual([])
   })
 
   it("shows a request span's header names but not their values, except harmless ones", () => {
-    const me = named("http.server GET").find((s) => s.attributes["url.path"] === "/api/me" && s.attributes["http.response.status_code"] === 200)!
+    const me = named("http.server GET").find((s) =>
+      s.attributes["url.path"] === "/api/me" && s.attributes["http.response.status_code"] === 200
+    )!
     expect(me.attributes["http.request.header.remote-user"]).toBe("<redacted>")
     expect(me.attributes["http.request.header.host"]).toBe(`127.0.0.1:${server.port}`)
   })

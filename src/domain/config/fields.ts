@@ -1,5 +1,5 @@
 import { Context, Effect, Either, Option, ParseResult, Redacted, Schema } from "effect"
-import { compileCidrs, parseCidr, type Cidr, type CidrList } from "../Address.js"
+import { type Cidr, type CidrList, compileCidrs, parseCidr } from "../Address.js"
 import { printable, quoted, redactUrl } from "../display.js"
 
 /*
@@ -26,8 +26,7 @@ export const describe = (value: unknown): string =>
 export const Shown = Symbol.for("headtower/config/Shown")
 export type Shown = (written: unknown) => unknown
 
-const mustBe = (what: string) => (issue: ParseResult.ParseIssue) =>
-  `must be ${what}, got ${describe(issue.actual)}`
+const mustBe = (what: string) => (issue: ParseResult.ParseIssue) => `must be ${what}, got ${describe(issue.actual)}`
 
 /** Fails a transformation with the message an operator reads. */
 const refuse = (ast: ParseResult.Type["ast"], actual: unknown, message: string) =>
@@ -39,12 +38,16 @@ const Num = Schema.Number.annotations({ message: mustBe("a number") })
 
 /** A list of strings, each decoded by `item`. */
 const listOf = <A, I extends string>(item: Schema.Schema<A, I>) =>
-  Schema.Array(item).annotations({ message: (issue) => ({ message: mustBe("a list of strings")(issue), override: false }) })
+  Schema.Array(item).annotations({
+    message: (issue) => ({ message: mustBe("a list of strings")(issue), override: false })
+  })
 
 export const wholeNumber = (min: number, max: number, unit: string) =>
   Num.pipe(
     Schema.filter(
-      (n) => (Number.isInteger(n) && n >= min && n <= max) || `must be a whole number of ${unit} from ${min} to ${max}, got ${n}`
+      (n) =>
+        (Number.isInteger(n) && n >= min && n <= max) ||
+        `must be a whole number of ${unit} from ${min} to ${max}, got ${n}`
     )
   )
 
@@ -74,7 +77,10 @@ const httpUrl = (what: string) =>
 export const HttpUrl = httpUrl("an http(s) URL")
 
 /** A base URL: trailing slashes dropped, so paths can be appended. */
-export const BaseUrl = Schema.transform(HttpUrl, Schema.String, { decode: (s) => s.replace(/\/+$/, ""), encode: (s) => s })
+export const BaseUrl = Schema.transform(HttpUrl, Schema.String, {
+  decode: (s) => s.replace(/\/+$/, ""),
+  encode: (s) => s
+})
 
 /** Absolute only: a path such as "//evil.example/" is protocol-relative, another host. */
 export const LogoutUrl = httpUrl("an absolute http(s) URL")
@@ -88,9 +94,31 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
  * its value. Lower case; a name ending in "-" is a prefix (`content-type`, `if-match`…).
  */
 const HTTP_OWN_HEADERS = [
-  "host", "authorization", "proxy-authorization", "cookie", "connection", "keep-alive", "proxy-connection",
-  "te", "trailer", "transfer-encoding", "upgrade", "expect", "via", "max-forwards", "user-agent", "referer",
-  "origin", "accept", "accept-", "range", "if-", "cache-control", "pragma", "date", "content-"
+  "host",
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+  "via",
+  "max-forwards",
+  "user-agent",
+  "referer",
+  "origin",
+  "accept",
+  "accept-",
+  "range",
+  "if-",
+  "cache-control",
+  "pragma",
+  "date",
+  "content-"
 ]
 const isHttpOwnHeader = (name: string) => {
   const lower = name.toLowerCase()
@@ -172,7 +200,11 @@ export const DatabaseUrl = Schema.transformOrFail(Text, DatabaseConfig, {
     const database = parseDatabaseUrl(text)
     return database !== undefined
       ? ParseResult.succeed(database)
-      : refuse(ast, redactUrl(text), `must be "sqlite:<path>" or "postgres://user@host/db", got ${JSON.stringify(redactUrl(text))}`)
+      : refuse(
+        ast,
+        redactUrl(text),
+        `must be "sqlite:<path>" or "postgres://user@host/db", got ${JSON.stringify(redactUrl(text))}`
+      )
   },
   encode: (db) => ParseResult.succeed(db.kind === "sqlite" ? `sqlite:${db.path}` : Redacted.value(db.url))
 }).annotations({ [Shown]: ((url: string) => redactUrl(url)) as Shown })
@@ -206,14 +238,15 @@ export const FileText = Schema.transformOrFail(Text, Schema.String, {
       Either.match(files.readText(path), {
         onLeft: (reason) => refuse(ast, path, `cannot read ${JSON.stringify(path)}: ${reason}`),
         onRight: ParseResult.succeed
-      })
-    ),
+      })),
   encode: (text) => ParseResult.succeed(text)
 }).annotations({ [Shown]: () => undefined })
 
 /** A key that may be left out: its default is written as in the file, and decoded like any value. */
 export const key = <A, I>(name: string, schema: Schema.Schema<A, I>, fallback: I) =>
-  Schema.optionalWith(schema, { exact: true, default: () => Schema.decodeSync(schema)(fallback) }).pipe(Schema.fromKey(name))
+  Schema.optionalWith(schema, { exact: true, default: () => Schema.decodeSync(schema)(fallback) }).pipe(
+    Schema.fromKey(name)
+  )
 
 /** A key with no default: absent in the file, `undefined` in the decoded value. */
 export const optionalKey = <A, I, R>(name: string, schema: Schema.Schema<A, I, R>) =>

@@ -1,6 +1,6 @@
 import { Effect, Either, Schema } from "effect"
 import YAML from "yaml"
-import { ConfigSchema, type AppConfig, type ConfigIssue, type ConfigWarning } from "../AppConfig.js"
+import { type AppConfig, type ConfigIssue, ConfigSchema, type ConfigWarning } from "../AppConfig.js"
 import { ConfigFiles, type FileReader } from "./fields.js"
 import { issuesOf } from "./issues.js"
 import { applyEnv, normalize, type RawTree } from "./raw.js"

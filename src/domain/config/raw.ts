@@ -1,7 +1,7 @@
 import type { ConfigIssue } from "../AppConfig.js"
 import { quoted } from "../display.js"
 import { describe } from "./fields.js"
-import { CONFIG_KEYS, leaves, type LeafKind, type SectionKey } from "./keys.js"
+import { CONFIG_KEYS, type LeafKind, leaves, type SectionKey } from "./keys.js"
 import { suggest } from "./suggest.js"
 
 /*

@@ -1,6 +1,6 @@
 import { Either } from "effect"
-import { isCatchAll, parseCidr, type Cidr, type CidrList } from "../Address.js"
-import { DEFAULT_USER_HEADER, type AppConfig, type ConfigIssue, type ConfigWarning } from "../AppConfig.js"
+import { type Cidr, type CidrList, isCatchAll, parseCidr } from "../Address.js"
+import { type AppConfig, type ConfigIssue, type ConfigWarning, DEFAULT_USER_HEADER } from "../AppConfig.js"
 import type { RawTree } from "./raw.js"
 
 /*
@@ -26,7 +26,8 @@ const WIDE_IPV6_PREFIX = 32
 const PROXY_IPV4_PREFIX = 24
 const PROXY_IPV6_PREFIX = 64
 
-const isWide = (cidr: Cidr) => isCatchAll(cidr) || cidr.prefix < (cidr.family === 4 ? WIDE_IPV4_PREFIX : WIDE_IPV6_PREFIX)
+const isWide = (cidr: Cidr) =>
+  isCatchAll(cidr) || cidr.prefix < (cidr.family === 4 ? WIDE_IPV4_PREFIX : WIDE_IPV6_PREFIX)
 
 const proxyAuthOf = (written: RawTree) => (written.server as RawTree).proxy_auth as RawTree
 
@@ -39,7 +40,9 @@ const oneMeaningPerHeader = (pa: RawTree): Array<ConfigIssue> => {
   const named = headerNames(pa)
   return named.flatMap(([key, name], i) => {
     if (typeof name !== "string") return []
-    const first = named.findIndex(([, other]) => typeof other === "string" && other.toLowerCase() === name.toLowerCase())
+    const first = named.findIndex(([, other]) =>
+      typeof other === "string" && other.toLowerCase() === name.toLowerCase()
+    )
     if (first === i) return []
     const message = `"${name}" is already used by ${BASE}.${named[first]![0]}; each header must have one meaning`
     return [{ path: `${BASE}.${key}`, message }]
@@ -50,9 +53,14 @@ export const relations = (written: RawTree): Array<ConfigIssue> => {
   const headscale = written.headscale as RawTree
   const issues = oneMeaningPerHeader(proxyAuthOf(written))
   if (headscale.api_key !== undefined && headscale.api_key_path !== undefined) {
-    issues.push({ path: "headscale.api_key_path", message: "set either headscale.api_key or headscale.api_key_path, not both" })
+    issues.push({
+      path: "headscale.api_key_path",
+      message: "set either headscale.api_key or headscale.api_key_path, not both"
+    })
   }
-  if (proxyAuthOf(written).enabled === true && headscale.api_key === undefined && headscale.api_key_path === undefined) {
+  if (
+    proxyAuthOf(written).enabled === true && headscale.api_key === undefined && headscale.api_key_path === undefined
+  ) {
     issues.push({
       path: "headscale.api_key",
       message:
@@ -72,12 +80,15 @@ const cidrWarnings = (key: (typeof CIDR_KEYS)[number], written: ReadonlyArray<st
     if (hostBitsSet) warnings.push({ path, message: `"${text}" has host bits set; it is read as ${cidr.text}` })
     const wide = cidr.family === 4 ? WIDE_IPV4_PREFIX : WIDE_IPV6_PREFIX
     if (isCatchAll(cidr)) {
-      const risk = key === "allowed_cidrs" ? ": anyone who can reach Headtower can log in as any user" : " to supply the client IP header"
+      const risk = key === "allowed_cidrs"
+        ? ": anyone who can reach Headtower can log in as any user"
+        : " to supply the client IP header"
       warnings.push({ path, message: `"${text}" trusts every address${risk}` })
     } else if (cidr.prefix < wide) {
       warnings.push({
         path,
-        message: `"${text}" is wider than /${wide}: a proxy is one address or a small subnet; several wide rules can add up to everyone`
+        message:
+          `"${text}" is wider than /${wide}: a proxy is one address or a small subnet; several wide rules can add up to everyone`
       })
     }
     return warnings
@@ -99,11 +110,16 @@ const wideProxyWarnings = (trusted: CidrList, allowed: CidrList): Array<ConfigWa
     if (covered !== undefined) {
       return [{
         path,
-        message: `"${cidr.text}" contains allowed_cidrs' ${covered.text}: any host in ${cidr.text} can send an ip_header claiming that allowed address; list the proxies alone`
+        message:
+          `"${cidr.text}" contains allowed_cidrs' ${covered.text}: any host in ${cidr.text} can send an ip_header claiming that allowed address; list the proxies alone`
       }]
     }
     return cidr.prefix < proxyPrefix
-      ? [{ path, message: `"${cidr.text}" is wider than /${proxyPrefix}: every host in it may write the client IP; list the proxies alone` }]
+      ? [{
+        path,
+        message:
+          `"${cidr.text}" is wider than /${proxyPrefix}: every host in it may write the client IP; list the proxies alone`
+      }]
       : []
   })
 
@@ -112,7 +128,11 @@ export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree
   const pa = proxyAuthOf(written)
   const warnings: Array<ConfigWarning> = headerNames(pa).flatMap(([key, name]) =>
     typeof name === "string" && name.includes("_")
-      ? [{ path: `${BASE}.${key}`, message: `header name "${name}" contains "_": nginx drops such headers unless "underscores_in_headers on" is set` }]
+      ? [{
+        path: `${BASE}.${key}`,
+        message:
+          `header name "${name}" contains "_": nginx drops such headers unless "underscores_in_headers on" is set`
+      }]
       : []
   )
   for (const key of CIDR_KEYS) warnings.push(...cidrWarnings(key, (pa[key] as ReadonlyArray<string> | undefined) ?? []))
@@ -121,7 +141,8 @@ export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree
   if (ipHeader !== undefined && ipHeaderMode === "first") {
     warnings.push({
       path: `${BASE}.ip_header_mode`,
-      message: `"first" trusts the first ${ipHeader} entry, which the client chooses unless your proxy overwrites the header; if it appends (nginx $proxy_add_x_forwarded_for, Traefik, Caddy), set ip_header_mode: rightmost_untrusted`
+      message:
+        `"first" trusts the first ${ipHeader} entry, which the client chooses unless your proxy overwrites the header; if it appends (nginx $proxy_add_x_forwarded_for, Traefik, Caddy), set ip_header_mode: rightmost_untrusted`
     })
   }
   return warnings

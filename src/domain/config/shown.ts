@@ -1,5 +1,5 @@
 import { Effect, Either, Schema } from "effect"
-import { ConfigSchema, type AppConfig } from "../AppConfig.js"
+import { type AppConfig, ConfigSchema } from "../AppConfig.js"
 import { ConfigFiles } from "./fields.js"
 import { CONFIG_KEYS, type SectionKey } from "./keys.js"
 
@@ -20,7 +20,13 @@ export const shownConfig = (config: AppConfig): unknown => {
       [...section.keys].flatMap(([name, key]) => {
         const value = values[name]
         if (key.kind === "section") return [[name, show(key, (value ?? {}) as Record<string, unknown>)]]
-        const shown = key.shown !== undefined ? key.shown(value) : value === undefined ? null : key.secret ? "<redacted>" : value
+        const shown = key.shown !== undefined
+          ? key.shown(value)
+          : value === undefined
+          ? null
+          : key.secret
+          ? "<redacted>"
+          : value
         return shown === undefined ? [] : [[name, shown]]
       })
     )

@@ -1,8 +1,8 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Duration, Effect, Option } from "effect"
-import { Settings } from "../../services/Settings.js"
 import { HeadscaleClient } from "../../services/HeadscaleClient.js"
+import { Settings } from "../../services/Settings.js"
 import { HeadtowerApi, NotReady } from "../Api.js"
 
 /** A readiness probe must answer quickly even when a dependency hangs. */
@@ -23,7 +23,7 @@ const check = <E, R>(effect: Effect.Effect<unknown, E, R>) =>
   )
 
 export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const headscale = yield* HeadscaleClient
     const { apiKey } = (yield* Settings).headscale
@@ -34,21 +34,23 @@ export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers
         onSome: (key) => check(headscale.health({ apiKey: key }))
       }).pipe(
         // Logged where it is checked: once per period, not once per probe.
-        Effect.tap((result) => result === "ok" ? Effect.void : Effect.logWarning(`not ready: Headscale check: ${result}`))
+        Effect.tap((result) =>
+          result === "ok" ? Effect.void : Effect.logWarning(`not ready: Headscale check: ${result}`)
+        )
       ),
       HEADSCALE_READINESS_TTL
     )
     return handlers
       .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
       .handle("readyz", () =>
-        Effect.gen(function* () {
-          const [userStore, headscaleCheck] = yield* Effect.all([check(sql`SELECT 1`), headscaleReady], { concurrency: 2 })
+        Effect.gen(function*() {
+          const [userStore, headscaleCheck] = yield* Effect.all([check(sql`SELECT 1`), headscaleReady], {
+            concurrency: 2
+          })
           if (userStore !== "ok" || headscaleCheck !== "ok") {
             if (userStore !== "ok") yield* Effect.logWarning(`not ready: user store check: ${userStore}`)
             return yield* new NotReady({ message: "a dependency is not ready" })
           }
           return { status: "ready" as const }
-        })
-      )
-  })
-)
+        }))
+  }))

@@ -10,7 +10,8 @@ export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c)
 const SECTION = /\{\{#(\w+)\}\}([\s\S]*?)\{\{\/\1\}\}/g
 const TEXT = /\{\{(\w+)\}\}/g
 
-const names = (source: string, pattern: RegExp): Set<string> => new Set(Array.from(source.matchAll(pattern), (m) => m[1]!))
+const names = (source: string, pattern: RegExp): Set<string> =>
+  new Set(Array.from(source.matchAll(pattern), (m) => m[1]!))
 
 const sameNames = (found: Set<string>, expected: ReadonlyArray<string>): boolean =>
   found.size === expected.length && expected.every((name) => found.has(name))
@@ -23,11 +24,18 @@ export const htmlTemplate = <const Text extends string, const Flag extends strin
   file: string,
   source: string,
   slots: { readonly text: ReadonlyArray<Text>; readonly flags?: ReadonlyArray<Flag> }
-): ((values: { readonly [K in Text]: string } & { readonly [K in Flag]: boolean }) => string) => {
+): (values: { readonly [K in Text]: string } & { readonly [K in Flag]: boolean }) => string => {
   const flags = slots.flags ?? []
   const opened = source.replace(SECTION, (_, __, inner: string) => inner)
-  if (!sameNames(names(source, SECTION), flags) || !sameNames(names(opened, TEXT), slots.text) || opened.replace(TEXT, "").includes("{{")) {
-    throw new Error(`${file}: its slots are not the ones Headtower fills (text: ${slots.text.join(", ")}; sections: ${flags.join(", ") || "none"})`)
+  if (
+    !sameNames(names(source, SECTION), flags) || !sameNames(names(opened, TEXT), slots.text) ||
+    opened.replace(TEXT, "").includes("{{")
+  ) {
+    throw new Error(
+      `${file}: its slots are not the ones Headtower fills (text: ${slots.text.join(", ")}; sections: ${
+        flags.join(", ") || "none"
+      })`
+    )
   }
   return (values) =>
     source

@@ -38,11 +38,21 @@ const TITLES: { readonly [Tag in AuthenticationErrorTag]: string } = {
 
 /** The two pages, from the files read at start-up; a file whose slots do not match is a defect. */
 export const makePages = (files: WebFiles) => {
-  const users = htmlTemplate("web/users.html", files.usersHtml, { text: ["styleUrl", "scriptUrl", "pageData"], flags: ["logout"] })
-  const error = htmlTemplate("web/error.html", files.errorHtml, { text: ["styleUrl", "title", "heading", "message", "tag"] })
+  const users = htmlTemplate("web/users.html", files.usersHtml, {
+    text: ["styleUrl", "scriptUrl", "pageData"],
+    flags: ["logout"]
+  })
+  const error = htmlTemplate("web/error.html", files.errorHtml, {
+    text: ["styleUrl", "title", "heading", "message", "tag"]
+  })
   return {
     usersPage: (options: { logoutEnabled: boolean }): string =>
-      users({ styleUrl: files.style.url, scriptUrl: files.script.url, pageData: JSON.stringify(pageData), logout: options.logoutEnabled }),
+      users({
+        styleUrl: files.style.url,
+        scriptUrl: files.script.url,
+        pageData: JSON.stringify(pageData),
+        logout: options.logoutEnabled
+      }),
     errorPage: ({ _tag: tag, message }: AuthenticationError): string =>
       error({ styleUrl: files.style.url, title: TITLES[tag], heading: TITLES[tag], message, tag })
   }

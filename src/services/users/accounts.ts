@@ -48,17 +48,24 @@ export const makeAccounts = (sql: SqlClient.SqlClient, { annotate, method }: Spa
   })
 
   const get = method("UserRepository.get")((id: UserId) =>
-    storeErrors(Effect.flatMap(byId(id), (user) => user._tag === "Some" ? Effect.succeed(user.value) : Effect.fail(new UserNotFound({ message: "No such user" }))))
+    storeErrors(
+      Effect.flatMap(byId(id), (user) =>
+        user._tag === "Some" ? Effect.succeed(user.value) : Effect.fail(new UserNotFound({ message: "No such user" })))
+    )
   )
 
-  const findByIdentity = method("UserRepository.findByIdentity")((identity: Identity) => storeErrors(byIdentity(identity)))
+  const findByIdentity = method("UserRepository.findByIdentity")((identity: Identity) =>
+    storeErrors(byIdentity(identity))
+  )
 
   /** Users in creation order, a page at a time: no listing holds the whole store in memory. */
   const list = method("UserRepository.list")((page: UsersPageRequest = {}) =>
-    storeErrors(Effect.gen(function* () {
+    storeErrors(Effect.gen(function*() {
       const asked = Math.floor(page.limit ?? USERS_PAGE_MAX)
       const limit = Number.isNaN(asked) ? USERS_PAGE_MAX : Math.min(Math.max(1, asked), USERS_PAGE_MAX)
-      const after = page.after === undefined ? sql.literal("") : sql`WHERE seq > (SELECT seq FROM users WHERE id = ${page.after})`
+      const after = page.after === undefined
+        ? sql.literal("")
+        : sql`WHERE seq > (SELECT seq FROM users WHERE id = ${page.after})`
       // One row more than asked tells whether another page follows.
       const users = yield* select(sql`${after} ORDER BY seq LIMIT ${limit + 1}`)
       if (page.after !== undefined && users.length === 0 && (yield* byId(page.after))._tag === "None") {

@@ -28,10 +28,19 @@ export const makeProvisioning = (sql: SqlClient.SqlClient, { annotate, method }:
   /** The user for `profile`, created (the first one as owner) or refreshed, in one transaction. */
   const upsert = (profile: Profile, clientIp: string, at: Date) =>
     transaction((run) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const now = at.toISOString()
-        const member = new User({ ...profile, id: UserId.make(randomUUID()), role: "member", disabled: false, createdAt: at, lastSeenAt: at }, true)
-        const inserted = yield* run(sql`INSERT INTO users ${sql.insert(encodeUserRow(member))} ON CONFLICT (identity) DO NOTHING RETURNING id`)
+        const member = new User({
+          ...profile,
+          id: UserId.make(randomUUID()),
+          role: "member",
+          disabled: false,
+          createdAt: at,
+          lastSeenAt: at
+        }, true)
+        const inserted = yield* run(
+          sql`INSERT INTO users ${sql.insert(encodeUserRow(member))} ON CONFLICT (identity) DO NOTHING RETURNING id`
+        )
         if (inserted.length === 0) {
           // Known user: the proxy's profile is the source of truth, last_seen never goes back.
           const [user] = yield* Effect.flatMap(
@@ -43,11 +52,13 @@ export const makeProvisioning = (sql: SqlClient.SqlClient, { annotate, method }:
           )
           return { user: user!, created: false }
         }
-        const claim = yield* run(sql`INSERT INTO instance_owner_claim ${sql.insert({
-          singleton: 1,
-          user_id: member.id,
-          claimed_at: now
-        })} ON CONFLICT (singleton) DO NOTHING RETURNING user_id`)
+        const claim = yield* run(sql`INSERT INTO instance_owner_claim ${
+          sql.insert({
+            singleton: 1,
+            user_id: member.id,
+            claimed_at: now
+          })
+        } ON CONFLICT (singleton) DO NOTHING RETURNING user_id`)
         const owner = claim.length > 0
         if (owner) yield* run(sql`UPDATE users SET role = 'owner' WHERE id = ${member.id}`)
         const role = owner ? "owner" : "member"
@@ -67,10 +78,14 @@ export const makeProvisioning = (sql: SqlClient.SqlClient, { annotate, method }:
 
   // The first-login path: no span work at all when nobody records spans (spans.ts).
   const provision = method("UserRepository.provision")((profile: Profile, context: { readonly clientIp: string }) =>
-    storeErrors(Effect.gen(function* () {
+    storeErrors(Effect.gen(function*() {
       const result = yield* upsert(profile, context.clientIp, new Date())
       // The user id, not the identity: which person that is stays in the store (telemetry.export_identity).
-      yield* annotate(() => ({ "user.id": result.user.id, "user.created": result.created, "user.role": result.user.role }))
+      yield* annotate(() => ({
+        "user.id": result.user.id,
+        "user.created": result.created,
+        "user.role": result.user.role
+      }))
       if (result.created) yield* (result.user.role === "owner" ? countOwnerProvisioned : countMemberProvisioned)
       return result
     }))

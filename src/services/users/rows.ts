@@ -16,7 +16,8 @@ const BooleanFromInteger = Schema.transform(Schema.Number, Schema.Boolean, {
 })
 
 /** A field stored under a snake_case column name. */
-const column = <S extends Schema.Schema.Any>(schema: S, key: string) => Schema.propertySignature(schema).pipe(Schema.fromKey(key))
+const column = <S extends Schema.Schema.Any>(schema: S, key: string) =>
+  Schema.propertySignature(schema).pipe(Schema.fromKey(key))
 
 /** `schema`'s struct as the domain class, trusting the fields the struct just decoded. */
 const intoClass = <From extends Schema.Schema.Any, A>(

@@ -37,15 +37,15 @@ export const storeErrors = <A, E, R>(
     )
   )
 
-export type RunStatement = <A extends object>(statement: Statement.Statement<A>) => Effect.Effect<ReadonlyArray<A>, SqlError.SqlError>
+export type RunStatement = <A extends object>(
+  statement: Statement.Statement<A>
+) => Effect.Effect<ReadonlyArray<A>, SqlError.SqlError>
 
 /** Runs a statement on `connection` as it is: no span, no checkout of its own. */
-const runOn =
-  (connection: SqlConnection.Connection): RunStatement =>
-  (statement) => {
-    const [text, params] = statement.compile()
-    return connection.execute(text, params, undefined)
-  }
+const runOn = (connection: SqlConnection.Connection): RunStatement => (statement) => {
+  const [text, params] = statement.compile()
+  return connection.execute(text, params, undefined)
+}
 
 /*
  * `sql.withTransaction(body)`, with `body`'s statements run straight on the transaction's
@@ -54,11 +54,11 @@ const runOn =
  * transaction itself keeps its span and @effect/sql's commit, rollback and interruption
  * handling, on both dialects.
  */
-export const withDirectTransaction = (sql: SqlClient.SqlClient) => <A, E>(body: (run: RunStatement) => Effect.Effect<A, E>) =>
-  sql.withTransaction(
-    Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
-      Option.isSome(transaction)
-        ? body(runOn(transaction.value[0]))
-        : Effect.dieMessage("withTransaction provided no connection")
+export const withDirectTransaction =
+  (sql: SqlClient.SqlClient) => <A, E>(body: (run: RunStatement) => Effect.Effect<A, E>) =>
+    sql.withTransaction(
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
+        Option.isSome(transaction)
+          ? body(runOn(transaction.value[0]))
+          : Effect.dieMessage("withTransaction provided no connection"))
     )
-  )

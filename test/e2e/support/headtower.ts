@@ -98,7 +98,12 @@ export const startHeadtower = async (options: HeadtowerOptions): Promise<Headtow
   options.onSpawn?.(() => started.stop())
   try {
     // Generous: several servers starting at once on a busy 2-core machine take a while.
-    await waitUntilReady(name, started, async () => (await rawRequest({ port, path: "/healthz" })).status === 200, 120_000)
+    await waitUntilReady(
+      name,
+      started,
+      async () => (await rawRequest({ port, path: "/healthz" })).status === 200,
+      120_000
+    )
   } catch (error) {
     await started.stop()
     throw error

@@ -8,7 +8,9 @@ export const freePort = (host = "127.0.0.1") =>
     server.once("error", reject)
     server.listen(0, host, () => {
       const address = server.address()
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
+      server.close(
+        () => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")))
+      )
     })
   })
 
@@ -47,8 +49,12 @@ export const rawRequest = (options: RawRequest): Promise<RawResponse> =>
     const host = options.host ?? "127.0.0.1"
     const headers: Array<string> = ["Host", `${host}:${options.port}`]
     for (const [name, value] of options.headers ?? []) headers.push(name, value)
-    if (options.basicAuth !== undefined) headers.push("Authorization", `Basic ${Buffer.from(options.basicAuth).toString("base64")}`)
-    if (options.body !== undefined) headers.push("Content-Type", "application/json", "Content-Length", String(Buffer.byteLength(options.body)))
+    if (options.basicAuth !== undefined) {
+      headers.push("Authorization", `Basic ${Buffer.from(options.basicAuth).toString("base64")}`)
+    }
+    if (options.body !== undefined) {
+      headers.push("Content-Type", "application/json", "Content-Length", String(Buffer.byteLength(options.body)))
+    }
     const req = request(
       {
         host,

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from "node:child_process"
-import { openSync, closeSync, readFileSync } from "node:fs"
+import { type ChildProcess, spawn } from "node:child_process"
+import { closeSync, openSync, readFileSync } from "node:fs"
 
 /*
  * One child process per real component (Headtower, nginx, Caddy), its output captured to a
@@ -76,7 +76,9 @@ export const waitUntilReady = async (
 ): Promise<void> => {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (started.hasExited()) throw new Error(`${name} exited during start-up; log ${started.logFile}:\n${started.log()}`)
+    if (started.hasExited()) {
+      throw new Error(`${name} exited during start-up; log ${started.logFile}:\n${started.log()}`)
+    }
     if (await probe().catch(() => false)) return
     await new Promise((resolve) => setTimeout(resolve, 100))
   }

@@ -27,9 +27,13 @@ export const requestBytes = (options: {
 }): Buffer => {
   // The caller's own Connection header (hop-by-hop tests) replaces ours; it should say close.
   const own = options.lines.some((line) => /^connection:/i.test(line.toString("latin1")))
-  const head = `${options.method ?? "GET"} ${options.path ?? "/api/me"} HTTP/1.1\r\nHost: 127.0.0.1:${options.port}\r\n${own ? "" : "Connection: close\r\n"}`
+  const head = `${options.method ?? "GET"} ${
+    options.path ?? "/api/me"
+  } HTTP/1.1\r\nHost: 127.0.0.1:${options.port}\r\n${own ? "" : "Connection: close\r\n"}`
   const parts: Array<Buffer> = [Buffer.from(head, "latin1")]
-  for (const line of options.lines) parts.push(typeof line === "string" ? Buffer.from(line, "utf8") : line, Buffer.from("\r\n"))
+  for (const line of options.lines) {
+    parts.push(typeof line === "string" ? Buffer.from(line, "utf8") : line, Buffer.from("\r\n"))
+  }
   parts.push(Buffer.from("\r\n"))
   return Buffer.concat(parts)
 }
@@ -77,7 +81,9 @@ const complete = (raw: Buffer): boolean => {
   const head = raw.subarray(0, end).toString("latin1")
   const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)
   if (length !== null) return raw.length - (end + 4) >= Number(length[1])
-  if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) return raw.subarray(raw.length - 5).toString("latin1") === "0\r\n\r\n"
+  if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+    return raw.subarray(raw.length - 5).toString("latin1") === "0\r\n\r\n"
+  }
   return false
 }
 
@@ -109,9 +115,9 @@ export const sendRaw = (options: {
     })
     // A server may reset after answering a request it refused to read in full.
     socket.on("error", (error: NodeJS.ErrnoException) =>
-      error.code === "ECONNRESET" && chunks.length > 0 ? resolve(parse(Buffer.concat(chunks))) : reject(error)
-    )
-    socket.on("close", () => resolve(parse(Buffer.concat(chunks))))
+      error.code === "ECONNRESET" && chunks.length > 0 ? resolve(parse(Buffer.concat(chunks))) : reject(error))
+    socket.on("close", () =>
+      resolve(parse(Buffer.concat(chunks))))
   })
 
 /**
@@ -135,18 +141,31 @@ export const sendStreamed = (options: {
     const CHUNK = 64 * 1024
     const piece = Buffer.alloc(CHUNK, options.fill ?? " ")
     const framing = options.chunked === true ? "Transfer-Encoding: chunked" : `Content-Length: ${options.bodyBytes}`
-    const head = requestBytes({ port: options.port, method: options.method ?? "PATCH", path: options.path, lines: [...options.lines, framing] })
+    const head = requestBytes({
+      port: options.port,
+      method: options.method ?? "PATCH",
+      path: options.path,
+      lines: [...options.lines, framing]
+    })
     const chunks: Array<Buffer> = []
     let sent = 0
     let answered = false
-    const socket = connect({ host: "127.0.0.1", port: options.port, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) })
+    const socket = connect({
+      host: "127.0.0.1",
+      port: options.port,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress })
+    })
     socket.setTimeout(options.timeoutMs ?? 60_000, () => socket.destroy(new Error("streamed request timed out")))
     const pump = () => {
       while (!answered && sent < options.bodyBytes) {
         const size = Math.min(CHUNK, options.bodyBytes - sent)
         const data = size === CHUNK ? piece : piece.subarray(0, size)
         sent += size
-        const more = socket.write(options.chunked === true ? Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), data, Buffer.from("\r\n")]) : data)
+        const more = socket.write(
+          options.chunked === true
+            ? Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), data, Buffer.from("\r\n")])
+            : data
+        )
         if (!more) return void socket.once("drain", pump)
       }
       if (!answered && options.chunked === true) socket.write("0\r\n\r\n")
@@ -162,6 +181,9 @@ export const sendStreamed = (options: {
       }
     })
     // The server (or proxy) may close while the body is still being written: what it answered counts.
-    socket.on("error", (error: NodeJS.ErrnoException) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? done() : reject(error)))
+    socket.on(
+      "error",
+      (error: NodeJS.ErrnoException) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? done() : reject(error))
+    )
     socket.on("close", done)
   })

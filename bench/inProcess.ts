@@ -23,7 +23,7 @@ const factsFor = (i: number) =>
 
 /** Per-call latencies (ms) of `count` sequential authenticates of `pick(i)`. */
 const timeCalls = (pick: (i: number) => ReturnType<typeof factsFor>, count: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const auth = yield* Authenticator
     const samples = new Float64Array(count)
     for (let i = 0; i < count; i++) {
@@ -34,8 +34,10 @@ const timeCalls = (pick: (i: number) => ReturnType<typeof factsFor>, count: numb
     return Array.from(samples)
   })
 
-const withTracer = (traced: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  traced ? effect : Effect.withTracer(effect, quietTracer)
+const withTracer =
+  (traced: boolean) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    traced ? effect : Effect.withTracer(effect, quietTracer)
 
 export interface CachedResult {
   readonly opsPerSecond: number

@@ -20,7 +20,11 @@ const available = (() => {
 })()
 
 /** `[command, args]` running `command args` on `cpu` when pinning is available. */
-export const pinned = (cpu: "server" | "load", command: string, args: ReadonlyArray<string>): [string, Array<string>] =>
+export const pinned = (
+  cpu: "server" | "load",
+  command: string,
+  args: ReadonlyArray<string>
+): [string, Array<string>] =>
   available ? ["taskset", ["-c", cpu === "server" ? "1" : "0", command, ...args]] : [command, [...args]]
 
 /**

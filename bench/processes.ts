@@ -19,15 +19,14 @@ export { freePort }
  * same compiler options. Every server then runs as plain `node <file>.js`, none through tsx.
  */
 export const build = () => {
-  execFileSync(process.execPath, [
-    join(ROOT, "node_modules", "typescript", "bin", "tsc"),
-    "-b",
-    "tsconfig.build.json",
-    "bench/tsconfig.build.json"
-  ], {
-    cwd: ROOT,
-    stdio: "inherit"
-  })
+  execFileSync(
+    process.execPath,
+    [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-b", "tsconfig.build.json", "bench/tsconfig.build.json"],
+    {
+      cwd: ROOT,
+      stdio: "inherit"
+    }
+  )
 }
 
 /**

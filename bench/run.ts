@@ -134,9 +134,10 @@ const main = async () => {
     )
     const { listing } = memory
     row(
-      `server RSS after the owner lists all ${fmt(listing.users)} users, ${fmt(listing.pages)} pages in ${
-        round(listing.seconds, 1)
-      } s (MiB)`,
+      `server RSS after the owner lists all ${fmt(listing.users)} users, ${fmt(listing.pages)} pages in ${round(
+        listing.seconds,
+        1
+      )} s (MiB)`,
       `${round(listing.rssMiB, 1)} (peak ${round(listing.peakMiB, 1)})`,
       "≤ 200 MB",
       listing.peakMiB * 1.048576 <= 200

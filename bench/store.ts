@@ -74,11 +74,11 @@ export const benchIdentity = (i: number) => `bench-user-${i}`
 
 /** Inserts `count` members straight into the store, 500 rows a statement, in one transaction. */
 export const populate = (count: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const now = new Date().toISOString()
     yield* sql.withTransaction(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         for (let start = 0; start < count; start += 500) {
           const rows = []
           for (let i = start; i < Math.min(count, start + 500); i++) {

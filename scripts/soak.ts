@@ -27,7 +27,9 @@ const print = (r: SoakResult) => {
   const rows: Array<[string, string]> = [
     ["duration", `${r.seconds.toFixed(1)} s at concurrency ${r.concurrency}`],
     ["requests", `${r.requests} (${Math.round(r.requests / r.seconds)}/s): ${r.legit} legit, ${r.hostile} hostile`],
-    ...Object.entries(r.byStatus).sort().map(([status, n]): [string, string] => [`  status ${status}`, String(n)]),
+    ...Object.entries(r.byStatus)
+      .sort()
+      .map(([status, n]): [string, string] => [`  status ${status}`, String(n)]),
     ["5xx", String(r.serverErrors)],
     ["mis-authentications", String(r.misauthentications)],
     ["no answer", String(r.transportErrors)],

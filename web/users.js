@@ -65,7 +65,9 @@ const safePicture = (url) => {
 /** @param {Person} u */
 const initials = (u) => {
   // Letters and digits only: a name like "<b>" should not become the initials "<B".
-  const words = displayName(u).split(/[^\p{L}\p{N}]+/u).filter(Boolean)
+  const words = displayName(u)
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean)
   return ((words[0] || "?").charAt(0) + (words[1] || "").charAt(0)).toUpperCase()
 }
 
@@ -85,7 +87,14 @@ const avatar = (u, large) => {
 }
 
 /** @type {ReadonlyArray<readonly [number, Intl.RelativeTimeFormatUnit]>} */
-const STEPS = [[60, "second"], [60, "minute"], [24, "hour"], [30, "day"], [12, "month"], [Infinity, "year"]]
+const STEPS = [
+  [60, "second"],
+  [60, "minute"],
+  [24, "hour"],
+  [30, "day"],
+  [12, "month"],
+  [Infinity, "year"]
+]
 
 /** @param {string} iso */
 const relativeTime = (iso) => {
@@ -300,13 +309,15 @@ const renderUsers = (me, users) => {
       className: "badge " + (u.disabled ? "disabled" : "active"),
       text: u.disabled ? "Disabled" : "Active"
     })
-    body.appendChild(el("tr", { "data-user-id": u.id, className: u.disabled ? "is-disabled" : "" }, [
-      el("td", {}, [who]),
-      el("td", { className: "email", text: u.email || "—" }),
-      el("td", {}, [canManage ? roleControls(u) : el("span", { className: "badge " + u.role, text: u.role })]),
-      el("td", {}, [el("div", { className: "controls" }, [status, canManage ? disableButton(u) : null])]),
-      el("td", {}, [timeEl(u.lastSeenAt)])
-    ]))
+    body.appendChild(
+      el("tr", { "data-user-id": u.id, className: u.disabled ? "is-disabled" : "" }, [
+        el("td", {}, [who]),
+        el("td", { className: "email", text: u.email || "—" }),
+        el("td", {}, [canManage ? roleControls(u) : el("span", { className: "badge " + u.role, text: u.role })]),
+        el("td", {}, [el("div", { className: "controls" }, [status, canManage ? disableButton(u) : null])]),
+        el("td", {}, [timeEl(u.lastSeenAt)])
+      ])
+    )
   }
   byId("users-count").textContent = users.length === 1 ? "1 user" : `${users.length} users`
 }
@@ -321,12 +332,14 @@ const renderAudit = (events) => {
   for (const e of events) {
     const words = e.kind.replace(/_/g, " ")
     const kind = words.charAt(0).toUpperCase() + words.slice(1)
-    body.appendChild(el("tr", {}, [
-      el("td", {}, [timeEl(e.at)]),
-      el("td", { text: e.actorIdentity || "system" }),
-      el("td", { text: e.subjectIdentity }),
-      el("td", { text: e.detail ? `${kind}: ${e.detail}` : kind })
-    ]))
+    body.appendChild(
+      el("tr", {}, [
+        el("td", {}, [timeEl(e.at)]),
+        el("td", { text: e.actorIdentity || "system" }),
+        el("td", { text: e.subjectIdentity }),
+        el("td", { text: e.detail ? `${kind}: ${e.detail}` : kind })
+      ])
+    )
   }
 }
 

@@ -13,7 +13,7 @@ createServer((req, res) => {
   const peer = req.socket.remoteAddress ?? ""
   const user = req.headers["remote-user"]
   if (!allowed.check(peer, "ipv4") || typeof user !== "string" || user === "") {
-    res.writeHead(401, { "content-type": "application/json" }).end("{\"_tag\":\"Unauthorized\"}")
+    res.writeHead(401, { "content-type": "application/json" }).end('{"_tag":"Unauthorized"}')
     return
   }
   res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ identity: `proxy:${user}` }))

@@ -34,7 +34,7 @@ const lookUp = (config: AppConfig, identity: Identity) => {
     return Effect.succeed({ existing: undefined, anyUserExists: false, note: "the user store does not exist yet" })
   }
   // Providing the layer opens the store, so it is provided only once the store is known to exist.
-  return Effect.gen(function*() {
+  return Effect.gen(function* () {
     const users = yield* UserRepository
     const existing = Option.getOrUndefined(yield* users.findByIdentity(identity))
     const anyUserExists = existing !== undefined || (yield* users.list({ limit: 1 })).users.length > 0
@@ -46,12 +46,15 @@ export const explainCommand = Command.make(
   "explain",
   { config: configOption, peer: peerOption, headers: headerOption },
   ({ config: path, peer, headers }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const config = yield* loadConfig(Option.getOrUndefined(path))
       const parsed = headers.map((h) => [h, parseHeader(h)] as const)
       const bad = parsed.find(([, p]) => p === undefined)
       if (bad) return yield* Effect.fail(new Error(`-H ${quoted(bad[0])}: expected 'Name: value'`))
-      const facts = requestFacts(peer, parsed.map(([, p]) => p!))
+      const facts = requestFacts(
+        peer,
+        parsed.map(([, p]) => p!)
+      )
       const trust = explainTrust(trustSettings(config), facts)
       const lines = [...trust.steps]
       let { status, outcome } = trust

@@ -55,12 +55,12 @@ const ambiguous = (message: string) => new AmbiguousHeader({ message })
 const fromEntry = (peer: IpAddress, peerTrustedBy: Cidr, entry: ForwardedEntry, headerName: string) =>
   entry._tag === "Address"
     ? Either.right<ClientIpDecision>({
-      peer,
-      clientIp: entry.ip,
-      source: "header",
-      peerTrustedBy,
-      headerEntry: entry.raw
-    })
+        peer,
+        clientIp: entry.ip,
+        source: "header",
+        peerTrustedBy,
+        headerEntry: entry.raw
+      })
     : reject(peer, "entry_not_an_address", invalidAddress(`The ${headerName} header does not name a client address`))
 
 export const decideClientIp = (

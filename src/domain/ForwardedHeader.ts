@@ -15,12 +15,7 @@ export type ForwardedEntry =
   | { readonly _tag: "NotAnAddress"; readonly raw: string; readonly reason: string }
 
 /** Why the header as a whole is unusable (as opposed to one entry of it). */
-export type ForwardedHeaderProblem =
-  | "missing"
-  | "empty"
-  | "repeated"
-  | "too_many_entries"
-  | "malformed"
+export type ForwardedHeaderProblem = "missing" | "empty" | "repeated" | "too_many_entries" | "malformed"
 
 export interface ForwardedHeaderError {
   readonly problem: ForwardedHeaderProblem
@@ -128,7 +123,7 @@ const parseForwardedLine = (line: string): Either.Either<Array<Element>, string>
     let out = ""
     while (i < line.length) {
       const c = line[i]!
-      if (c === "\"") {
+      if (c === '"') {
         i++
         return out
       }
@@ -154,7 +149,7 @@ const parseForwardedLine = (line: string): Either.Either<Array<Element>, string>
         const name = token()
         if (name === "" || line[i] !== "=") return Either.left("a parameter is not `name=value`")
         i++
-        const value = line[i] === "\"" ? quoted() : token()
+        const value = line[i] === '"' ? quoted() : token()
         if (value === undefined) return Either.left("a quoted string is not terminated")
         if (value === "" && line[i - 1] === "=") return Either.left("a parameter has no value")
         pairs.push([name.toLowerCase(), value])

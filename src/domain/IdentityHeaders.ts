@@ -118,8 +118,8 @@ const checkEmail = (v: string): string | undefined =>
   v.length > LIMITS.emailChars
     ? `longer than ${LIMITS.emailChars} characters`
     : EMAIL.test(v)
-    ? undefined
-    : "not an email address"
+      ? undefined
+      : "not an email address"
 
 const checkName = (v: string): string | undefined =>
   v.length > LIMITS.nameChars ? `longer than ${LIMITS.nameChars} characters` : undefined

@@ -35,7 +35,10 @@ export const quoted = (text: string, max: number = MAX_SHOWN): string => `"${pri
 
 /** `printable`, for multi-line text: each line on its own (newlines kept). */
 export const printableLines = (text: string, max: number = MAX_SHOWN): string =>
-  text.split("\n").map((line) => printable(line, max)).join("\n")
+  text
+    .split("\n")
+    .map((line) => printable(line, max))
+    .join("\n")
 
 /**
  * `text` with the userinfo of anything URL-shaped (`scheme://user:password@host…`) replaced
@@ -71,10 +74,8 @@ const redactUserinfo = (text: string): string => {
 const SECRET_NAME = /pass|pwd|token|secret|key/i
 
 const redactQuery = (text: string): string =>
-  text.replace(
-    /([?&;])([^=&#;\s]+)=([^&#;\s"]*)/g,
-    (whole, separator: string, name: string) =>
-      SECRET_NAME.test(decodeLoosely(name)) ? `${separator}${name}=***` : whole
+  text.replace(/([?&;])([^=&#;\s]+)=([^&#;\s"]*)/g, (whole, separator: string, name: string) =>
+    SECRET_NAME.test(decodeLoosely(name)) ? `${separator}${name}=***` : whole
   )
 
 const decodeLoosely = (text: string): string => {

@@ -47,9 +47,9 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
       if (d.peerTrustedBy === undefined) {
         return [
           peer,
-          `client IP: the socket peer; ${settings.ipHeader} is ignored because the peer is not in trusted_proxy_cidrs (${
-            cidrs(settings.trustedProxyCidrs)
-          })`
+          `client IP: the socket peer; ${settings.ipHeader} is ignored because the peer is not in trusted_proxy_cidrs (${cidrs(
+            settings.trustedProxyCidrs
+          )})`
         ]
       }
       return [
@@ -68,12 +68,11 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
       if (step.read._tag === "Rejected") return [`identity: ${step.read.rejection.reason}`]
       const { dropped, profile } = step.read
       const lines = [`identity: ${profile.identity} (from ${settings.userHeader})`]
-      for (
-        const [label, value] of [["email", profile.email], ["name", profile.name], [
-          "picture",
-          profile.picture
-        ]] as const
-      ) {
+      for (const [label, value] of [
+        ["email", profile.email],
+        ["name", profile.name],
+        ["picture", profile.picture]
+      ] as const) {
         if (value !== null) lines.push(`${label}: ${value}`)
       }
       for (const d of dropped) lines.push(`dropped (login continues): ${d.reason}`)
@@ -99,10 +98,10 @@ export const explainProvisioning = (
     return anyUserExists
       ? { step: "user: new; would be created as member (users already exist)", status: 200, outcome: "Authenticated" }
       : {
-        step: "user: new; would be created as OWNER (it would be the first user of this instance)",
-        status: 200,
-        outcome: "Authenticated"
-      }
+          step: "user: new; would be created as OWNER (it would be the first user of this instance)",
+          status: 200,
+          outcome: "Authenticated"
+        }
   }
   const refusal = admitUser(existing)
   if (refusal !== undefined) {

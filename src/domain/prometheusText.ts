@@ -12,19 +12,19 @@ export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8
 
 const metricName = (name: string) => name.replace(/[^a-zA-Z0-9_:]/g, "_").replace(/^([0-9])/, "_$1")
 const labelName = (name: string) => name.replace(/[^a-zA-Z0-9_]/g, "_").replace(/^([0-9])/, "_$1")
-const labelValue = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
+const labelValue = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
 const helpText = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
 
 const number = (value: number | bigint) =>
   typeof value === "bigint"
     ? value.toString()
     : Number.isNaN(value)
-    ? "NaN"
-    : value === Infinity
-    ? "+Inf"
-    : value === -Infinity
-    ? "-Inf"
-    : String(value)
+      ? "NaN"
+      : value === Infinity
+        ? "+Inf"
+        : value === -Infinity
+          ? "-Inf"
+          : String(value)
 
 const labels = (pairs: ReadonlyArray<readonly [string, string]>) =>
   pairs.length === 0 ? "" : `{${pairs.map(([k, v]) => `${labelName(k)}="${labelValue(v)}"`).join(",")}}`
@@ -45,8 +45,8 @@ const seriesOf = (name: string, tags: ReadonlyArray<readonly [string, string]>, 
   }
   if (MetricState.isHistogramState(state)) {
     // Effect's buckets are already cumulative and end with the +Inf boundary.
-    const lines = state.buckets.map(([bound, count]) =>
-      `${name}_bucket${labels([...tags, ["le", number(bound)]])} ${count}`
+    const lines = state.buckets.map(
+      ([bound, count]) => `${name}_bucket${labels([...tags, ["le", number(bound)]])} ${count}`
     )
     if (!state.buckets.some(([bound]) => bound === Infinity)) {
       lines.push(`${name}_bucket${labels([...tags, ["le", "+Inf"]])} ${state.count}`)

@@ -23,11 +23,11 @@ export type TrustStep =
   | { readonly _tag: "ProxyAuth"; readonly error: ProxyAuthDisabled | undefined }
   | { readonly _tag: "ClientIp"; readonly decision: Either.Either<ClientIpDecision, ClientIpRejection> }
   | {
-    readonly _tag: "AllowedCidrs"
-    readonly client: ClientIpDecision
-    readonly rule: Cidr | undefined
-    readonly error: ClientNotAllowed | undefined
-  }
+      readonly _tag: "AllowedCidrs"
+      readonly client: ClientIpDecision
+      readonly rule: Cidr | undefined
+      readonly error: ClientNotAllowed | undefined
+    }
   | { readonly _tag: "Identity"; readonly read: ProfileRead }
 
 export interface Trusted {
@@ -94,12 +94,16 @@ export const judgeTrust = (settings: ProxyAuthConfig, decide: StepDecisions, fac
   const rule = settings.allowedCidrs.match(client.clientIp)
   if (rule === undefined) {
     const error = new ClientNotAllowed({ message: "this client is not allowed to authenticate through the proxy" })
-    return rejected(error, client, [ENABLED, { _tag: "ClientIp", decision }, {
-      _tag: "AllowedCidrs",
-      client,
-      rule,
-      error
-    }])
+    return rejected(error, client, [
+      ENABLED,
+      { _tag: "ClientIp", decision },
+      {
+        _tag: "AllowedCidrs",
+        client,
+        rule,
+        error
+      }
+    ])
   }
 
   const read = decide.identity(facts)

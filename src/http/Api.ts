@@ -71,8 +71,7 @@ const pageLimit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Sc
 export class MeGroup extends HttpApiGroup.make("me")
   .add(HttpApiEndpoint.get("me", "/api/me").addSuccess(Me))
   .middleware(RequestBody)
-  .middleware(Authentication)
-{}
+  .middleware(Authentication) {}
 
 export class UsersGroup extends HttpApiGroup.make("users")
   .add(
@@ -102,8 +101,7 @@ export class UsersGroup extends HttpApiGroup.make("users")
   )
   .addError(UserStoreUnavailable)
   .middleware(RequestBody)
-  .middleware(Authentication)
-{}
+  .middleware(Authentication) {}
 
 export class HeadscaleGroup extends HttpApiGroup.make("headscale")
   .add(HttpApiEndpoint.get("users", "/api/headscale/users").addSuccess(ListUsersResponse))
@@ -115,8 +113,7 @@ export class HeadscaleGroup extends HttpApiGroup.make("headscale")
   .addError(Forbidden)
   .addError(UserStoreUnavailable)
   .middleware(RequestBody)
-  .middleware(Authentication)
-{}
+  .middleware(Authentication) {}
 
 /** Ready or not, nothing more: anyone may ask, so which dependency failed and why is logged instead. */
 export const Readiness = Schema.Struct({ status: Schema.Literal("ready") })
@@ -131,12 +128,10 @@ export class NotReady extends Schema.TaggedError<NotReady>()(
 export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
   .add(HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Readiness).addError(NotReady))
-  .middleware(RequestBody)
-{}
+  .middleware(RequestBody) {}
 
 export class HeadtowerApi extends HttpApi.make("headtower")
   .add(MeGroup)
   .add(UsersGroup)
   .add(HeadscaleGroup)
-  .add(HealthGroup)
-{}
+  .add(HealthGroup) {}

@@ -38,7 +38,7 @@ export const authenticateRequest = (authenticator: Authenticator, proxyAuth: Pro
 /** The middleware every `/api` route passes through: authenticate, then provide CurrentUser. */
 export const AuthenticationLive = Layer.effect(
   Authentication,
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const authenticate = authenticateRequest(yield* Authenticator, (yield* Settings).server.proxyAuth)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, authenticate)
   })

@@ -42,9 +42,7 @@ export const ServedRoutes = HttpLayerRouter.serve(Layer.mergeAll(EdgeLive, ApiRo
   // One spelling per route: the router's defaults (any letter case, a trailing or doubled slash)
   // would let `/METRICS` past a proxy rule written for `/metrics`.
   routerConfig: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false }
-}).pipe(
-  Layer.provide(ServicesLive)
-)
+}).pipe(Layer.provide(ServicesLive))
 
 /** Every route, traced as the configuration says (a real socket in main and tests). */
 export const RoutesLive = withTracing(ServedRoutes)
@@ -77,7 +75,10 @@ export const HttpServerLive = (config: AppConfig) =>
           // Answer `Expect: 100-continue` only once the request was judged (requestBody.ts),
           // so a refused client never sends its body.
           server.on("checkContinue", (request, response) => server.emit("request", request, response))
-          server.on("clientError", onClientError((error, peer) => void log(refuse(error, peer))))
+          server.on(
+            "clientError",
+            onClientError((error, peer) => void log(refuse(error, peer)))
+          )
           honourTraceContextOnlyFrom(server, config.server.proxyAuth.trustedProxyCidrs)
           refuseUpgrades(server)
           return server

@@ -19,7 +19,8 @@ export const limitConnections = (server: Server, known: ReadonlyArray<CidrList>)
     const isKnown = peer !== undefined && known.some((cidrs) => cidrs.match(peer) !== undefined)
     const address = peer?.text ?? "unknown"
     const mine = byStranger.get(address) ?? 0
-    const refused = open >= MAX_CONNECTIONS ||
+    const refused =
+      open >= MAX_CONNECTIONS ||
       (!isKnown && (strangers >= STRANGER_CONNECTIONS || mine >= STRANGER_CONNECTIONS_PER_ADDRESS))
     if (refused) {
       socket.destroy()

@@ -49,12 +49,14 @@ const ERROR_BODY_MAX = 1024
 
 const excerpt = (value: unknown): unknown =>
   typeof value === "string"
-    ? value.length > EXCERPT_MAX ? `${value.slice(0, EXCERPT_MAX)}…` : value
+    ? value.length > EXCERPT_MAX
+      ? `${value.slice(0, EXCERPT_MAX)}…`
+      : value
     : Array.isArray(value)
-    ? value.slice(0, 10).map(excerpt)
-    : typeof value === "object" && value !== null
-    ? Object.fromEntries(Object.entries(value).map(([key, field]) => [excerpt(key), excerpt(field)]))
-    : value
+      ? value.slice(0, 10).map(excerpt)
+      : typeof value === "object" && value !== null
+        ? Object.fromEntries(Object.entries(value).map(([key, field]) => [excerpt(key), excerpt(field)]))
+        : value
 
 /**
  * A JSON error body longer than ERROR_BODY_MAX (a decode error quoting a long key or value)
@@ -151,9 +153,9 @@ const tooManyBytes = new RequestHeadersTooLarge({
 const rawResponse = (status: string, error?: EdgeRefusal) => {
   const content = error === undefined ? "" : body(error)
   const type = error === undefined ? "" : "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
-  return `HTTP/1.1 ${status}\r\n${type}Content-Length: ${
-    Buffer.byteLength(content)
-  }\r\nConnection: close\r\n\r\n${content}`
+  return `HTTP/1.1 ${status}\r\n${type}Content-Length: ${Buffer.byteLength(
+    content
+  )}\r\nConnection: close\r\n\r\n${content}`
 }
 
 /**

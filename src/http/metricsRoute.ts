@@ -16,5 +16,7 @@ export const MetricsRoute = HttpLayerRouter.add("GET", "/metrics", (request) =>
   withoutBody(
     request,
     Effect.map(prometheusText, (text) =>
-      HttpServerResponse.text(text, { contentType: PROMETHEUS_CONTENT_TYPE, headers: { "cache-control": "no-store" } }))
-  ))
+      HttpServerResponse.text(text, { contentType: PROMETHEUS_CONTENT_TYPE, headers: { "cache-control": "no-store" } })
+    )
+  )
+)

@@ -7,7 +7,7 @@ import { Effect } from "effect"
  * Portable types only: timestamps are ISO-8601 text (`Date#toISOString`, which sorts like
  * time), booleans are 0/1 integers, ids are text UUIDs. `seq` orders rows by creation.
  */
-export default Effect.gen(function*() {
+export default Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const seq = sql.onDialectOrElse({
     pg: () => sql.literal("seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),

@@ -5,7 +5,7 @@ import { Effect } from "effect"
  * The audit log lives next to the users so each event commits in the same transaction as
  * the change it records. Identities are copied, not joined, so the log reads the same later.
  */
-export default Effect.gen(function*() {
+export default Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const seq = sql.onDialectOrElse({
     pg: () => sql.literal("seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),

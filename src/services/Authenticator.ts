@@ -49,7 +49,7 @@ const authenticatedAttributes = (user: User, exportIdentity: boolean) => ({
  * disabled check — so nothing is written for any request the judgement rejects.
  */
 export class Authenticator extends Effect.Service<Authenticator>()("headtower/Authenticator", {
-  effect: Effect.gen(function*() {
+  effect: Effect.gen(function* () {
     const tracing = yield* spans
     const config = yield* Settings
     const settings = trustSettings(config)
@@ -71,7 +71,7 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
 
     /** The judgement's effects: its steps' spans, sign-in, the disabled check, the log line of a rejection. */
     const conclude = (facts: RequestFacts, judgement: Judgement) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client, profile } = yield* replay(judgement)
         // Usually answered from memory; the store is read or written only when something changed.
         const user = yield* users.signIn(profile, { clientIp: client.clientIp.text })
@@ -98,16 +98,16 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
       // mode a cached user costs one clock read (measured: ~15 µs → ~2 µs, docs/performance.md).
       tracing.recording
         ? (facts: RequestFacts) =>
-          observeAuthentication(Effect.suspend(() => conclude(facts, judgeTrust(settings, decide, facts))))
+            observeAuthentication(Effect.suspend(() => conclude(facts, judgeTrust(settings, decide, facts))))
         : (facts: RequestFacts) =>
-          Effect.clockWith((clock) => {
-            const start = performance.now()
-            const judgement = judgeTrust(settings, decide, facts)
-            const cached = fromCache(judgement, clock.unsafeCurrentTimeMillis())
-            if (cached === undefined) return observeAuthentication(conclude(facts, judgement), start)
-            recordAuthenticated(start)
-            return Effect.succeed(cached)
-          })
+            Effect.clockWith((clock) => {
+              const start = performance.now()
+              const judgement = judgeTrust(settings, decide, facts)
+              const cached = fromCache(judgement, clock.unsafeCurrentTimeMillis())
+              if (cached === undefined) return observeAuthentication(conclude(facts, judgement), start)
+              recordAuthenticated(start)
+              return Effect.succeed(cached)
+            })
     )
 
     return { authenticate } as const

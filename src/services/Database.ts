@@ -50,20 +50,22 @@ export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.
 
 /** Logs why the store is unusable (for operators) and fails with the typed, detail-free error. */
 const orUnavailable =
-  (what: string) => <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, UserStoreUnavailable, R> =>
+  (what: string) =>
+  <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, UserStoreUnavailable, R> =>
     Layer.catchAllCause(layer, (cause) =>
       Layer.unwrapEffect(
         Effect.as(
           Effect.logError(`user store: ${what}`, cause),
           Layer.fail(new UserStoreUnavailable({ message: "The user store is unavailable" }))
         )
-      ))
+      )
+    )
 
 /** One open connection to the file at `path`, and which file (inode) that was. */
 const openSqlite = (path: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const scope = yield* Scope.make()
-    return yield* Effect.gen(function*() {
+    return yield* Effect.gen(function* () {
       const client = yield* SqliteClient.make({ filename: path })
       // SqliteClient already switches to WAL (readers never block the writer). busy_timeout 0:
       // waiting for another process's write lock is retryWhileBusy's job, off the event loop.
@@ -97,7 +99,7 @@ const inodeAt = (path: string): number | undefined => {
  * checks and opens it. An empty directory stays 503 the same way.
  */
 const guardedSqlite = (path: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const opened = yield* openSqlite(path)
     yield* Effect.addFinalizer(() => Scope.close(opened.scope, Exit.void))
     // Logged once per change of what the path names, not once per refused request.
@@ -106,9 +108,10 @@ const guardedSqlite = (path: string) =>
       const inode = inodeAt(path)
       if (inode === opened.inode) return opened.client.reserve
       const what = inode === undefined ? "is gone" : "was replaced by another file, which is not adopted"
-      const log = reported === inode
-        ? Effect.void
-        : Effect.logError(`user store: ${path} ${what}; restart Headtower to open the file now at that path`)
+      const log =
+        reported === inode
+          ? Effect.void
+          : Effect.logError(`user store: ${path} ${what}; restart Headtower to open the file now at that path`)
       reported = inode
       return Effect.zipRight(
         log,
@@ -132,15 +135,15 @@ const checkedFiles = (path: string) =>
   path === ":memory:"
     ? Effect.void
     : Effect.try(() => prepareStoreFiles(path)).pipe(
-      // A file-system failure (not a refusal) is logged and reported like any unopenable store.
-      Effect.catchAll((error) =>
-        Effect.zipRight(
-          Effect.logError(`user store: cannot open the SQLite database ${path}`, error.error),
-          Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" }))
-        )
-      ),
-      Effect.flatMap((prepared) => (prepared instanceof UserStoreRefused ? Effect.fail(prepared) : Effect.void))
-    )
+        // A file-system failure (not a refusal) is logged and reported like any unopenable store.
+        Effect.catchAll((error) =>
+          Effect.zipRight(
+            Effect.logError(`user store: cannot open the SQLite database ${path}`, error.error),
+            Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" }))
+          )
+        ),
+        Effect.flatMap((prepared) => (prepared instanceof UserStoreRefused ? Effect.fail(prepared) : Effect.void))
+      )
 
 const sqlite = (path: string): Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable | UserStoreRefused> =>
   Layer.unwrapEffect(
@@ -171,12 +174,12 @@ const migrate = Migrator.make({})({ loader: migrations, table: MIGRATIONS_TABLE 
  * then finds every migration applied. SQLite is a single-process store; its writers are
  * serialised by the database lock.
  */
-const runMigrations = Effect.gen(function*() {
+const runMigrations = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   return yield* sql.onDialectOrElse({
     pg: () =>
       sql.withTransaction(
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           yield* sql`SELECT pg_advisory_xact_lock(${sql.literal(String(MIGRATION_LOCK_KEY))})`
           yield* sql`CREATE TABLE IF NOT EXISTS ${sql(MIGRATIONS_TABLE)} (
             migration_id integer primary key,
@@ -196,34 +199,36 @@ const runMigrations = Effect.gen(function*() {
  * (and report ready, and sign users in). During a rolling upgrade the newer replicas migrate;
  * older ones already running keep going until replaced (docs/replicas.md).
  */
-const refuseNewerSchema = Effect.gen(function*() {
+const refuseNewerSchema = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<
-    { readonly migration_id: number | string; readonly name: string }
-  >`SELECT migration_id, name FROM ${sql(MIGRATIONS_TABLE)} ORDER BY migration_id DESC LIMIT 1`
+  const rows = yield* sql<{
+    readonly migration_id: number | string
+    readonly name: string
+  }>`SELECT migration_id, name FROM ${sql(MIGRATIONS_TABLE)} ORDER BY migration_id DESC LIMIT 1`
   const newest = rows[0]
   if (newest === undefined || Number(newest.migration_id) <= LATEST_MIGRATION.id) return
   return yield* new UserStoreRefused({
-    message:
-      `the user store's schema is at migration ${newest.migration_id} (${newest.name}), newer than this Headtower knows (migration ${LATEST_MIGRATION.id}, ${LATEST_MIGRATION.name}): a newer release migrated it; run that release (or newer) here, never an older one against it`
+    message: `the user store's schema is at migration ${newest.migration_id} (${newest.name}), newer than this Headtower knows (migration ${LATEST_MIGRATION.id}, ${LATEST_MIGRATION.name}): a newer release migrated it; run that release (or newer) here, never an older one against it`
   })
 }).pipe(
   Effect.catchTag("SqlError", (cause) =>
     Effect.zipRight(
       Effect.logError("user store: cannot read the applied migrations", cause),
       Effect.fail(new UserStoreUnavailable({ message: "The user store is unavailable" }))
-    ))
+    )
+  )
 )
 
 const clientFor = (database: DatabaseConfig) =>
   database.kind === "sqlite" ? sqlite(database.path) : postgres(database.url)
 
 /** `SqlClient` for `Settings.database`, with every migration applied. */
-export const DatabaseLive: Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable | UserStoreRefused, Settings> = Layer
-  .unwrapEffect(
+export const DatabaseLive: Layer.Layer<SqlClient.SqlClient, UserStoreUnavailable | UserStoreRefused, Settings> =
+  Layer.unwrapEffect(
     Effect.map(Settings, ({ database }) =>
       Layer.effectDiscard(refuseNewerSchema).pipe(
         Layer.provide(Layer.effectDiscard(runMigrations).pipe(orUnavailable("migrations failed"))),
         Layer.provideMerge(clientFor(database))
-      ))
+      )
+    )
   )

@@ -45,10 +45,12 @@ export interface ListUsersFilter {
 }
 
 /** Error bodies: grpc-gateway status (0.29) or RFC 7807 problem+json (0.30). */
-const UpstreamErrorBody = Schema.parseJson(Schema.Union(
-  Schema.Struct({ code: Schema.Number, message: Schema.String }),
-  Schema.Struct({ status: Schema.Number, detail: Schema.String })
-))
+const UpstreamErrorBody = Schema.parseJson(
+  Schema.Union(
+    Schema.Struct({ code: Schema.Number, message: Schema.String }),
+    Schema.Struct({ status: Schema.Number, detail: Schema.String })
+  )
+)
 const upstreamDetail = (body: string): string | undefined =>
   Schema.decodeUnknownOption(UpstreamErrorBody)(body).pipe(
     Option.map((error) => ("message" in error ? error.message : error.detail).slice(0, 200)),
@@ -77,7 +79,8 @@ const boundedText = (response: HttpClientResponse.HttpClientResponse, limit: num
         if (size > limit) return false
         chunks.push(chunk)
         return true
-      })).pipe(Effect.map(() => (size > limit ? undefined : Buffer.concat(chunks).toString("utf8"))))
+      })
+    ).pipe(Effect.map(() => (size > limit ? undefined : Buffer.concat(chunks).toString("utf8"))))
   })
 
 const unauthorized = () => new HeadscaleUnauthorized({ message: "Headscale rejected the configured API key" })
@@ -85,8 +88,8 @@ const unauthorized = () => new HeadscaleUnauthorized({ message: "Headscale rejec
 const transportFailure = (route: string, error: HttpClientError.HttpClientError) =>
   error._tag === "RequestError" && error.reason === "Transport"
     ? Effect.fail(new HeadscaleUnavailable({ message: `Headscale could not be reached (GET ${route})` }))
-    // A malformed base URL is a configuration bug the Settings service should have caught.
-    : Effect.die(error)
+    : // A malformed base URL is a configuration bug the Settings service should have caught.
+      Effect.die(error)
 
 const tooLarge = (route: string) =>
   Effect.logWarning(`Headscale's answer to GET ${route} passed ${MAX_BODY_BYTES} bytes and was cut off`).pipe(
@@ -98,9 +101,11 @@ const tooLarge = (route: string) =>
 const unreadable = (route: string, issue: string) =>
   Effect.logWarning("Headscale response did not decode").pipe(
     Effect.annotateLogs({ route, issue }),
-    Effect.zipRight(Effect.fail(
-      new HeadscaleBadResponse({ message: `Headscale sent a response that could not be read (GET ${route})` })
-    ))
+    Effect.zipRight(
+      Effect.fail(
+        new HeadscaleBadResponse({ message: `Headscale sent a response that could not be read (GET ${route})` })
+      )
+    )
   )
 
 /** A 2xx body: bounded, JSON, and what `schema` says it is. */
@@ -147,75 +152,77 @@ const interpret = <A, I>(
       return Effect.logWarning(message).pipe(
         Effect.annotateLogs({ route, status, upstream_error: detail ?? "" }),
         Effect.zipRight(Effect.annotateCurrentSpan("headscale.upstream_error", detail ?? "")),
-        Effect.zipRight(Effect.fail(
-          status >= 500 ? new HeadscaleUnavailable({ message }) : new HeadscaleBadResponse({ message })
-        ))
+        Effect.zipRight(
+          Effect.fail(status >= 500 ? new HeadscaleUnavailable({ message }) : new HeadscaleBadResponse({ message }))
+        )
       )
     })
   )
 }
 
 /** One GET of `route`, retried and bounded in time as the top of this file says, decoded with `schema`. */
-const getter = (http: HttpClient.HttpClient, baseUrl: string, timeoutMs: number) =>
-<A, I>(
-  route: string,
-  schema: Schema.Schema<A, I>,
-  credentials: HeadscaleCredentials,
-  urlParams: Record<string, string> = {}
-): Effect.Effect<A, HeadscaleError> =>
-  Effect.suspend(() => {
-    let attempts = 0
-    const request = HttpClientRequest.get(`${baseUrl}${route}`, { urlParams, acceptJson: true }).pipe(
-      HttpClientRequest.bearerToken(credentials.apiKey)
-    )
-    const attempt = Effect.suspend(() => {
-      attempts += 1
-      return http.execute(request)
-    }).pipe(
-      Effect.catchAll((error) => transportFailure(route, error)),
-      Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
-      Effect.flatMap((response) => interpret(route, schema, response))
-    )
-    return attempt.pipe(
-      Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "HeadscaleUnavailable" }),
-      Effect.timeoutFail({
-        duration: timeoutMs,
-        onTimeout: () =>
-          new HeadscaleTimeout({ message: `Headscale did not answer GET ${route} within ${timeoutMs} ms` })
-      }),
-      Effect.tapBoth({
-        onFailure: (error) =>
-          Effect.zipRight(
-            Effect.annotateCurrentSpan({ "headscale.outcome": error._tag, "headscale.attempts": attempts }),
-            countHeadscaleRequest(route, error._tag)
-          ),
-        onSuccess: () =>
-          Effect.zipRight(
-            Effect.annotateCurrentSpan({ "headscale.outcome": "ok", "headscale.attempts": attempts }),
-            countHeadscaleRequest(route, "ok")
-          )
-      }),
-      (effect) => Effect.annotateCurrentSpan("headscale.route", route).pipe(Effect.zipRight(effect))
-    )
-  })
+const getter =
+  (http: HttpClient.HttpClient, baseUrl: string, timeoutMs: number) =>
+  <A, I>(
+    route: string,
+    schema: Schema.Schema<A, I>,
+    credentials: HeadscaleCredentials,
+    urlParams: Record<string, string> = {}
+  ): Effect.Effect<A, HeadscaleError> =>
+    Effect.suspend(() => {
+      let attempts = 0
+      const request = HttpClientRequest.get(`${baseUrl}${route}`, { urlParams, acceptJson: true }).pipe(
+        HttpClientRequest.bearerToken(credentials.apiKey)
+      )
+      const attempt = Effect.suspend(() => {
+        attempts += 1
+        return http.execute(request)
+      }).pipe(
+        Effect.catchAll((error) => transportFailure(route, error)),
+        Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+        Effect.flatMap((response) => interpret(route, schema, response))
+      )
+      return attempt.pipe(
+        Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "HeadscaleUnavailable" }),
+        Effect.timeoutFail({
+          duration: timeoutMs,
+          onTimeout: () =>
+            new HeadscaleTimeout({ message: `Headscale did not answer GET ${route} within ${timeoutMs} ms` })
+        }),
+        Effect.tapBoth({
+          onFailure: (error) =>
+            Effect.zipRight(
+              Effect.annotateCurrentSpan({ "headscale.outcome": error._tag, "headscale.attempts": attempts }),
+              countHeadscaleRequest(route, error._tag)
+            ),
+          onSuccess: () =>
+            Effect.zipRight(
+              Effect.annotateCurrentSpan({ "headscale.outcome": "ok", "headscale.attempts": attempts }),
+              countHeadscaleRequest(route, "ok")
+            )
+        }),
+        (effect) => Effect.annotateCurrentSpan("headscale.route", route).pipe(Effect.zipRight(effect))
+      )
+    })
 
 export class HeadscaleClient extends Effect.Service<HeadscaleClient>()("headtower/HeadscaleClient", {
-  effect: Effect.gen(function*() {
+  effect: Effect.gen(function* () {
     const { method } = yield* spans
     const config = yield* Settings
     const http = yield* HttpClient.HttpClient
 
     const get = getter(http, config.headscale.url.replace(/\/+$/, ""), config.headscale.timeoutMs)
 
-    const listUsers = method("HeadscaleClient.listUsers")(
-      (credentials: HeadscaleCredentials, filter: ListUsersFilter = {}) => {
-        // Only non-empty filters: Headscale treats `?name=` as no filter anyway.
-        const params = Object.fromEntries(
-          Object.entries(filter).filter(([, value]) => value !== undefined && value !== "")
-        )
-        return Effect.map(get("/api/v1/user", ListUsersResponse, credentials, params), ({ users }) => users)
-      }
-    )
+    const listUsers = method("HeadscaleClient.listUsers")((
+      credentials: HeadscaleCredentials,
+      filter: ListUsersFilter = {}
+    ) => {
+      // Only non-empty filters: Headscale treats `?name=` as no filter anyway.
+      const params = Object.fromEntries(
+        Object.entries(filter).filter(([, value]) => value !== undefined && value !== "")
+      )
+      return Effect.map(get("/api/v1/user", ListUsersResponse, credentials, params), ({ users }) => users)
+    })
 
     const listNodes = method("HeadscaleClient.listNodes")((credentials: HeadscaleCredentials) =>
       Effect.map(get("/api/v1/node", ListNodesResponse, credentials), ({ nodes }) => nodes)

@@ -36,7 +36,7 @@ export const resolveConfigPath = (explicitPath: string | undefined): { path: str
  * read with the key file's bound, and the second pass gets their contents.
  */
 const namedFiles = (yaml: string | undefined) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const wanted = new Set<string>()
     parseConfig({
       yaml,
@@ -49,7 +49,7 @@ const namedFiles = (yaml: string | undefined) =>
   })
 
 export const loadConfig = (explicitPath: string | undefined): Effect.Effect<AppConfig, ConfigError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { path, required } = resolveConfigPath(explicitPath)
     const text = yield* readStartupFile(path, MAX_CONFIG_BYTES)
     if (Either.isLeft(text) && (required || !text.left.startsWith("ENOENT"))) {
@@ -61,7 +61,5 @@ export const loadConfig = (explicitPath: string | undefined): Effect.Effect<AppC
     const yaml = Either.getOrUndefined(text)
     const result = parseConfig({ yaml, env: process.env, files: yield* namedFiles(yaml) })
     const source = yaml === undefined ? "environment only" : path
-    return result.config === undefined
-      ? yield* new ConfigError({ source, issues: result.errors })
-      : result.config
+    return result.config === undefined ? yield* new ConfigError({ source, issues: result.errors }) : result.config
   }).pipe(Effect.withSpan("Config.load"))

@@ -57,9 +57,9 @@ export const withTracing = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A
     Effect.map(Settings, ({ telemetry }) =>
       (telemetry.otlpEndpoint === undefined
         ? untraced(layer)
-        : layer.pipe(Layer.provide(Layer.discard(exporter(telemetry, telemetry.otlpEndpoint))))).pipe(
-          Layer.provide(redactHeadersInSpans)
-        ))
+        : layer.pipe(Layer.provide(Layer.discard(exporter(telemetry, telemetry.otlpEndpoint))))
+      ).pipe(Layer.provide(redactHeadersInSpans))
+    )
   )
 
 /**

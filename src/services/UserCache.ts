@@ -93,7 +93,7 @@ const load = (
   profile: Profile,
   context: { readonly clientIp: string }
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const known = yield* users.findByIdentity(profile.identity)
     // A disabled user is refused: nothing about them is written, not even last_seen.
     if (Option.isSome(known) && (known.value.disabled || sameProfile(known.value, profile))) {
@@ -107,7 +107,7 @@ const load = (
   })
 
 export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache", {
-  scoped: Effect.gen(function*() {
+  scoped: Effect.gen(function* () {
     const tracing = yield* spans
     const { annotated, method } = tracing
     const users = yield* UserRepository
@@ -120,9 +120,12 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
     /** A miss: read (and maybe write) the store, and remember what was read unless a change overtook it. */
     const signInFromStore = (profile: Profile, context: { readonly clientIp: string }, now: number) => {
       const startedAt = generation
-      return Effect.tap(load(users, tracing, (id) => seen(id, now), profile, context), (user) => {
-        if (ttlMs > 0 && startedAt === generation) remembered.remember(user, now)
-      })
+      return Effect.tap(
+        load(users, tracing, (id) => seen(id, now), profile, context),
+        (user) => {
+          if (ttlMs > 0 && startedAt === generation) remembered.remember(user, now)
+        }
+      )
     }
 
     /**
@@ -136,17 +139,15 @@ export class UserCache extends Effect.Service<UserCache>()("headtower/UserCache"
     }
 
     /** The user for these headers, creating or refreshing them in the store only when needed. */
-    const signIn = method("UserCache.signIn")((
-      profile: Profile,
-      context: { readonly clientIp: string }
-    ): Effect.Effect<User, UserStoreUnavailable> =>
-      Effect.clockWith((clock) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        const user = recall(profile, now)
-        return user === undefined
-          ? signInFromStore(profile, context, now)
-          : annotated(Effect.succeed(user), () => ({ "user_cache.outcome": "hit" }))
-      })
+    const signIn = method("UserCache.signIn")(
+      (profile: Profile, context: { readonly clientIp: string }): Effect.Effect<User, UserStoreUnavailable> =>
+        Effect.clockWith((clock) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          const user = recall(profile, now)
+          return user === undefined
+            ? signInFromStore(profile, context, now)
+            : annotated(Effect.succeed(user), () => ({ "user_cache.outcome": "hit" }))
+        })
     )
 
     /** Forget a user whose role or disabled flag changed: their next request reads the store. */

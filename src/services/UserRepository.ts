@@ -15,7 +15,7 @@ import { makeProvisioning } from "./users/provisioning.js"
  * row that does not decode is a bug, hence a defect (users/storeErrors.ts).
  */
 export class UserRepository extends Effect.Service<UserRepository>()("headtower/UserRepository", {
-  effect: Effect.gen(function*() {
+  effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const tracing = yield* spans
     return {

@@ -60,7 +60,11 @@ const recorded: Spans = {
   recording: true,
   method: (name) => (body) => Effect.fn(name)(body),
   annotate: (values) => Effect.suspend(() => Effect.annotateCurrentSpan(values())),
-  annotated: (effect, values) => Effect.zipRight(Effect.suspend(() => Effect.annotateCurrentSpan(values())), effect)
+  annotated: (effect, values) =>
+    Effect.zipRight(
+      Effect.suspend(() => Effect.annotateCurrentSpan(values())),
+      effect
+    )
 }
 
 const quiet: Spans = {
@@ -75,7 +79,6 @@ const quiet: Spans = {
  * nothing per call. The server builds its services under `quietTracer` exactly when no
  * exporter is configured (`withTracing`, src/services/Tracing.ts, the one place that decides).
  */
-export const spans: Effect.Effect<Spans> = Effect.map(
-  Effect.tracer,
-  (tracer) => (tracer === quietTracer ? quiet : recorded)
+export const spans: Effect.Effect<Spans> = Effect.map(Effect.tracer, (tracer) =>
+  tracer === quietTracer ? quiet : recorded
 )

@@ -27,10 +27,10 @@ const readRegularFile = async (path: string, limit: number): Promise<Either.Eith
       const kind = st.isFIFO()
         ? "a FIFO"
         : st.isCharacterDevice() || st.isBlockDevice()
-        ? "a device"
-        : st.isDirectory()
-        ? "a directory"
-        : "not a regular file"
+          ? "a device"
+          : st.isDirectory()
+            ? "a directory"
+            : "not a regular file"
       return Either.left(`${kind === "not a regular file" ? kind : `${kind}, not a regular file`}; name a regular file`)
     }
     if (st.size > limit) return Either.left(`${st.size} bytes, more than the ${kib(limit)} such a file may hold`)

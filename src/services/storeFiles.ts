@@ -43,9 +43,9 @@ const checkDirectory = (dir: string): UserStoreRefused | undefined => {
   if (!st.isDirectory()) return refuse(`the data directory ${dir} is not a directory`)
   if ((st.mode & WRITABLE_BY_OTHERS) !== 0) {
     return refuse(
-      `the data directory ${dir} is writable by other users (mode ${
-        octal(st.mode)
-      }): any of them could replace the user store; run \`chmod 700 ${dir}\` or choose another directory in database.url`
+      `the data directory ${dir} is writable by other users (mode ${octal(
+        st.mode
+      )}): any of them could replace the user store; run \`chmod 700 ${dir}\` or choose another directory in database.url`
     )
   }
   if (st.uid !== euid() && st.uid !== 0) {
@@ -66,9 +66,9 @@ const checkFile = (path: string, st: Stats, what: string): UserStoreRefused | un
   }
   if ((st.mode & WRITABLE_BY_OTHERS) !== 0) {
     return refuse(
-      `${what} ${path} is writable by other users (mode ${
-        octal(st.mode)
-      }); check it was not tampered with, then run \`chmod 600 ${path}\``
+      `${what} ${path} is writable by other users (mode ${octal(
+        st.mode
+      )}); check it was not tampered with, then run \`chmod 600 ${path}\``
     )
   }
   // Readable by others (0644, as earlier versions created it): ours, so tightened in place.

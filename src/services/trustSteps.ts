@@ -14,24 +14,23 @@ import type { Spans } from "./spans.js"
 const clientIpAttributes = (decision: Either.Either<ClientIpDecision, ClientIpRejection>) =>
   Either.isLeft(decision)
     ? {
-      "client_ip.outcome": "rejected",
-      "client_ip.reason": decision.left.reason,
-      "client_ip.peer": decision.left.peer?.text ?? "unknown"
-    }
+        "client_ip.outcome": "rejected",
+        "client_ip.reason": decision.left.reason,
+        "client_ip.peer": decision.left.peer?.text ?? "unknown"
+      }
     : {
-      "client_ip.outcome": "resolved",
-      "client_ip.peer": decision.right.peer.text,
-      "client_ip.client": decision.right.clientIp.text,
-      "client_ip.source": decision.right.source,
-      "client_ip.trusted_rule": decision.right.peerTrustedBy?.text ?? "none"
-    }
+        "client_ip.outcome": "resolved",
+        "client_ip.peer": decision.right.peer.text,
+        "client_ip.client": decision.right.clientIp.text,
+        "client_ip.source": decision.right.source,
+        "client_ip.trusted_rule": decision.right.peerTrustedBy?.text ?? "none"
+      }
 
 /** `exportIdentity`: whether spans may name the person (telemetry.export_identity). */
 export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdentity: boolean) => {
   const resolve = method("ClientIpResolver.resolve")((decision: Either.Either<ClientIpDecision, ClientIpRejection>) =>
-    annotated(
-      Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void,
-      () => clientIpAttributes(decision)
+    annotated(Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void, () =>
+      clientIpAttributes(decision)
     )
   )
 

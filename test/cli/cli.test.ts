@@ -67,7 +67,7 @@ describe("headtower check-config", SLOW, () => {
       )
     ])
     expect(r.code).not.toBe(0)
-    expect(r.stderr).toContain("server.proxy_auth.allowed_cidr: unknown key; did you mean \"allowed_cidrs\"?")
+    expect(r.stderr).toContain('server.proxy_auth.allowed_cidr: unknown key; did you mean "allowed_cidrs"?')
     expect(r.stderr).toContain("server.proxy_auth.user_header")
     expect(r.stderr).toContain("headscale.api_key")
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/)
@@ -107,7 +107,7 @@ database: { url: "postgres://headtower:pg@sec ret@db.example.com:port/headtower"
     ])
     expect(refused.code).not.toBe(0)
     expect(refused.stderr).toContain(
-      "database.url: must be \"sqlite:<path>\" or \"postgres://user@host/db\", got \"postgres://***@db.example.com:port/headtower\""
+      'database.url: must be "sqlite:<path>" or "postgres://user@host/db", got "postgres://***@db.example.com:port/headtower"'
     )
     expect(refused.stderr).toContain("headscale.url")
     expect(refused.stderr).toContain("telemetry.otlp_endpoint")
@@ -233,10 +233,9 @@ describe("what reaches the operator's terminal", SLOW, () => {
   })
 
   it("check-config: a YAML key name and a HEADTOWER_ variable name with escape sequences are printed as escapes", async () => {
-    const r = await headtower(
-      ["check-config", "--config", file("esc-key.yaml", `server: { "\\e]0;pwned\\a": 1 }`)],
-      { [`HEADTOWER_X${HOSTILE}`]: "1" }
-    )
+    const r = await headtower(["check-config", "--config", file("esc-key.yaml", `server: { "\\e]0;pwned\\a": 1 }`)], {
+      [`HEADTOWER_X${HOSTILE}`]: "1"
+    })
     expect(r.code).not.toBe(0)
     expect(r.stdout + r.stderr).not.toMatch(RAW)
     expect(r.stderr).toContain("server.\\x1b]0;pwned\\x07: unknown key")
@@ -275,7 +274,7 @@ describe("headtower explain", SLOW, () => {
     ])
     expect(r.code).toBe(0)
     expect(r.stdout).toContain("peer is a trusted proxy (matches 127.0.0.1/32)")
-    expect(r.stdout).toContain("client IP: 10.1.2.3, from the entry \"10.1.2.3\"")
+    expect(r.stdout).toContain('client IP: 10.1.2.3, from the entry "10.1.2.3"')
     expect(r.stdout).toContain("allowed_cidrs: 10.1.2.3 is allowed by 10.0.0.0/8")
     expect(r.stdout).toContain("identity: proxy:alice")
     expect(r.stdout).toContain("would be created as OWNER")
@@ -337,7 +336,10 @@ describe("headtower serve", SLOW, () => {
     try {
       let healthy = false
       for (let i = 0; i < 300 && !healthy; i++) {
-        healthy = await rawRequest({ port, path: "/healthz" }).then((r) => r.status === 200, () => false)
+        healthy = await rawRequest({ port, path: "/healthz" }).then(
+          (r) => r.status === 200,
+          () => false
+        )
         if (!healthy) await new Promise((r) => setTimeout(r, 100))
       }
       expect(healthy).toBe(true)

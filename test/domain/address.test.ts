@@ -19,18 +19,16 @@ const ip = (text: string): IpAddress => {
 const cidrText = (text: string) => Either.getOrThrow(parseCidr(text)).cidr.text
 
 describe("parseIp", () => {
-  it.each(
-    [
-      ["127.0.0.1", 4, "127.0.0.1"],
-      ["::1", 6, "::1"],
-      ["2001:DB8:0:0:0:0:0:1", 6, "2001:db8::1"],
-      ["::ffff:127.0.0.1", 4, "127.0.0.1"],
-      ["::FFFF:7f00:1", 4, "127.0.0.1"],
-      ["0:0:0:0:0:ffff:10.1.2.3", 4, "10.1.2.3"],
-      ["fe80::1%eth0", 6, "fe80::1"],
-      ["fe80::1%25", 6, "fe80::1"]
-    ] as const
-  )("%s is the %s-family address %s", (text, family, canonical) => {
+  it.each([
+    ["127.0.0.1", 4, "127.0.0.1"],
+    ["::1", 6, "::1"],
+    ["2001:DB8:0:0:0:0:0:1", 6, "2001:db8::1"],
+    ["::ffff:127.0.0.1", 4, "127.0.0.1"],
+    ["::FFFF:7f00:1", 4, "127.0.0.1"],
+    ["0:0:0:0:0:ffff:10.1.2.3", 4, "10.1.2.3"],
+    ["fe80::1%eth0", 6, "fe80::1"],
+    ["fe80::1%25", 6, "fe80::1"]
+  ] as const)("%s is the %s-family address %s", (text, family, canonical) => {
     expect(parseIp(text)).toMatchObject({ family, text: canonical })
   })
 
@@ -93,12 +91,9 @@ describe("parseCidr", () => {
     "10.0.0.0/-1",
     "10.0.0.0/8/8",
     "x/8"
-  ])(
-    "rejects %j",
-    (text) => {
-      expect(Either.isLeft(parseCidr(text))).toBe(true)
-    }
-  )
+  ])("rejects %j", (text) => {
+    expect(Either.isLeft(parseCidr(text))).toBe(true)
+  })
 })
 
 describe("CidrList", () => {
@@ -165,9 +160,14 @@ const blockListMatches = (cidrs: ReadonlyArray<string>, address: string): boolea
 }
 
 describe("CIDR matching, differential against node's net.BlockList", () => {
-  it.prop("a single rule matches exactly when BlockList says so", [cidrArb, addressText], ([cidr, address]) => {
-    expect(cidrListUnsafe([cidr]).match(ip(address)) !== undefined).toBe(blockListMatches([cidr], address))
-  }, { fastCheck: { numRuns: 2000 } })
+  it.prop(
+    "a single rule matches exactly when BlockList says so",
+    [cidrArb, addressText],
+    ([cidr, address]) => {
+      expect(cidrListUnsafe([cidr]).match(ip(address)) !== undefined).toBe(blockListMatches([cidr], address))
+    },
+    { fastCheck: { numRuns: 2000 } }
+  )
 
   it.prop(
     "an address inside a rule (by construction) matches in both forms, with and without ::ffff:",
@@ -188,22 +188,34 @@ describe("CIDR matching, differential against node's net.BlockList", () => {
     { fastCheck: { numRuns: 500 } }
   )
 
-  it.prop("a list matches when any of its rules matches, as BlockList", [
-    fc.array(cidrArb, { maxLength: 5 }),
-    addressText
-  ], ([cidrs, address]) => {
-    expect(cidrListUnsafe(cidrs).match(ip(address)) !== undefined).toBe(blockListMatches(cidrs, address))
-  }, { fastCheck: { numRuns: 1000 } })
+  it.prop(
+    "a list matches when any of its rules matches, as BlockList",
+    [fc.array(cidrArb, { maxLength: 5 }), addressText],
+    ([cidrs, address]) => {
+      expect(cidrListUnsafe(cidrs).match(ip(address)) !== undefined).toBe(blockListMatches(cidrs, address))
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
 })
 
 describe("parseIp, properties", () => {
-  it.prop("agrees with net.isIP on what is an address (no zone)", [fc.oneof(addressText, fc.string())], ([text]) => {
-    const family = parseIp(text) === undefined ? 0 : 1
-    expect(family).toBe(isIpFamily(text) === 0 ? 0 : 1)
-  }, { fastCheck: { numRuns: 1000 } })
+  it.prop(
+    "agrees with net.isIP on what is an address (no zone)",
+    [fc.oneof(addressText, fc.string())],
+    ([text]) => {
+      const family = parseIp(text) === undefined ? 0 : 1
+      expect(family).toBe(isIpFamily(text) === 0 ? 0 : 1)
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
 
-  it.prop("canonical text re-parses to itself", [addressText], ([text]) => {
-    const canonical = ip(text).text
-    expect(ip(canonical).text).toBe(canonical)
-  }, { fastCheck: { numRuns: 1000 } })
+  it.prop(
+    "canonical text re-parses to itself",
+    [addressText],
+    ([text]) => {
+      const canonical = ip(text).text
+      expect(ip(canonical).text).toBe(canonical)
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
 })

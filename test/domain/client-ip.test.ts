@@ -151,7 +151,7 @@ describe("ip_header set, peer trusted", () => {
   )
 
   it("a malformed Forwarded header from a trusted peer is rejected", () => {
-    expect(rejected(decide({ ipHeader: "Forwarded" }, "127.0.0.1", { forwarded: "for=\"1.2.3.4" })).reason).toBe(
+    expect(rejected(decide({ ipHeader: "Forwarded" }, "127.0.0.1", { forwarded: 'for="1.2.3.4' })).reason).toBe(
       "header_malformed"
     )
   })
@@ -211,18 +211,17 @@ describe("mode first (default): the first entry is the client", () => {
   it("Forwarded: the first element's for= is the client; ports and brackets are not part of it", () => {
     const decision = accepted(
       decide({ ipHeader: "Forwarded" }, "127.0.0.1", {
-        forwarded: "for=\"[2001:db8::7]:4711\";proto=https, for=127.0.0.1"
+        forwarded: 'for="[2001:db8::7]:4711";proto=https, for=127.0.0.1'
       })
     )
     expect(decision.clientIp.text).toBe("2001:db8::7")
-    expect(decision.headerEntry).toBe("for=\"[2001:db8::7]:4711\";proto=https")
+    expect(decision.headerEntry).toBe('for="[2001:db8::7]:4711";proto=https')
   })
 
   it("Forwarded: a first element for=unknown is rejected", () => {
-    expect(rejected(decide({ ipHeader: "Forwarded" }, "127.0.0.1", { forwarded: "for=unknown, for=10.1.2.3" })).error)
-      .toBe(
-        "InvalidForwardedAddress"
-      )
+    expect(
+      rejected(decide({ ipHeader: "Forwarded" }, "127.0.0.1", { forwarded: "for=unknown, for=10.1.2.3" })).error
+    ).toBe("InvalidForwardedAddress")
   })
 
   it("X-Real-IP: one address; a comma list is rejected", () => {
@@ -268,15 +267,12 @@ describe("mode rightmost_untrusted (opt-in): walk right to left past trusted pro
     "198.51.100.4, _hidden, 10.0.0.2",
     "198.51.100.4, junk",
     "198.51.100.4, "
-  ])(
-    "the first untrusted entry from the right not being an address is rejected, never skipped: %j",
-    (value) => {
-      expect(rejected(walk(proxies, value))).toMatchObject({
-        reason: "entry_not_an_address",
-        error: "InvalidForwardedAddress"
-      })
-    }
-  )
+  ])("the first untrusted entry from the right not being an address is rejected, never skipped: %j", (value) => {
+    expect(rejected(walk(proxies, value))).toMatchObject({
+      reason: "entry_not_an_address",
+      error: "InvalidForwardedAddress"
+    })
+  })
 
   it("every entry trusted: the leftmost is the client (nginx real_ip_recursive)", () => {
     const decision = accepted(walk(proxies, "10.1.1.1, 10.2.2.2, 10.3.3.3"))
@@ -293,10 +289,9 @@ describe("mode rightmost_untrusted (opt-in): walk right to left past trusted pro
   })
 
   it("Forwarded: walks elements right to left; unknown as the first untrusted element is rejected", () => {
-    expect(accepted(walk(proxies, "for=127.0.0.1, for=\"[2001:db8::9]:1\", for=10.0.0.2", "forwarded")).clientIp.text)
-      .toBe(
-        "2001:db8::9"
-      )
+    expect(
+      accepted(walk(proxies, 'for=127.0.0.1, for="[2001:db8::9]:1", for=10.0.0.2', "forwarded")).clientIp.text
+    ).toBe("2001:db8::9")
     expect(rejected(walk(proxies, "for=198.51.100.4, for=unknown, for=10.0.0.2", "forwarded")).error).toBe(
       "InvalidForwardedAddress"
     )
@@ -318,13 +313,15 @@ describe("mode rightmost_untrusted (opt-in): walk right to left past trusted pro
 
   it.prop(
     "the client is never a trusted address unless every entry is trusted, and never the peer by default",
-    [fc.array(
-      fc.oneof(
-        fc.constantFrom("10.0.0.2", "10.200.1.1", "unknown", "junk"),
-        fc.tuple(fc.nat(255), fc.nat(255)).map(([a, b]) => `198.51.${a}.${b}`)
-      ),
-      { minLength: 1, maxLength: 20 }
-    )],
+    [
+      fc.array(
+        fc.oneof(
+          fc.constantFrom("10.0.0.2", "10.200.1.1", "unknown", "junk"),
+          fc.tuple(fc.nat(255), fc.nat(255)).map(([a, b]) => `198.51.${a}.${b}`)
+        ),
+        { minLength: 1, maxLength: 20 }
+      )
+    ],
     ([entries]) => {
       const result = walk(proxies, entries.join(", "))
       const firstUntrusted = [...entries].reverse().find((e) => !e.startsWith("10."))

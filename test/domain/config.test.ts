@@ -24,16 +24,14 @@ const errorPaths = (r: ReturnType<typeof parse>) => r.errors.map((e) => e.path)
 
 describe("Config parsing", () => {
   it("keys are matched against the known set only: inherited names such as constructor, __proto__, toString are unknown keys", () => {
-    for (
-      const [yaml, path] of [
-        ["constructor: {}", "constructor"],
-        ["__proto__: {}", "__proto__"],
-        ["toString: {}", "toString"],
-        ["server: { toString: {} }", "server.toString"],
-        ["headscale: { hasOwnProperty: {} }", "headscale.hasOwnProperty"],
-        ["server: { proxy_auth: { __proto__: { enabled: true } } }", "server.proxy_auth.__proto__"]
-      ] as const
-    ) {
+    for (const [yaml, path] of [
+      ["constructor: {}", "constructor"],
+      ["__proto__: {}", "__proto__"],
+      ["toString: {}", "toString"],
+      ["server: { toString: {} }", "server.toString"],
+      ["headscale: { hasOwnProperty: {} }", "headscale.hasOwnProperty"],
+      ["server: { proxy_auth: { __proto__: { enabled: true } } }", "server.proxy_auth.__proto__"]
+    ] as const) {
       expect(parse(yaml).errors, yaml).toContainEqual({ path, message: expect.stringMatching(/^unknown key/) })
     }
   })
@@ -99,7 +97,7 @@ describe("Config parsing", () => {
   it("an unknown key is an error with a did-you-mean for typos such as allowed_cidr", () => {
     const r = parse(`server:\n  proxy_auth:\n    allowed_cidr: ["10.0.0.0/8"]`)
     expect(r.errors).toEqual([
-      { path: "server.proxy_auth.allowed_cidr", message: "unknown key; did you mean \"allowed_cidrs\"?" }
+      { path: "server.proxy_auth.allowed_cidr", message: 'unknown key; did you mean "allowed_cidrs"?' }
     ])
   })
 
@@ -174,10 +172,9 @@ describe("Config parsing", () => {
       expect(warned(`server: { proxy_auth: { ip_header: X-Forwarded-For } }`)).toEqual([
         "server.proxy_auth.ip_header_mode"
       ])
-      expect(warned(`server: { proxy_auth: { ip_header: X-Forwarded-For, ip_header_mode: rightmost_untrusted } }`))
-        .toEqual(
-          []
-        )
+      expect(
+        warned(`server: { proxy_auth: { ip_header: X-Forwarded-For, ip_header_mode: rightmost_untrusted } }`)
+      ).toEqual([])
     })
   })
 
@@ -211,16 +208,13 @@ describe("Config parsing", () => {
       "Upgrade",
       "Proxy-Authorization",
       "User-Agent"
-    ])(
-      "%s is refused as user_header, email_header, name_header, picture_header and ip_header",
-      (name) => {
-        for (const key of ["user_header", "email_header", "name_header", "picture_header", "ip_header"]) {
-          const r = parse(`server: { proxy_auth: { ${key}: "${name}" } }`)
-          expect(errorPaths(r)).toEqual([`server.proxy_auth.${key}`])
-          expect(r.errors[0]!.message).toContain("the client would choose its value")
-        }
+    ])("%s is refused as user_header, email_header, name_header, picture_header and ip_header", (name) => {
+      for (const key of ["user_header", "email_header", "name_header", "picture_header", "ip_header"]) {
+        const r = parse(`server: { proxy_auth: { ${key}: "${name}" } }`)
+        expect(errorPaths(r)).toEqual([`server.proxy_auth.${key}`])
+        expect(r.errors[0]!.message).toContain("the client would choose its value")
       }
-    )
+    })
     it("headers only a proxy sets stay accepted", () => {
       for (const name of ["Remote-User", "X-Forwarded-User", "X-Auth-Request-Email", "Forwarded", "X-Real-IP"]) {
         expect(errorPaths(parse(`server: { proxy_auth: { user_header: "${name}" } }`))).toEqual([])
@@ -256,10 +250,12 @@ describe("Config parsing", () => {
         HEADTOWER_headscale__url: "http://a.example",
         HEADTOWER_HEADSCALE__URL: "http://b.example"
       })
-      expect(r.errors).toEqual([{
-        path: "HEADTOWER_headscale__url",
-        message: "unknown variable; did you mean HEADTOWER_HEADSCALE__URL?"
-      }])
+      expect(r.errors).toEqual([
+        {
+          path: "HEADTOWER_headscale__url",
+          message: "unknown variable; did you mean HEADTOWER_HEADSCALE__URL?"
+        }
+      ])
       expect(parse(undefined, { HEADTOWER_Headscale__Url: "http://a.example" }).errors.map((e) => e.path)).toEqual([
         "HEADTOWER_Headscale__Url"
       ])
@@ -273,10 +269,9 @@ describe("Config parsing", () => {
       expect(parse(undefined, { HEADTOWER_SERVER__PROXY_AUTH__ENABLED: "maybe" }).errors.length).toBe(1)
     })
     it("OTEL_EXPORTER_OTLP_ENDPOINT feeds telemetry", () => {
-      expect(parse(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" }).config!.telemetry.otlpEndpoint)
-        .toBe(
-          "http://127.0.0.1:4318"
-        )
+      expect(
+        parse(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" }).config!.telemetry.otlpEndpoint
+      ).toBe("http://127.0.0.1:4318")
     })
   })
 

@@ -14,7 +14,7 @@ describe("printable: what an operator's terminal or log may show", () => {
 
   it("cuts a long value with a marker giving its length", () => {
     expect(printable("x".repeat(250))).toBe(`${"x".repeat(200)}…[250 characters]`)
-    expect(quoted("y".repeat(10), 4)).toBe("\"yyyy…[10 characters]\"")
+    expect(quoted("y".repeat(10), 4)).toBe('"yyyy…[10 characters]"')
   })
 
   it("is idempotent, and keeps the lines of multi-line text", () => {

@@ -33,7 +33,7 @@ describe("X-Forwarded-For: a comma list of addresses", () => {
     ["[1.2.3.4]", "!"],
     ["[::1", "!"],
     ["[::1]x", "!"],
-    ["\"1.2.3.4\"", "!"],
+    ['"1.2.3.4"', "!"],
     ["1.2.3.4 5.6.7.8", "!"],
     ["1.2.3.4,,5.6.7.8", "1.2.3.4 | ! | 5.6.7.8"],
     ["1.2.3.4,", "1.2.3.4 | !"],
@@ -76,26 +76,26 @@ describe("Forwarded: RFC 7239", () => {
     ["for=192.0.2.60", "192.0.2.60"],
     ["For=192.0.2.60;proto=http;by=203.0.113.43", "192.0.2.60"],
     ["for=192.0.2.43, for=198.51.100.17", "192.0.2.43 | 198.51.100.17"],
-    ["for=\"192.0.2.43:47011\"", "192.0.2.43"],
-    ["for=\"[2001:db8:cafe::17]\"", "2001:db8:cafe::17"],
-    ["for=\"[2001:db8:cafe::17]:4711\"", "2001:db8:cafe::17"],
-    ["for=\"[2001:db8:cafe::17]:_port\"", "2001:db8:cafe::17"],
-    ["proto=https; for=\"192.0.2.1\" ;by=_proxy", "192.0.2.1"],
-    ["for=\"\\1\\92.0.2.1\"", "192.0.2.1"], // quoted-pair escapes are unescaped
+    ['for="192.0.2.43:47011"', "192.0.2.43"],
+    ['for="[2001:db8:cafe::17]"', "2001:db8:cafe::17"],
+    ['for="[2001:db8:cafe::17]:4711"', "2001:db8:cafe::17"],
+    ['for="[2001:db8:cafe::17]:_port"', "2001:db8:cafe::17"],
+    ['proto=https; for="192.0.2.1" ;by=_proxy', "192.0.2.1"],
+    ['for="\\1\\92.0.2.1"', "192.0.2.1"], // quoted-pair escapes are unescaped
     ["for=unknown", "!"],
     ["for=UNKNOWN, for=10.0.0.1", "! | 10.0.0.1"],
-    ["for=\"unknown:80\"", "!"],
+    ['for="unknown:80"', "!"],
     ["for=_hidden, for=10.0.0.1", "! | 10.0.0.1"],
     ["for=_SEVKISEK", "!"],
-    ["for=\"_gazonk\"", "!"],
+    ['for="_gazonk"', "!"],
     ["by=10.0.0.1;proto=https", "!"], // no for=: the element names no client
     ["for=10.0.0.1;for=10.0.0.2", "!"], // a parameter twice in one element
-    ["for=\"2001:db8::1\"", "!"], // IPv6 must be bracketed
-    ["for=\"[1.2.3.4]\"", "!"],
-    ["for=\"[::1]:http\"", "!"],
-    ["for=\"1.2.3.4:99999999\"", "!"],
+    ['for="2001:db8::1"', "!"], // IPv6 must be bracketed
+    ['for="[1.2.3.4]"', "!"],
+    ['for="[::1]:http"', "!"],
+    ['for="1.2.3.4:99999999"', "!"],
     ["for=127.1", "!"],
-    ["for=\"\"", "!"],
+    ['for=""', "!"],
     ["for=1.2.3.4,", "1.2.3.4 | !"]
   ])("%j → %s", (value, expected) => {
     expect(summary("Forwarded", [value])).toBe(expected)
@@ -104,27 +104,25 @@ describe("Forwarded: RFC 7239", () => {
   it.each([
     "for=1.2.3.4:80", // a colon is not a token character: the value must be quoted
     "for=[::1]",
-    "for=\"1.2.3.4",
+    'for="1.2.3.4',
     "for = 1.2.3.4",
     "for=",
     "for",
     "1.2.3.4",
     "for=1.2.3.4 5.6.7.8",
-    "for=\"1.2.3.4\"x"
+    'for="1.2.3.4"x'
   ])("%j is malformed: the whole header is unusable", (value) => {
     expect(summary("Forwarded", [value])).toBe("error:malformed")
   })
 
   it("the raw entry is the element as written", () => {
-    const entries = Either.getOrThrow(
-      parseForwardedHeader("forwarded", ["for=\"[::1]:80\";proto=https , for=10.0.0.1"])
-    )
-    expect(entries.map((e) => e.raw)).toEqual(["for=\"[::1]:80\";proto=https", "for=10.0.0.1"])
+    const entries = Either.getOrThrow(parseForwardedHeader("forwarded", ['for="[::1]:80";proto=https , for=10.0.0.1']))
+    expect(entries.map((e) => e.raw)).toEqual(['for="[::1]:80";proto=https', "for=10.0.0.1"])
   })
 
   it("several lines are one list; a quoted string cannot run from one line into the next", () => {
     expect(summary("Forwarded", ["for=1.1.1.1", "for=2.2.2.2, for=3.3.3.3"])).toBe("1.1.1.1 | 2.2.2.2 | 3.3.3.3")
-    expect(summary("Forwarded", ["for=\"1.1.1.1", "for=2.2.2.2\""])).toBe("error:malformed")
+    expect(summary("Forwarded", ['for="1.1.1.1', 'for=2.2.2.2"'])).toBe("error:malformed")
   })
 
   it(`more than ${MAX_FORWARDED_ENTRIES} elements is invalid`, () => {
@@ -174,7 +172,10 @@ describe("missing and empty headers", () => {
 
   it("messages never echo the header's content", () => {
     const secret = "10.99.99.99"
-    for (const [name, value] of [["X-Real-IP", `${secret}, ${secret}`], ["Forwarded", `for="${secret}`]] as const) {
+    for (const [name, value] of [
+      ["X-Real-IP", `${secret}, ${secret}`],
+      ["Forwarded", `for="${secret}`]
+    ] as const) {
       const result = parseForwardedHeader(name, [value])
       expect(Either.isLeft(result) && result.left.message.includes(secret)).toBe(false)
       expect(Either.isLeft(result)).toBe(true)
@@ -186,39 +187,50 @@ describe("properties", () => {
   const headerName = fc.constantFrom("X-Forwarded-For", "Forwarded", "X-Real-IP")
   const chunk = fc.oneof(
     fc.string(),
-    fc.constantFrom(",", ";", "=", "\"", "\\", "[", "]", ":", " ", "for=", "unknown", "_x", "%eth0", "::ffff:"),
+    fc.constantFrom(",", ";", "=", '"', "\\", "[", "]", ":", " ", "for=", "unknown", "_x", "%eth0", "::ffff:"),
     fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join("."))
   )
   const headerValue = fc.array(chunk, { maxLength: 12 }).map((parts) => parts.join(""))
 
-  it.prop("never throws, on arbitrary strings and header-like fragments", [
-    headerName,
-    fc.array(headerValue, { maxLength: 3 })
-  ], ([name, lines]) => {
-    const result = parseForwardedHeader(name, lines)
-    expect(Either.isLeft(result) || Either.isRight(result)).toBe(true)
-  }, { fastCheck: { numRuns: 3000 } })
+  it.prop(
+    "never throws, on arbitrary strings and header-like fragments",
+    [headerName, fc.array(headerValue, { maxLength: 3 })],
+    ([name, lines]) => {
+      const result = parseForwardedHeader(name, lines)
+      expect(Either.isLeft(result) || Either.isRight(result)).toBe(true)
+    },
+    { fastCheck: { numRuns: 3000 } }
+  )
 
-  it.prop("every address it returns re-parses strictly to itself", [
-    headerName,
-    fc.array(headerValue, { maxLength: 3 })
-  ], ([name, lines]) => {
-    const result = parseForwardedHeader(name, lines)
-    if (Either.isLeft(result)) return
-    expect(result.right.length).toBeGreaterThan(0)
-    expect(result.right.length).toBeLessThanOrEqual(MAX_FORWARDED_ENTRIES)
-    for (const entry of result.right) {
-      if (entry._tag === "Address") expect(parseIp(entry.ip.text)?.text).toBe(entry.ip.text)
+  it.prop(
+    "every address it returns re-parses strictly to itself",
+    [headerName, fc.array(headerValue, { maxLength: 3 })],
+    ([name, lines]) => {
+      const result = parseForwardedHeader(name, lines)
+      if (Either.isLeft(result)) return
+      expect(result.right.length).toBeGreaterThan(0)
+      expect(result.right.length).toBeLessThanOrEqual(MAX_FORWARDED_ENTRIES)
+      for (const entry of result.right) {
+        if (entry._tag === "Address") expect(parseIp(entry.ip.text)?.text).toBe(entry.ip.text)
+      }
+    },
+    { fastCheck: { numRuns: 3000 } }
+  )
+
+  it.prop(
+    "X-Forwarded-For: a list of written addresses comes back in order",
+    [
+      fc.array(
+        fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join(".")),
+        {
+          minLength: 1,
+          maxLength: MAX_FORWARDED_ENTRIES
+        }
+      ),
+      fc.constantFrom(",", ", ", " ,\t")
+    ],
+    ([addresses, separator]) => {
+      expect(summary("X-Forwarded-For", [addresses.join(separator)])).toBe(addresses.join(" | "))
     }
-  }, { fastCheck: { numRuns: 3000 } })
-
-  it.prop("X-Forwarded-For: a list of written addresses comes back in order", [
-    fc.array(fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join(".")), {
-      minLength: 1,
-      maxLength: MAX_FORWARDED_ENTRIES
-    }),
-    fc.constantFrom(",", ", ", " ,\t")
-  ], ([addresses, separator]) => {
-    expect(summary("X-Forwarded-For", [addresses.join(separator)])).toBe(addresses.join(" | "))
-  })
+  )
 })

@@ -45,15 +45,28 @@ describe("identity headers", () => {
 
   it("Decision 4: the identity header sent twice is rejected, same or different values", () => {
     expect(rejectionOf([["Remote-User", ["alice", "alice"]]])._tag).toBe("Ambiguous")
-    expect(rejectionOf([["Remote-User", "alice"], ["remote-user", "bob"]])._tag).toBe("Ambiguous")
+    expect(
+      rejectionOf([
+        ["Remote-User", "alice"],
+        ["remote-user", "bob"]
+      ])._tag
+    ).toBe("Ambiguous")
   })
 
   it("Decision 4: a profile header sent twice rejects the request too", () => {
-    expect(rejectionOf([["Remote-User", "alice"], ["Remote-Email", ["a@x.io", "b@x.io"]]])._tag).toBe("Ambiguous")
+    expect(
+      rejectionOf([
+        ["Remote-User", "alice"],
+        ["Remote-Email", ["a@x.io", "b@x.io"]]
+      ])._tag
+    ).toBe("Ambiguous")
   })
 
   it("UTF-8 values that Node hands over as Latin-1 arrive intact", () => {
-    const p = profileOf([["Remote-User", wire("André")], ["Remote-Name", wire("André Ünïcødé 日本")]])
+    const p = profileOf([
+      ["Remote-User", wire("André")],
+      ["Remote-Name", wire("André Ünïcødé 日本")]
+    ])
     expect(p.identity).toBe("proxy:André")
     expect(p.name).toBe("André Ünïcødé 日本")
   })
@@ -63,9 +76,14 @@ describe("identity headers", () => {
   })
 
   it("control characters, tab included, and bidi overrides are rejected", () => {
-    for (
-      const bad of ["al\tice", "al\u0001ice", "al\u007fice", wire("al\u0085ice"), wire("al\u202eice"), wire("a\u2028b")]
-    ) {
+    for (const bad of [
+      "al\tice",
+      "al\u0001ice",
+      "al\u007fice",
+      wire("al\u0085ice"),
+      wire("al\u202eice"),
+      wire("a\u2028b")
+    ]) {
       expect(rejectionOf([["Remote-User", bad]])._tag).toBe("Invalid")
     }
   })
@@ -105,30 +123,48 @@ describe("identity headers", () => {
     })
 
     it("an invalid email is dropped with a reason and does not block login", () => {
-      const p = profileOf([["Remote-User", "alice"], ["Remote-Email", "not-an-email"]])
+      const p = profileOf([
+        ["Remote-User", "alice"],
+        ["Remote-Email", "not-an-email"]
+      ])
       expect(p.email).toBeNull()
       expect(p.dropped).toEqual([{ header: "Remote-Email", reason: "Remote-Email is not an email address" }])
     })
 
     it("javascript:, data: and credential-carrying picture URLs are dropped", () => {
-      for (
-        const url of ["javascript:alert(1)", "data:image/png;base64,AAAA", "https://u:p@x.io/a.png", "/relative.png"]
-      ) {
-        const p = profileOf([["Remote-User", "alice"], ["Remote-Picture", url]])
+      for (const url of [
+        "javascript:alert(1)",
+        "data:image/png;base64,AAAA",
+        "https://u:p@x.io/a.png",
+        "/relative.png"
+      ]) {
+        const p = profileOf([
+          ["Remote-User", "alice"],
+          ["Remote-Picture", url]
+        ])
         expect(p.picture).toBeNull()
         expect(p.dropped.length).toBe(1)
       }
     })
 
     it("a control character in metadata drops that field only", () => {
-      const p = profileOf([["Remote-User", "alice"], ["Remote-Name", "Al\tice"]])
+      const p = profileOf([
+        ["Remote-User", "alice"],
+        ["Remote-Name", "Al\tice"]
+      ])
       expect(p.name).toBeNull()
       expect(p.identity).toBe("proxy:alice")
     })
 
     it("headers not configured are ignored", () => {
       const cfg = testConfig({ emailHeader: undefined }).server.proxyAuth
-      const r = extractProfile(cfg, requestFacts("127.0.0.1", [["Remote-User", "a"], ["Remote-Email", "a@x.io"]]))
+      const r = extractProfile(
+        cfg,
+        requestFacts("127.0.0.1", [
+          ["Remote-User", "a"],
+          ["Remote-Email", "a@x.io"]
+        ])
+      )
       expect(r._tag === "Ok" && r.profile.email).toBeNull()
     })
   })
@@ -137,8 +173,12 @@ describe("identity headers", () => {
     const printable = fc
       .string({ unit: "grapheme", minLength: 1, maxLength: 40 })
       .map((s) => s.trim())
-      .filter((s) =>
-        s !== "" && !/[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069\ufeff]/u.test(s) && s.trim() === s && /\S/u.test(s)
+      .filter(
+        (s) =>
+          s !== "" &&
+          !/[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069\ufeff]/u.test(s) &&
+          s.trim() === s &&
+          /\S/u.test(s)
       )
       .filter((s) => Buffer.byteLength(s) <= LIMITS.identityBytes)
     fc.assert(

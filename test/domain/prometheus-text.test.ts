@@ -17,7 +17,7 @@ describe("renderPrometheus", () => {
     const text = render(
       "t1_",
       Effect.all([
-        Metric.increment(Metric.tagged(Metric.tagged(counter, "z", "last"), "a", "say \"hi\"\\")),
+        Metric.increment(Metric.tagged(Metric.tagged(counter, "z", "last"), "a", 'say "hi"\\')),
         Metric.incrementBy(Metric.tagged(counter, "a", "plain"), 2)
       ])
     )
@@ -25,8 +25,8 @@ describe("renderPrometheus", () => {
       [
         "# HELP t1_requests_total Requests\\nserved",
         "# TYPE t1_requests_total counter",
-        "t1_requests_total{a=\"plain\"} 2",
-        "t1_requests_total{a=\"say \\\"hi\\\"\\\\\",z=\"last\"} 1",
+        't1_requests_total{a="plain"} 2',
+        't1_requests_total{a="say \\"hi\\"\\\\",z="last"} 1',
         ""
       ].join("\n")
     )
@@ -34,13 +34,16 @@ describe("renderPrometheus", () => {
 
   it("writes a histogram as cumulative buckets ending in +Inf, with sum and count", () => {
     const histogram = Metric.histogram("t2_seconds", MetricBoundaries.fromIterable([0.1, 1]))
-    const text = render("t2_", Effect.forEach([0.05, 0.5, 0.7, 5], (v) => Metric.update(histogram, v)))
+    const text = render(
+      "t2_",
+      Effect.forEach([0.05, 0.5, 0.7, 5], (v) => Metric.update(histogram, v))
+    )
     expect(text).toBe(
       [
         "# TYPE t2_seconds histogram",
-        "t2_seconds_bucket{le=\"0.1\"} 1",
-        "t2_seconds_bucket{le=\"1\"} 3",
-        "t2_seconds_bucket{le=\"+Inf\"} 4",
+        't2_seconds_bucket{le="0.1"} 1',
+        't2_seconds_bucket{le="1"} 3',
+        't2_seconds_bucket{le="+Inf"} 4',
         "t2_seconds_sum 6.25",
         "t2_seconds_count 4",
         ""

@@ -20,11 +20,11 @@ const stops: Array<() => Promise<unknown>> = []
 let headtower: Headtower
 
 beforeAll(async () => {
-  await promisify(execFile)(process.execPath, [
-    join(ROOT, "node_modules", "typescript", "bin", "tsc"),
-    "-b",
-    "tsconfig.build.json"
-  ], { cwd: ROOT })
+  await promisify(execFile)(
+    process.execPath,
+    [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-b", "tsconfig.build.json"],
+    { cwd: ROOT }
+  )
   const headscale = await startFakeHeadscale({ apiKey: E2E_API_KEY, users: sampleUsers, nodes: sampleNodes, port: 0 })
   stops.push(() => headscale.close())
   headtower = await startHeadtower({ workDir: work.dir, headscaleUrl: headscale.url, compiled: true })

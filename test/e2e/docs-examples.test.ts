@@ -35,10 +35,11 @@ const flow = (name: string, setup: () => Promise<{ port: number; headtower: Head
         port,
         path: "/api/me",
         basicAuth: "alice:alice-password",
-        headers: [["Remote-User", "root"], ["Remote-Email", "evil@example.com"], [
-          "Remote-Picture",
-          "https://evil.example/x.png"
-        ]]
+        headers: [
+          ["Remote-User", "root"],
+          ["Remote-Email", "evil@example.com"],
+          ["Remote-Picture", "https://evil.example/x.png"]
+        ]
       })
       expect(me.json).toMatchObject({ identity: "proxy:alice", email: null, picture: null })
     })

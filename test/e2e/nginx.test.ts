@@ -119,7 +119,10 @@ describe("Headtower behind nginx basic auth (allowed_cidrs = nginx's bind addres
         port: direct.port,
         path: "/api/me",
         localAddress,
-        headers: [["Remote-User", "mallory"], ["Remote-Email", "mallory@example.com"]]
+        headers: [
+          ["Remote-User", "mallory"],
+          ["Remote-Email", "mallory@example.com"]
+        ]
       })
       expect(res.status).toBe(403)
       expect(res.json).toMatchObject({ _tag: "ClientNotAllowed" })
@@ -237,7 +240,10 @@ describe("ip_header: X-Forwarded-For from nginx, allowed_cidrs = the end client'
         port: server.port,
         path: "/api/me",
         localAddress: ALLOWED_CLIENT,
-        headers: [["Remote-User", "dave"], ["X-Forwarded-For", OTHER_CLIENT]]
+        headers: [
+          ["Remote-User", "dave"],
+          ["X-Forwarded-For", OTHER_CLIENT]
+        ]
       })
       expect(allowedPeer.status).toBe(200)
       expect(allowedPeer.json).toMatchObject({ identity: "proxy:dave" })
@@ -246,7 +252,10 @@ describe("ip_header: X-Forwarded-For from nginx, allowed_cidrs = the end client'
         port: server.port,
         path: "/api/me",
         localAddress: OTHER_CLIENT,
-        headers: [["Remote-User", "mallory"], ["X-Forwarded-For", ALLOWED_CLIENT]]
+        headers: [
+          ["Remote-User", "mallory"],
+          ["X-Forwarded-For", ALLOWED_CLIENT]
+        ]
       })
       expect(spoofed.status).toBe(403)
       expect(spoofed.json).toMatchObject({ _tag: "ClientNotAllowed" })

@@ -145,9 +145,14 @@ describe("the Users page through nginx, in Chromium", () => {
     const rows = page.locator("#users-body tr")
     await expect.poll(() => rows.count()).toBe(4)
     const table = await page.locator("#users-body").innerText()
-    for (
-      const text of ["Alice Liddell", "proxy:alice", "alice@example.com", "Bob Müller", "proxy:bob", "Dave Member"]
-    ) {
+    for (const text of [
+      "Alice Liddell",
+      "proxy:alice",
+      "alice@example.com",
+      "Bob Müller",
+      "proxy:bob",
+      "Dave Member"
+    ]) {
       expect(table).toContain(text)
     }
     expect(await page.locator("#profile").innerText()).toContain("proxy:alice")
@@ -162,15 +167,15 @@ describe("the Users page through nginx, in Chromium", () => {
   it("renders a hostile display name as text, never as markup", async () => {
     const { page } = owner
     expect(await page.locator("#users-body").innerText()).toContain(HOSTILE_NAME)
-    expect(await page.locator("img[src=\"x\"]").count()).toBe(0)
+    expect(await page.locator('img[src="x"]').count()).toBe(0)
   })
 
   it("renders an http picture as an image", async () => {
     const { page } = owner
     const picture = page.locator("#profile img.avatar")
-    await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(
-      true
-    )
+    await expect
+      .poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0))
+      .toBe(true)
   })
 
   it("promotes a member to admin from the page, and /api/users shows the change", async () => {
@@ -252,7 +257,7 @@ describe("the Users page through nginx, in Chromium", () => {
         const response = await route.fetch()
         await route.fulfill({
           response,
-          headers: { ...response.headers(), link: "<http://elsewhere.example/steal>; rel=\"next\"" }
+          headers: { ...response.headers(), link: '<http://elsewhere.example/steal>; rel="next"' }
         })
       })
       await page.route("http://elsewhere.example/**", (route) => {
@@ -278,9 +283,10 @@ describe("the Users page through nginx, in Chromium", () => {
     expect(html.headers["cache-control"]).toBe("no-store")
     expect(html.body).not.toMatch(/<script>|<style>| style=| on\w+=/)
     const { script, style } = pageAssets(html.body)
-    for (
-      const [url, type] of [[script, "text/javascript; charset=utf-8"], [style, "text/css; charset=utf-8"]] as const
-    ) {
+    for (const [url, type] of [
+      [script, "text/javascript; charset=utf-8"],
+      [style, "text/css; charset=utf-8"]
+    ] as const) {
       expect(url, `${type} linked from the page`).toBeDefined()
       const file = await api("alice", url!)
       expect(file.status).toBe(200)
@@ -344,7 +350,8 @@ describe("the Users page through nginx, in Chromium", () => {
   it("ran without script errors or Content-Security-Policy violations", () => {
     // Chromium logs every non-2xx response (the 409 above, the favicon's 404) as a console
     // error; those are asserted where they matter. Exceptions and CSP blocks are not.
-    expect(pageErrors.filter((e) => !/^Failed to load resource: the server responded with a status of/.test(e)))
-      .toEqual([])
+    expect(
+      pageErrors.filter((e) => !/^Failed to load resource: the server responded with a status of/.test(e))
+    ).toEqual([])
   })
 })

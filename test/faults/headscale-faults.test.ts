@@ -122,7 +122,10 @@ describe("Headscale faults, seen through GET /api/headscale/users", () => {
     } finally {
       await headscale.setFault({})
     }
-    const logged = headtower!.log().split("\n").filter((line) => line.includes("/var/lib/headscale/db.sqlite"))
+    const logged = headtower!
+      .log()
+      .split("\n")
+      .filter((line) => line.includes("/var/lib/headscale/db.sqlite"))
     expect(logged.length).toBeGreaterThan(0)
     for (const line of logged) {
       expect(line).not.toMatch(/[\u001b\u0007\u202e]/)

@@ -103,20 +103,23 @@ const sendOnce = (port: number, shot: Shot, timeoutMs: number): Promise<Answer> 
       )
     }
     const method = shot.method ?? "GET"
-    const req = request({
-      host: "127.0.0.1",
-      port,
-      method,
-      path: shot.path,
-      agent: shot.agent,
-      headers,
-      timeout: timeoutMs
-    }, (res) => {
-      const chunks: Array<Buffer> = []
-      res.on("data", (chunk: Buffer) => chunks.push(chunk))
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
-      res.on("error", reject)
-    })
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        method,
+        path: shot.path,
+        agent: shot.agent,
+        headers,
+        timeout: timeoutMs
+      },
+      (res) => {
+        const chunks: Array<Buffer> = []
+        res.on("data", (chunk: Buffer) => chunks.push(chunk))
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
+        res.on("error", reject)
+      }
+    )
     req.on("timeout", () => req.destroy(new Error("client timeout")))
     req.on("error", (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })))
     req.end(shot.body)
@@ -182,7 +185,11 @@ const makeShots = (agents: { readonly legit: Agent; readonly stranger: Agent }) 
       hostile: true,
       agent: agents.stranger,
       path: "/api/users",
-      headers: [["X-Forwarded-For", LEGIT], ["X-Real-IP", LEGIT], ["Remote-User", IDENTITIES[0]!]],
+      headers: [
+        ["X-Forwarded-For", LEGIT],
+        ["X-Real-IP", LEGIT],
+        ["Remote-User", IDENTITIES[0]!]
+      ],
       judge: refused
     }),
     // The identity header twice from the allowed address (Decision 4): rejected, never joined.
@@ -190,7 +197,10 @@ const makeShots = (agents: { readonly legit: Agent; readonly stranger: Agent }) 
       hostile: true,
       agent: agents.legit,
       path: "/api/me",
-      headers: [["Remote-User", pick(IDENTITIES)], ["Remote-User", pick(IDENTITIES)]],
+      headers: [
+        ["Remote-User", pick(IDENTITIES)],
+        ["Remote-User", pick(IDENTITIES)]
+      ],
       judge: refused
     }),
     // Garbage identities: bytes that are not UTF-8, a bidi override (UTF-8 bytes, as a proxy
@@ -227,7 +237,11 @@ const makeShots = (agents: { readonly legit: Agent; readonly stranger: Agent }) 
       hostile: false,
       agent: agents.legit,
       path,
-      headers: [["Remote-User", user], ["Remote-Email", `${user}@example.com`], ["Remote-Name", `Soak ${user}`]],
+      headers: [
+        ["Remote-User", user],
+        ["Remote-Email", `${user}@example.com`],
+        ["Remote-Name", `Soak ${user}`]
+      ],
       judge: (status, body) => {
         if (path === "/api/me") {
           if (status !== 200) return { unexpected: `${path} as ${user}: ${status} ${body.slice(0, 120)}` }
@@ -281,13 +295,17 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
 
       // Provision every identity once before measuring, so start RSS includes a warm store.
       for (const user of IDENTITIES) {
-        await send(server.port, {
-          hostile: false,
-          agent: agents.legit,
-          path: "/api/me",
-          headers: [["Remote-User", user]],
-          judge: () => undefined
-        }, timeoutMs)
+        await send(
+          server.port,
+          {
+            hostile: false,
+            agent: agents.legit,
+            path: "/api/me",
+            headers: [["Remote-User", user]],
+            judge: () => undefined
+          },
+          timeoutMs
+        )
       }
       const rss = { cold: rssKiB(server.pid), start: 0, end: 0, peak: 0 }
       rss.peak = rss.cold
@@ -344,10 +362,9 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
       if (rss.start === 0) rss.start = rss.end
       if (server.hasExited()) throw new Error(`Headtower exited during the soak; log ${server.logFile}`)
       latencies.sort((a, b) => a - b)
-      const serverErrors = Object.entries(byStatus).filter(([status]) => Number(status) >= 500).reduce(
-        (n, [, c]) => n + c,
-        0
-      )
+      const serverErrors = Object.entries(byStatus)
+        .filter(([status]) => Number(status) >= 500)
+        .reduce((n, [, c]) => n + c, 0)
       return {
         seconds: elapsed,
         concurrency: options.concurrency,

@@ -31,7 +31,12 @@ const refusal = async (name: string, databaseUrl: string) => {
   let exited = false
   const served = (async () => {
     while (!exited) {
-      if (await rawRequest({ port, path: "/healthz" }).then((r) => r.status === 200, () => false)) {
+      if (
+        await rawRequest({ port, path: "/healthz" }).then(
+          (r) => r.status === 200,
+          () => false
+        )
+      ) {
         return "served" as const
       }
       await new Promise((r) => setTimeout(r, 100))
@@ -56,7 +61,10 @@ describe("the store's files, server run as an unprivileged user", SLOW, () => {
     try {
       let healthy = false
       for (let i = 0; i < 600 && !healthy && run.child.exitCode === null; i++) {
-        healthy = await rawRequest({ port, path: "/healthz" }).then((r) => r.status === 200, () => false)
+        healthy = await rawRequest({ port, path: "/healthz" }).then(
+          (r) => r.status === 200,
+          () => false
+        )
         if (!healthy) await new Promise((r) => setTimeout(r, 100))
       }
       expect(healthy, run.output().stderr).toBe(true)

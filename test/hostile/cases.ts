@@ -49,10 +49,8 @@ const bytes = (text: string): Buffer => Buffer.from(text, "latin1")
 const rawValue = (name: string, value: ReadonlyArray<number> | Buffer): Buffer =>
   Buffer.concat([Buffer.from(`${name}: `), Buffer.from(value as Array<number>)])
 
-const ok = (
-  identity: string,
-  stored?: Stored
-): Expectation => (stored === undefined ? { status: 200, identity } : { status: 200, identity, stored })
+const ok = (identity: string, stored?: Stored): Expectation =>
+  stored === undefined ? { status: 200, identity } : { status: 200, identity, stored }
 const rejected = (status: number, tag: string | undefined): Expectation => ({ status, tag })
 /** Node's HTTP parser refused the request before any Headtower code ran. */
 const parser400 = rejected(400, undefined)
@@ -94,33 +92,41 @@ const duplicates: Array<HostileCase> = [
     [h("REMOTE-USER", "owner"), user("dup-d")],
     ambiguous
   ),
-  direct("duplicates", "Remote-Email twice", [
-    user("dup-e"),
-    h("Remote-Email", "a@example.com"),
-    h("Remote-Email", "b@example.com")
-  ], ambiguous),
-  direct("duplicates", "Remote-Picture twice", [
-    user("dup-f"),
-    h("Remote-Picture", "https://a.example/p.png"),
-    h("remote-picture", "https://b.example/p.png")
-  ], ambiguous),
-  direct("duplicates", "Remote-Name twice in different case", [
-    user("dup-g"),
-    h("Remote-Name", "A"),
-    h("REMOTE-NAME", "B")
-  ], ambiguous),
-  direct("duplicates", "a comma inside one Remote-User value is part of the identity, not a list", [
-    user("owner, mallory")
-  ], ok("owner, mallory", { role: "member" }))
+  direct(
+    "duplicates",
+    "Remote-Email twice",
+    [user("dup-e"), h("Remote-Email", "a@example.com"), h("Remote-Email", "b@example.com")],
+    ambiguous
+  ),
+  direct(
+    "duplicates",
+    "Remote-Picture twice",
+    [user("dup-f"), h("Remote-Picture", "https://a.example/p.png"), h("remote-picture", "https://b.example/p.png")],
+    ambiguous
+  ),
+  direct(
+    "duplicates",
+    "Remote-Name twice in different case",
+    [user("dup-g"), h("Remote-Name", "A"), h("REMOTE-NAME", "B")],
+    ambiguous
+  ),
+  direct(
+    "duplicates",
+    "a comma inside one Remote-User value is part of the identity, not a list",
+    [user("owner, mallory")],
+    ok("owner, mallory", { role: "member" })
+  )
 ]
 
 const underscores: Array<HostileCase> = [
   direct("underscores", "Remote_User when the configured header is Remote-User", [h("Remote_User", "owner")], missing),
   direct("underscores", "remote_user in lower case", [h("remote_user", "owner")], missing),
-  direct("underscores", "Remote_User: owner beside Remote-User: other authenticates the other", [
-    h("Remote_User", "owner"),
-    user("under-ok")
-  ], ok("under-ok", { role: "member" })),
+  direct(
+    "underscores",
+    "Remote_User: owner beside Remote-User: other authenticates the other",
+    [h("Remote_User", "owner"), user("under-ok")],
+    ok("under-ok", { role: "member" })
+  ),
   direct("underscores", "RemoteUser (no separator)", [h("RemoteUser", "owner")], missing)
 ]
 
@@ -137,31 +143,42 @@ const framing: Array<HostileCase> = [
   direct("framing", "space between the header name and the colon", ["Remote-User : owner"], parser400),
   direct("framing", "empty header name", [": x", user("empty-name")], parser400),
   direct("framing", "invalid character in a header name", ["Remote@User: owner", user("bad-name")], parser400),
-  direct("framing", "CRLF in the value is a second header line: two Remote-User", [
-    bytes("Remote-User: crlf\r\nRemote-User: owner")
-  ], ambiguous),
-  direct("framing", "CRLF after Remote-Email smuggling a Remote-User", [
-    user("crlf-email"),
-    bytes("Remote-Email: a@example.com\r\nRemote-User: owner")
-  ], ambiguous),
-  direct("framing", "bare CR in Remote-Email", [
-    user("cr-email"),
-    bytes("Remote-Email: a@example.com\rBcc: b@example.com")
-  ], parser400),
-  direct("framing", "percent-encoded CRLF in Remote-Email is not an address: dropped", [
-    user("pct-email"),
-    h("Remote-Email", "a@example.com%0d%0aBcc:x@example.com")
-  ], ok("pct-email", { email: null })),
+  direct(
+    "framing",
+    "CRLF in the value is a second header line: two Remote-User",
+    [bytes("Remote-User: crlf\r\nRemote-User: owner")],
+    ambiguous
+  ),
+  direct(
+    "framing",
+    "CRLF after Remote-Email smuggling a Remote-User",
+    [user("crlf-email"), bytes("Remote-Email: a@example.com\r\nRemote-User: owner")],
+    ambiguous
+  ),
+  direct(
+    "framing",
+    "bare CR in Remote-Email",
+    [user("cr-email"), bytes("Remote-Email: a@example.com\rBcc: b@example.com")],
+    parser400
+  ),
+  direct(
+    "framing",
+    "percent-encoded CRLF in Remote-Email is not an address: dropped",
+    [user("pct-email"), h("Remote-Email", "a@example.com%0d%0aBcc:x@example.com")],
+    ok("pct-email", { email: null })
+  ),
   direct(
     "framing",
     "U+2028 in Remote-Email: dropped",
     [user("ls-email"), h("Remote-Email", "a@exam\u2028ple.com")],
     ok("ls-email", { email: null })
   ),
-  direct("framing", "two addresses in Remote-Email: dropped", [
-    user("two-email"),
-    h("Remote-Email", "a@example.com, b@example.com")
-  ], ok("two-email", { email: null })),
+  direct(
+    "framing",
+    "two addresses in Remote-Email: dropped",
+    [user("two-email"), h("Remote-Email", "a@example.com, b@example.com")],
+    ok("two-email", { email: null })
+  ),
   direct(
     "framing",
     "a valid Remote-Email is stored",
@@ -216,10 +233,12 @@ const sizes: Array<HostileCase> = [
     [user("big-name"), h("Remote-Name", kib(8))],
     ok("big-name", { name: null })
   ),
-  direct("sizes", "8 KiB Remote-Picture: dropped", [
-    user("big-picture"),
-    h("Remote-Picture", `https://images.example/${kib(8)}`)
-  ], ok("big-picture", { picture: null })),
+  direct(
+    "sizes",
+    "8 KiB Remote-Picture: dropped",
+    [user("big-picture"), h("Remote-Picture", `https://images.example/${kib(8)}`)],
+    ok("big-picture", { picture: null })
+  ),
   direct(
     "sizes",
     "64 KiB spread over many headers",
@@ -273,10 +292,12 @@ const utf8: Array<HostileCase> = [
   ),
   direct("utf-8", "truncated sequence (E2 82)", [rawValue("Remote-User", [0x61, 0xe2, 0x82])], invalid),
   direct("utf-8", "byte FF", [rawValue("Remote-User", [0x6f, 0xff])], invalid),
-  direct("utf-8", "invalid UTF-8 in Remote-Name: dropped", [
-    user("bad-utf8-name"),
-    rawValue("Remote-Name", [0xc3, 0x28])
-  ], ok("bad-utf8-name", { name: null }))
+  direct(
+    "utf-8",
+    "invalid UTF-8 in Remote-Name: dropped",
+    [user("bad-utf8-name"), rawValue("Remote-Name", [0xc3, 0x28])],
+    ok("bad-utf8-name", { name: null })
+  )
 ]
 
 const percent: Array<HostileCase> = [
@@ -324,10 +345,12 @@ const pictures: Array<HostileCase> = [
   picture("URL with credentials", "https://user:secret@images.example/a.png", null),
   picture("an https URL is stored", "https://images.example/ok.png", "https://images.example/ok.png"),
   picture("an http URL is stored", "http://images.example/ok.png", "http://images.example/ok.png"),
-  direct("pictures", "tab inside javascript: is a control character: dropped", [
-    user("pic-tab"),
-    bytes("Remote-Picture: java\tscript:alert(1)")
-  ], ok("pic-tab", { picture: null }))
+  direct(
+    "pictures",
+    "tab inside javascript: is a control character: dropped",
+    [user("pic-tab"), bytes("Remote-Picture: java\tscript:alert(1)")],
+    ok("pic-tab", { picture: null })
+  )
 ]
 
 const spoofDirect: Array<HostileCase> = [
@@ -366,10 +389,12 @@ const spoofDirect: Array<HostileCase> = [
     notAllowed,
     STRANGER
   ),
-  direct("spoofing, no ip_header", "X-Forwarded-For from the proxy is ignored when ip_header is unset", [
-    user("xff-ignored"),
-    h("X-Forwarded-For", STRANGER)
-  ], ok("xff-ignored"))
+  direct(
+    "spoofing, no ip_header",
+    "X-Forwarded-For from the proxy is ignored when ip_header is unset",
+    [user("xff-ignored"), h("X-Forwarded-For", STRANGER)],
+    ok("xff-ignored")
+  )
 ]
 
 const xff = (name: string, value: string | undefined, expect: Expectation, from = PROXY): HostileCase => ({
@@ -513,24 +538,26 @@ const nginxCases: Array<HostileCase> = [
     [basic("bob"), user("owner"), h("remote-user", "owner")],
     ok("bob")
   ),
-  viaNginx("bob sending Remote_User: owner gets bob (nginx drops underscores)", [
-    basic("bob"),
-    h("Remote_User", "owner")
-  ], ok("bob")),
-  viaNginx("Connection: Remote-User does not make nginx drop the header it sets", [
-    basic("bob"),
-    "Connection: Remote-User",
-    user("owner")
-  ], ok("bob")),
-  viaNginx("Connection: close, Remote-User, Authorization still signs bob in", [
-    basic("bob"),
-    "Connection: close, Remote-User, Authorization"
-  ], ok("bob")),
-  viaNginx("Connection: Remote-Picture with a javascript: picture stores nothing", [
-    basic("bob"),
-    "Connection: Remote-Picture",
-    h("Remote-Picture", "javascript:alert(1)")
-  ], ok("bob", { picture: null })),
+  viaNginx(
+    "bob sending Remote_User: owner gets bob (nginx drops underscores)",
+    [basic("bob"), h("Remote_User", "owner")],
+    ok("bob")
+  ),
+  viaNginx(
+    "Connection: Remote-User does not make nginx drop the header it sets",
+    [basic("bob"), "Connection: Remote-User", user("owner")],
+    ok("bob")
+  ),
+  viaNginx(
+    "Connection: close, Remote-User, Authorization still signs bob in",
+    [basic("bob"), "Connection: close, Remote-User, Authorization"],
+    ok("bob")
+  ),
+  viaNginx(
+    "Connection: Remote-Picture with a javascript: picture stores nothing",
+    [basic("bob"), "Connection: Remote-Picture", h("Remote-Picture", "javascript:alert(1)")],
+    ok("bob", { picture: null })
+  ),
   viaNginx("no credentials, Remote-User: owner: nginx answers 401", [user("owner")], rejected(401, undefined)),
   viaNginx("obs-fold: nginx answers 400 itself", [basic("bob"), bytes("X-Note: a\r\n b")], rejected(400, undefined)),
   viaNginx(

@@ -10,7 +10,7 @@ interface Db {
   prepare(sql: string): { all(): Array<unknown>; get(): unknown }
   close(): void
 }
-const Database = createRequire(import.meta.url)("better-sqlite3") as new(
+const Database = createRequire(import.meta.url)("better-sqlite3") as new (
   file: string,
   options: { readonly readonly: boolean; readonly fileMustExist: boolean }
 ) => Db

@@ -32,9 +32,9 @@ const explain = async (...headers: Array<string>) => {
   const args = ["--import", "tsx", "src/main.ts", "explain", "--config", configFile, "--peer", PROXY]
   for (const h of headers) args.push("-H", h)
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HEADTOWER_")))
-  const result = await run(process.execPath, args, { cwd: ROOT, env, encoding: "utf8" }).catch((
-    e: { stdout: string }
-  ) => e)
+  const result = await run(process.execPath, args, { cwd: ROOT, env, encoding: "utf8" }).catch(
+    (e: { stdout: string }) => e
+  )
   return result.stdout
 }
 

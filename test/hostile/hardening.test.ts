@@ -171,8 +171,8 @@ describe("finding 1: a request whose header lines reach the limit is refused who
   it("header bytes: 16,384 served, 16,385 refused with the same typed 431 (logged)", async () => {
     // Node counts names, ": " and values, not line ends: Host, Connection, Remote-User and the pad.
     const port = direct.port
-    const fixed = `Host: 127.0.0.1:${port}`.length + "Connection: close".length + "Remote-User: owner".length +
-      "X-Pad: ".length
+    const fixed =
+      `Host: 127.0.0.1:${port}`.length + "Connection: close".length + "Remote-User: owner".length + "X-Pad: ".length
     const padTo = (total: number) => [`Remote-User: owner`, `X-Pad: ${"a".repeat(total - fixed)}`]
     expect((await send(port, padTo(16_384))).status).toBe(200)
     const over = await send(port, padTo(16_385))
@@ -385,7 +385,7 @@ describe("finding 3: state-changing routes take only JSON, and only the fields t
     expect(snapshot(work.path("direct.db"))).toEqual(before)
   })
 
-  it.each([["{\"disable\":true}"], ["{\"identity\":\"proxy:owner\"}"], ["{\"role\":\"member\",\"extra\":1}"]])(
+  it.each([['{"disable":true}'], ['{"identity":"proxy:owner"}'], ['{"role":"member","extra":1}']])(
     "unknown fields %s are refused (400)",
     async (body) => {
       const before = snapshot(work.path("direct.db"))
@@ -403,13 +403,13 @@ describe("finding 3: state-changing routes take only JSON, and only the fields t
     const none = await send(direct.port, ["Remote-User: owner"], {
       method: "PATCH",
       path: `/api/users/${memberId}`,
-      body: "{\"role\":\"admin\"}"
+      body: '{"role":"admin"}'
     })
     expect(none.status).toBe(415)
     const malformed = await send(direct.port, ["Remote-User: owner", json], {
       method: "PATCH",
       path: `/api/users/${memberId}`,
-      body: "{\"role\":"
+      body: '{"role":'
     })
     expect(malformed.status).toBe(400)
     expect(tagOf(malformed)).toBe("MalformedBody")
@@ -429,7 +429,11 @@ describe("finding 4: answers that depend on the identity say so to caches and br
   )
 
   it("refusals, health and unknown routes say nosniff too", async () => {
-    for (const [path, from] of [["/api/me", STRANGER], ["/healthz", PROXY], ["/nowhere", PROXY]] as const) {
+    for (const [path, from] of [
+      ["/api/me", STRANGER],
+      ["/healthz", PROXY],
+      ["/nowhere", PROXY]
+    ] as const) {
       const r = await send(direct.port, ["Remote-User: owner"], { path, from })
       expect(r.headers.get("x-content-type-options"), path).toBe("nosniff")
     }
@@ -459,9 +463,9 @@ describe("slow clients", () => {
   }, 60_000)
 
   it("a proxy that sends its headers slowly, a line at a time, is served", async () => {
-    const lines = requestBytes({ port: direct.port, lines: ["Remote-User: owner"] }).toString("latin1").split(
-      /(?<=\r\n)/
-    )
+    const lines = requestBytes({ port: direct.port, lines: ["Remote-User: owner"] })
+      .toString("latin1")
+      .split(/(?<=\r\n)/)
     const socket = connect({ host: "127.0.0.1", port: direct.port, localAddress: PROXY })
     const answer = await new Promise<string>((resolve) => {
       let text = ""
@@ -486,9 +490,8 @@ describe("attack review: what a route is, and upgrades", () => {
     const answers = await new Promise<ReadonlyArray<string>>((resolve) => {
       const seen: Array<string> = []
       let text = ""
-      socket.on(
-        "connect",
-        () => socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+      socket.on("connect", () =>
+        socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
       )
       socket.on("data", (chunk) => {
         text += chunk.toString("latin1")
@@ -507,20 +510,18 @@ describe("attack review: what a route is, and upgrades", () => {
 
   it("each route has one spelling: letter case, a trailing or doubled slash, `;` or `#` name no route", async () => {
     expect((await send(direct.port, ["Remote-User: owner"], { path: "/api/me" })).status).toBe(200)
-    for (
-      const path of [
-        "/API/ME",
-        "/Api/me",
-        "/api/me/",
-        "//api/me",
-        "/api//me",
-        "/api/me;x",
-        "/api/me#x",
-        "/METRICS",
-        "/metrics/",
-        "/metrics;x"
-      ]
-    ) {
+    for (const path of [
+      "/API/ME",
+      "/Api/me",
+      "/api/me/",
+      "//api/me",
+      "/api//me",
+      "/api/me;x",
+      "/api/me#x",
+      "/METRICS",
+      "/metrics/",
+      "/metrics;x"
+    ]) {
       const r = await send(direct.port, ["Remote-User: owner"], { path })
       expect([path, r.status]).toEqual([path, 404])
     }

@@ -92,9 +92,10 @@ const userOf = (s: Snapshot, identity: string) => s.users.find((u) => u.identity
 
 describe("hostile requests against the real server: the answer, and nothing written when rejected", () => {
   for (const c of CASES) {
-    const outcome = "identity" in c.expect
-      ? `200 as ${JSON.stringify(c.expect.identity)}`
-      : `${c.expect.status} ${c.expect.tag ?? "(before Headtower)"}`
+    const outcome =
+      "identity" in c.expect
+        ? `200 as ${JSON.stringify(c.expect.identity)}`
+        : `${c.expect.status} ${c.expect.tag ?? "(before Headtower)"}`
     it(`${c.group}: ${c.name} → ${outcome}`, async () => {
       const { port, db } = targets.get(c.target)!
       const before = snapshot(db)

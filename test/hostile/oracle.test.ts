@@ -117,20 +117,20 @@ const forwardedElement = fc.oneof(
   v4.map((a) => `for="${a}:_port"`),
   fc.constantFrom(
     "for=",
-    "for=\"",
+    'for="',
     "for=[::1]",
     "proto=http",
     "for=unknown",
     "for=_x",
     "by=1.2.3.4",
     "for=1.2.3.4;for=5.6.7.8",
-    "for=\"::1\""
+    'for="::1"'
   )
 )
 const joined = (entry: fc.Arbitrary<string>) =>
-  fc.tuple(fc.array(entry, { minLength: 1, maxLength: 5 }), fc.constantFrom(",", ", ", " , ")).map(([es, sep]) =>
-    es.join(sep)
-  )
+  fc
+    .tuple(fc.array(entry, { minLength: 1, maxLength: 5 }), fc.constantFrom(",", ", ", " , "))
+    .map(([es, sep]) => es.join(sep))
 const ipHeaderLines = (header: RefConfig["ipHeader"]): fc.Arbitrary<ReadonlyArray<string>> => {
   const one = header === "Forwarded" ? joined(forwardedElement) : header === "X-Real-IP" ? listEntry : joined(listEntry)
   const many = header === "Forwarded" ? forwardedElement : listEntry
@@ -161,7 +161,10 @@ const intended = fc.oneof(
   fc.string({ maxLength: 300 })
 )
 const rawBytes = fc.uint8Array({ maxLength: 16 }).map((b) => Buffer.from(b).toString("latin1"))
-const nodeView = (text: string) => Buffer.from(text, "utf8").toString("latin1").replace(/^[ \t]+|[ \t]+$/g, "")
+const nodeView = (text: string) =>
+  Buffer.from(text, "utf8")
+    .toString("latin1")
+    .replace(/^[ \t]+|[ \t]+$/g, "")
 const identityValues = fc.array(
   fc.oneof(
     {
@@ -189,10 +192,13 @@ const scenario = fc
     trusted: cidrs,
     ipHeader: fc.constantFrom<RefConfig["ipHeader"]>(undefined, "X-Forwarded-For", "X-Real-IP", "Forwarded"),
     mode: fc.constantFrom<RefConfig["mode"]>("first", "rightmost_untrusted"),
-    peer: fc.oneof({ weight: 20, arbitrary: anyIp }, {
-      weight: 1,
-      arbitrary: fc.constantFrom(undefined, "not-an-ip", "fe80::1%eth0")
-    }),
+    peer: fc.oneof(
+      { weight: 20, arbitrary: anyIp },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(undefined, "not-an-ip", "fe80::1%eth0")
+      }
+    ),
     identity: identityValues,
     userHeaderName: fc.constantFrom("Remote-User", "remote-user", "REMOTE-USER")
   })
@@ -217,7 +223,7 @@ const authenticateColdAndWarm = (
   quiet: boolean
 ) =>
   Effect.runPromise(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const auth = yield* Authenticator
       const cold = yield* Effect.exit(auth.authenticate(facts))
       const read = extractProfile((yield* Settings).server.proxyAuth, facts)
@@ -307,7 +313,8 @@ describe("authenticate oracle (random peers, headers and configs)", () => {
         expect(client, "the model found no usable client address").toBeDefined()
         expect(inList(blockList(s.allowed), client!), `client ${client!.address} is outside ${s.allowed}`).toBe(true)
         expect(s.identity).toHaveLength(1)
-        const exact = s.identity[0]!.exact ??
+        const exact =
+          s.identity[0]!.exact ??
           new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(Buffer.from(s.identity[0]!.wire, "latin1"))
         expect(exit.value.user.identity).toBe(`proxy:${exact}`)
       }),

@@ -53,11 +53,14 @@ const listEntry = (entry: string): RefIp | undefined => {
 
 /** One RFC 7239 element with exactly one `for=`: IPv4 (port optional) or quoted bracketed IPv6. */
 const forwardedElement = (element: string): RefIp | undefined => {
-  const fors = element.split(";").map(ows).filter((p) => /^for=/i.test(p))
+  const fors = element
+    .split(";")
+    .map(ows)
+    .filter((p) => /^for=/i.test(p))
   if (fors.length !== 1) return undefined
   let node = fors[0]!.slice(4)
-  if (node.startsWith("\"")) {
-    if (node.length < 2 || !node.endsWith("\"") || node.slice(1, -1).includes("\"")) return undefined
+  if (node.startsWith('"')) {
+    if (node.length < 2 || !node.endsWith('"') || node.slice(1, -1).includes('"')) return undefined
     node = node.slice(1, -1)
   }
   const v6 = /^\[([^\]]+)\](?::(?:\d{1,5}|_[0-9A-Za-z._-]+))?$/.exec(node)

@@ -134,9 +134,8 @@ describe("HTTP API", () => {
       expect(page.json.length).toBeLessThanOrEqual(2)
       seen.push(...page.json.map((u: { identity: string }) => u.identity))
       const link = page.headers["link"]
-      path = link === undefined
-        ? undefined
-        : /^<(\/api\/users\?limit=2&after=[^>]+)>; rel="next"$/.exec(String(link))?.[1]
+      path =
+        link === undefined ? undefined : /^<(\/api\/users\?limit=2&after=[^>]+)>; rel="next"$/.exec(String(link))?.[1]
       if (link !== undefined) expect(path).toBeDefined()
     }
     expect(seen).toEqual(everyone)

@@ -44,11 +44,11 @@ describe.each(stores)("a store migrated by a newer release ($name)", ({ fresh })
   it.scopedLive(
     "this replica refuses to start, naming the store's migration and its own",
     () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const config = yield* Effect.promise(fresh)
         // A newer release started first and applied a migration this code does not know.
         yield* Effect.scoped(
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             const sql = yield* SqlClient.SqlClient
             yield* sql`INSERT INTO headtower_migrations (migration_id, name) VALUES (${
               LATEST_MIGRATION.id + 1
@@ -65,10 +65,14 @@ describe.each(stores)("a store migrated by a newer release ($name)", ({ fresh })
     60_000
   )
 
-  it.scopedLive("a store at this code's own migration starts, again and again", () =>
-    Effect.gen(function*() {
-      const config = yield* Effect.promise(fresh)
-      yield* Effect.scoped(Layer.build(database(config)))
-      yield* Layer.build(database(config))
-    }), 60_000)
+  it.scopedLive(
+    "a store at this code's own migration starts, again and again",
+    () =>
+      Effect.gen(function* () {
+        const config = yield* Effect.promise(fresh)
+        yield* Effect.scoped(Layer.build(database(config)))
+        yield* Layer.build(database(config))
+      }),
+    60_000
+  )
 })

@@ -51,7 +51,10 @@ const LOCK_WAITERS =
 /** Polls `ready`; if the awaited requests settle first, they did not wait, and the test says so. */
 const waitUntil = async (ready: () => Promise<boolean>, requests: () => Promise<unknown>, timeoutMs = 15_000) => {
   let settled = false
-  void requests().then(() => (settled = true), () => (settled = true))
+  void requests().then(
+    () => (settled = true),
+    () => (settled = true)
+  )
   const deadline = Date.now() + timeoutMs
   while (!(await ready())) {
     if (settled) throw new Error("the requests finished without waiting for the owners' row locks")
@@ -122,7 +125,10 @@ describe("two replicas on one PostgreSQL database", () => {
         holder.send("BEGIN; SELECT id FROM users WHERE role = 'owner' FOR UPDATE; SELECT 'held';")
         await holder.until("held")
         const racing = Promise.all([patch(a, x, ids.get(y)!, change), patch(b, y, ids.get(x)!, change)])
-        await waitUntil(async () => (await sql(LOCK_WAITERS)) === "2", () => racing)
+        await waitUntil(
+          async () => (await sql(LOCK_WAITERS)) === "2",
+          () => racing
+        )
         holder.send("COMMIT;")
         const [fromA, fromB] = await racing
         const outcome = [fromA, fromB].map((r) => `${r.status} ${r.json?._tag ?? "ok"}`).sort()

@@ -60,7 +60,7 @@ const run = (
   config: ProxyAuthOverrides = {},
   users = fakeUsers()
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const auth = yield* Authenticator
     return yield* recordSpans(auth.authenticate(requestFacts(peer, Object.entries(headers))))
   }).pipe(
@@ -76,74 +76,87 @@ const failureTag = (exit: Exit.Exit<unknown, { readonly _tag: string }>): string
   })
 
 describe("Authenticator.authenticate", () => {
-  it.effect("a localhost request with Remote-User authenticates as proxy:<value> and carries the configured API key", () =>
-    Effect.gen(function*() {
-      const users = fakeUsers()
-      const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice", "Remote-Email": "a@example.com" }, {}, users)
-      const result = Exit.getOrElse(exit, () => {
-        throw new Error("rejected")
+  it.effect(
+    "a localhost request with Remote-User authenticates as proxy:<value> and carries the configured API key",
+    () =>
+      Effect.gen(function* () {
+        const users = fakeUsers()
+        const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice", "Remote-Email": "a@example.com" }, {}, users)
+        const result = Exit.getOrElse(exit, () => {
+          throw new Error("rejected")
+        })
+        expect(result.user.identity).toBe("proxy:alice")
+        expect(result.user.role).toBe("owner")
+        expect(Redacted.value(result.credentials.apiKey)).toBe(TEST_API_KEY)
+        expect(users.provisioned).toEqual([
+          {
+            profile: expect.objectContaining({ identity: "proxy:alice", email: "a@example.com" }),
+            clientIp: "127.0.0.1"
+          }
+        ])
       })
-      expect(result.user.identity).toBe("proxy:alice")
-      expect(result.user.role).toBe("owner")
-      expect(Redacted.value(result.credentials.apiKey)).toBe(TEST_API_KEY)
-      expect(users.provisioned).toEqual([
-        { profile: expect.objectContaining({ identity: "proxy:alice", email: "a@example.com" }), clientIp: "127.0.0.1" }
-      ])
-    }))
+  )
 
   it.effect("proxy auth disabled → ProxyAuthDisabled and nothing provisioned", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const users = fakeUsers()
       const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, { enabled: false }, users)
       expect(failureTag(exit)).toBe("ProxyAuthDisabled")
       expect(users.provisioned).toEqual([])
-    }))
+    })
+  )
 
   it.effect("a peer outside allowed_cidrs → ClientNotAllowed before headers are even read, nothing provisioned", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const users = fakeUsers()
       for (const headers of [{ "Remote-User": "alice" }, {}, { "Remote-User": ["a", "b"] }]) {
         const { exit } = yield* run("10.1.2.3", headers, {}, users)
         expect(failureTag(exit)).toBe("ClientNotAllowed")
       }
       expect(users.provisioned).toEqual([])
-    }))
+    })
+  )
 
   it.effect("an IPv4 peer reported as ::ffff:127.0.0.1 is 127.0.0.1 for allowed_cidrs (Decision 1)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { exit } = yield* run("::ffff:127.0.0.1", { "Remote-User": "alice" })
       expect(Exit.isSuccess(exit)).toBe(true)
-    }))
+    })
+  )
 
   it.effect("an unknown peer (no socket address) fails closed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { exit } = yield* run(undefined, { "Remote-User": "alice" })
       expect(failureTag(exit)).toBe("ClientNotAllowed")
-    }))
+    })
+  )
 
   it.effect("an allowed client without the user header → MissingIdentityHeader, nothing provisioned", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const users = fakeUsers()
       const { exit } = yield* run("::1", { "Remote-Email": "a@example.com" }, {}, users)
       expect(failureTag(exit)).toBe("MissingIdentityHeader")
       expect(users.provisioned).toEqual([])
-    }))
+    })
+  )
 
   it.effect("Decision 4: the identity header twice → AmbiguousHeader, nothing provisioned", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const users = fakeUsers()
       const { exit } = yield* run("127.0.0.1", { "Remote-User": ["alice", "bob"] }, {}, users)
       expect(failureTag(exit)).toBe("AmbiguousHeader")
       expect(users.provisioned).toEqual([])
-    }))
+    })
+  )
 
   it.effect("by default X-Forwarded-For and X-Real-IP are ignored: the socket address decides", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const spoofed = { "Remote-User": "alice", "X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1" }
       expect(failureTag((yield* run("10.0.0.9", spoofed)).exit)).toBe("ClientNotAllowed")
       const fromLocal = { "Remote-User": "alice", "X-Forwarded-For": "10.0.0.9", "X-Real-IP": "10.0.0.9" }
       expect(Exit.isSuccess((yield* run("127.0.0.1", fromLocal)).exit)).toBe(true)
-    }))
+    })
+  )
 
   describe("with ip_header", () => {
     const config: ProxyAuthOverrides = {
@@ -152,59 +165,67 @@ describe("Authenticator.authenticate", () => {
       allowedCidrs: ["10.0.0.0/8"]
     }
     it.effect("a trusted proxy's header names the client, checked against allowed_cidrs", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const ok = yield* run("127.0.0.1", { "Remote-User": "alice", "X-Forwarded-For": "10.1.1.1" }, config)
         expect(Exit.isSuccess(ok.exit)).toBe(true)
         const outside = yield* run("127.0.0.1", { "Remote-User": "alice", "X-Forwarded-For": "192.0.2.1" }, config)
         expect(failureTag(outside.exit)).toBe("ClientNotAllowed")
-      }))
+      })
+    )
 
     it.effect("Decision 2: from an untrusted peer the header is ignored and the peer is the client", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const inside = yield* run("10.2.2.2", { "Remote-User": "alice", "X-Forwarded-For": "192.0.2.1" }, config)
         expect(Exit.isSuccess(inside.exit)).toBe(true)
         const outside = yield* run("192.0.2.7", { "Remote-User": "alice", "X-Forwarded-For": "10.1.1.1" }, config)
         expect(failureTag(outside.exit)).toBe("ClientNotAllowed")
-      }))
+      })
+    )
 
-    it.effect("Decision 2: a trusted peer with the header missing, empty or garbage is rejected, never judged by its own address", () =>
-      Effect.gen(function*() {
-        const users = fakeUsers()
-        // allowed_cidrs contains the proxy itself here: a fallback to the peer would let these in.
-        const lax = { ...config, allowedCidrs: ["10.0.0.0/8", "127.0.0.1/32"] }
-        for (const xff of [undefined, "", "  ", "garbage", "unknown"]) {
-          const headers: Record<string, string> = { "Remote-User": "alice" }
-          if (xff !== undefined) headers["X-Forwarded-For"] = xff
-          const { exit } = yield* run("127.0.0.1", headers, lax, users)
-          expect(failureTag(exit)).toBe("InvalidForwardedAddress")
-        }
-        expect(users.provisioned).toEqual([])
-      }))
+    it.effect(
+      "Decision 2: a trusted peer with the header missing, empty or garbage is rejected, never judged by its own address",
+      () =>
+        Effect.gen(function* () {
+          const users = fakeUsers()
+          // allowed_cidrs contains the proxy itself here: a fallback to the peer would let these in.
+          const lax = { ...config, allowedCidrs: ["10.0.0.0/8", "127.0.0.1/32"] }
+          for (const xff of [undefined, "", "  ", "garbage", "unknown"]) {
+            const headers: Record<string, string> = { "Remote-User": "alice" }
+            if (xff !== undefined) headers["X-Forwarded-For"] = xff
+            const { exit } = yield* run("127.0.0.1", headers, lax, users)
+            expect(failureTag(exit)).toBe("InvalidForwardedAddress")
+          }
+          expect(users.provisioned).toEqual([])
+        })
+    )
 
     it.effect("Decision 3: rightmost_untrusted skips trusted proxies and ignores a client-chosen first entry", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const mode = { ...config, ipHeaderMode: "rightmost_untrusted" as const }
         const forged = { "Remote-User": "alice", "X-Forwarded-For": "10.9.9.9, 192.0.2.1" }
         expect(failureTag((yield* run("127.0.0.1", forged, mode)).exit)).toBe("ClientNotAllowed")
         // first-entry mode believes the forged entry: the documented risk check-config warns about.
         expect(Exit.isSuccess((yield* run("127.0.0.1", forged, config)).exit)).toBe(true)
-      }))
+      })
+    )
   })
 
   it.effect("a disabled user → UserDisabled", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, {}, fakeUsers({ disabled: true }))
       expect(failureTag(exit)).toBe("UserDisabled")
-    }))
+    })
+  )
 
   it.effect("a failing user store → UserStoreUnavailable (typed, not a defect)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, {}, fakeUsers({ failing: true }))
       expect(failureTag(exit)).toBe("UserStoreUnavailable")
-    }))
+    })
+  )
 
   it.effect("spans: named steps with the decision as attributes, never the API key or header values dumped", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const ok = yield* run("::ffff:127.0.0.1", { "Remote-User": "alice", "X-Secret-Header": "s3cr3t" })
       const names = ok.spans.map((s) => s.name)
       expect(names).toEqual(
@@ -226,19 +247,24 @@ describe("Authenticator.authenticate", () => {
       const text = allAttributeText([...ok.spans, ...rejected.spans])
       expect(text).not.toContain(TEST_API_KEY)
       expect(text).not.toContain("s3cr3t")
-    }))
+    })
+  )
 
   it.effect("spans name the user by user id; the identity only when telemetry.export_identity is on", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const spansWith = (exportIdentity: boolean) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const auth = yield* Authenticator
           return (yield* recordSpans(auth.authenticate(requestFacts("127.0.0.1", [["Remote-User", "ident-k4pw"]]))))
             .spans
-        }).pipe(Effect.provide(Authenticator.Default.pipe(
-          Layer.provide(fakeUsers().layer),
-          Layer.provide(testConfigLayer({}, { telemetry: { ...testConfig().telemetry, exportIdentity } }))
-        )))
+        }).pipe(
+          Effect.provide(
+            Authenticator.Default.pipe(
+              Layer.provide(fakeUsers().layer),
+              Layer.provide(testConfigLayer({}, { telemetry: { ...testConfig().telemetry, exportIdentity } }))
+            )
+          )
+        )
       const off = yield* spansWith(false)
       expect(allAttributeText(off)).not.toContain("ident-k4pw")
       const authOff = off.find((s) => s.name === "Authenticator.authenticate")!
@@ -246,10 +272,11 @@ describe("Authenticator.authenticate", () => {
       const on = yield* spansWith(true)
       const authOn = on.find((s) => s.name === "Authenticator.authenticate")!
       expect(authOn.attributes.get("auth.identity")).toBe("proxy:ident-k4pw")
-    }))
+    })
+  )
 
   it.effect("authenticate needs nothing from its caller (R = never)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const auth = yield* Authenticator
       const effect: Effect.Effect<unknown, { readonly _tag: string }, never> = auth.authenticate(
         requestFacts("127.0.0.1", [])
@@ -257,7 +284,8 @@ describe("Authenticator.authenticate", () => {
       expect(Effect.isEffect(effect)).toBe(true)
     }).pipe(
       Effect.provide(Authenticator.Default.pipe(Layer.provide(fakeUsers().layer), Layer.provide(testConfigLayer())))
-    ))
+    )
+  )
 
   describe("the judgement's steps are layers a spec can swap", () => {
     /** Authenticator over the given step layers, a fake store and the default test config. */
@@ -268,9 +296,8 @@ describe("Authenticator.authenticate", () => {
         Layer.provide(testConfigLayer())
       )
     const authenticate = (peer: string, headers: Record<string, string>) =>
-      Effect.flatMap(
-        Authenticator,
-        (auth) => Effect.exit(auth.authenticate(requestFacts(peer, Object.entries(headers))))
+      Effect.flatMap(Authenticator, (auth) =>
+        Effect.exit(auth.authenticate(requestFacts(peer, Object.entries(headers))))
       )
 
     it.effect("a swapped ClientIpResolver names the client, and allowed_cidrs still judges it after", () => {
@@ -281,7 +308,7 @@ describe("Authenticator.authenticate", () => {
         ClientIpResolver.make({ decide: (facts) => decideClientIp(settings, { ...facts, peer: "10.0.0.9" }) })
       )
       const users = fakeUsers()
-      return Effect.gen(function*() {
+      return Effect.gen(function* () {
         const exit = yield* authenticate("127.0.0.1", { "Remote-User": "alice" })
         expect(failureTag(exit)).toBe("ClientNotAllowed")
         expect(users.provisioned).toEqual([])
@@ -298,7 +325,7 @@ describe("Authenticator.authenticate", () => {
         IdentityExtractor,
         IdentityExtractor.make({ read: (facts) => extractProfile(other, facts) })
       )
-      return Effect.gen(function*() {
+      return Effect.gen(function* () {
         const exit = yield* authenticate("127.0.0.1", { "Remote-User": "alice", "X-Spec-User": "bob" })
         expect(Exit.isSuccess(exit) && exit.value.user.identity).toBe("proxy:bob")
       }).pipe(

@@ -36,12 +36,13 @@ const spiedRepository = (calls: Calls) =>
           }),
         provision: (profile, context) => Effect.tap(real.provision(profile, context), () => void calls.writes++),
         touchLastSeen: (entries) => Effect.tap(real.touchLastSeen(entries), () => void calls.touched.push(...entries))
-      }))
+      })
+    )
   ).pipe(Layer.provide(UserRepository.Default))
 
 /** Builds the cache (TTL 10 s unless given) for the test's scope; returns it, the real repository and the counters. */
 const setup = (syncTtlSeconds = 10) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const calls: Calls = { reads: 0, writes: 0, touched: [], holdNextRead: undefined }
     const config = testConfigLayer({ syncTtlSeconds })
     const repository = spiedRepository(calls).pipe(Layer.provide(DatabaseLive), Layer.provide(config))
@@ -61,17 +62,18 @@ const actor = (user: User) => ({ userId: user.id, identity: user.identity, clien
 
 describe("UserCache", () => {
   it.scoped("a known user with unchanged headers is answered from memory: no read, no write", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { cache, calls } = yield* setup()
       const first = yield* cache.signIn(profile("alice"), ctx)
       const before = { reads: calls.reads, writes: calls.writes }
       const again = yield* cache.signIn(profile("alice"), ctx)
       expect(again.id).toBe(first.id)
       expect({ reads: calls.reads, writes: calls.writes }).toEqual(before)
-    }))
+    })
+  )
 
   it.scoped("a known user whose entry expired is read once and not written", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { cache, calls } = yield* setup()
       yield* cache.signIn(profile("alice"), ctx)
       yield* TestClock.adjust("11 seconds")
@@ -81,10 +83,11 @@ describe("UserCache", () => {
         reads: 1,
         writes: 0
       })
-    }))
+    })
+  )
 
   it.scoped("sync_ttl_seconds 0 disables the cache: every sign-in reads, an unchanged one still writes nothing", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { cache, calls } = yield* setup(0)
       yield* cache.signIn(profile("alice"), ctx)
       const before = { reads: calls.reads, writes: calls.writes }
@@ -94,10 +97,11 @@ describe("UserCache", () => {
         reads: 2,
         writes: 0
       })
-    }))
+    })
+  )
 
   it.scoped("changed profile headers are written at once and served afterwards", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { cache, calls } = yield* setup()
       yield* cache.signIn(profile("alice"), ctx)
       const writes = calls.writes
@@ -106,10 +110,11 @@ describe("UserCache", () => {
       expect(calls.writes).toBe(writes + 1)
       expect((yield* cache.signIn(profile("alice", { name: "Alice B" }), ctx)).name).toBe("Alice B")
       expect(calls.writes).toBe(writes + 1)
-    }))
+    })
+  )
 
   it.scoped("after a role change and invalidate, the next sign-in sees the new role", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { cache, repo } = yield* setup()
       const owner = yield* cache.signIn(profile("owner"), ctx)
       const bob = yield* cache.signIn(profile("bob"), ctx)
@@ -120,20 +125,22 @@ describe("UserCache", () => {
       yield* repo.setRole(bob.id, "member", actor(owner))
       yield* cache.invalidate(bob.identity)
       expect((yield* cache.signIn(profile("bob"), ctx)).role).toBe("member")
-    }))
+    })
+  )
 
   it.scoped("after a disable and invalidate, the next sign-in sees the user disabled", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { cache, repo } = yield* setup()
       const owner = yield* cache.signIn(profile("owner"), ctx)
       const bob = yield* cache.signIn(profile("bob"), ctx)
       yield* repo.setDisabled(bob.id, true, actor(owner))
       yield* cache.invalidate(bob.identity)
       expect((yield* cache.signIn(profile("bob"), ctx)).disabled).toBe(true)
-    }))
+    })
+  )
 
   it.scoped("a sign-in that read the store before a change does not cache what it read", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { cache, repo, calls } = yield* setup()
       const owner = yield* cache.signIn(profile("owner"), ctx)
       const bob = yield* cache.signIn(profile("bob"), ctx)
@@ -148,10 +155,11 @@ describe("UserCache", () => {
       yield* Deferred.succeed(hold, undefined)
       expect((yield* Fiber.join(inFlight)).role).toBe("member")
       expect((yield* cache.signIn(profile("bob"), ctx)).role).toBe("admin")
-    }))
+    })
+  )
 
   it.scoped("a disabled user's refused sign-ins write nothing: no profile refresh, no last_seen", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { cache, repo, calls } = yield* setup()
       const owner = yield* cache.signIn(profile("owner"), ctx)
       const bob = yield* cache.signIn(profile("bob"), ctx)
@@ -164,10 +172,11 @@ describe("UserCache", () => {
       }
       yield* cache.flushLastSeen()
       expect({ writes: calls.writes, touched: calls.touched.length }).toEqual(before)
-    }))
+    })
+  )
 
   it.scoped("last_seen is written in one batch by flushLastSeen, not per sign-in", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { cache, calls } = yield* setup()
       const alice = yield* cache.signIn(profile("alice"), ctx)
       for (let i = 0; i < 5; i++) yield* cache.signIn(profile("alice"), ctx)
@@ -176,22 +185,24 @@ describe("UserCache", () => {
       expect(calls.touched.map((entry) => entry.id)).toEqual([alice.id])
       yield* cache.flushLastSeen()
       expect(calls.touched).toHaveLength(1)
-    }))
+    })
+  )
 
   it.scoped("closing the cache writes the pending last_seen batch", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const scope = yield* Scope.make()
       const { cache, calls } = yield* Scope.extend(setup(), scope)
       const alice = yield* cache.signIn(profile("alice"), ctx)
       yield* cache.signIn(profile("alice"), ctx)
       yield* Scope.close(scope, Exit.void)
       expect(calls.touched.map((entry) => entry.id)).toEqual([alice.id])
-    }))
+    })
+  )
 
   it.scoped(
     "the cache never holds more than MAX_ENTRIES users; the least recently used goes first",
     () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { cache, calls } = yield* setup()
         yield* cache.signIn(profile("user-0"), ctx)
         for (let i = 1; i <= MAX_ENTRIES; i++) {

@@ -83,13 +83,13 @@ const ctx = { clientIp: "192.0.2.10" }
 const actorOf = (user: User): AuditActor => ({ userId: user.id, identity: user.identity, clientIp: "192.0.2.99" })
 
 describe.each(stores)("UserRepository on $name", (store) => {
-  const setup = Effect.gen(function*() {
+  const setup = Effect.gen(function* () {
     const database = yield* Effect.promise(() => store.fresh())
     return { database, ...(yield* open(database)) }
   })
 
   it.scopedLive("the first user becomes owner, later users members, a returning user is not re-created", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       const alice = yield* repo.provision(profile("alice"), ctx)
       const bob = yield* repo.provision(profile("bob"), ctx)
@@ -97,10 +97,11 @@ describe.each(stores)("UserRepository on $name", (store) => {
       expect([alice.created, alice.user.role]).toEqual([true, "owner"])
       expect([bob.created, bob.user.role]).toEqual([true, "member"])
       expect([again.created, again.user.role, again.user.id]).toEqual([false, "owner", alice.user.id])
-    }))
+    })
+  )
 
   it.scopedLive("a returning user's email, name and picture are refreshed and last_seen advances", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       const first = (yield* repo.provision(profile("alice"), ctx)).user
       yield* Effect.sleep("5 millis")
@@ -116,10 +117,11 @@ describe.each(stores)("UserRepository on $name", (store) => {
       expect(user.createdAt.getTime()).toBe(first.createdAt.getTime())
       expect(user.lastSeenAt.getTime()).toBeGreaterThan(first.lastSeenAt.getTime())
       expect((yield* repo.list()).users).toHaveLength(1)
-    }))
+    })
+  )
 
   it.scopedLive("100 concurrent first logins of distinct identities make exactly one owner and 100 users", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       const results = yield* Effect.forEach(
         Array.from({ length: 100 }, (_, i) => profile(`user${i}`)),
@@ -132,10 +134,11 @@ describe.each(stores)("UserRepository on $name", (store) => {
       expect(results.filter((r) => r.user.role === "owner")).toHaveLength(1)
       expect(results.every((r) => r.created)).toBe(true)
       expect((yield* repo.audit(1000)).filter((e) => e.kind === "user_provisioned")).toHaveLength(100)
-    }))
+    })
+  )
 
   it.scopedLive("100 concurrent logins of one identity create one row and all succeed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       const results = yield* Effect.forEach(
         Array.from({ length: 100 }, () => profile("alice")),
@@ -147,10 +150,11 @@ describe.each(stores)("UserRepository on $name", (store) => {
       const users = (yield* repo.list()).users
       expect(users.map((u) => [u.identity, u.role])).toEqual([["proxy:alice", "owner"]])
       expect(yield* repo.audit(1000)).toHaveLength(1)
-    }))
+    })
+  )
 
   it.scopedLive("the last enabled owner can be neither demoted nor disabled; a disabled owner does not count", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), ctx)).user
       const bob = (yield* repo.provision(profile("bob"), ctx)).user
@@ -168,10 +172,11 @@ describe.each(stores)("UserRepository on $name", (store) => {
       expect((yield* Effect.flip(repo.setRole(bob.id, "member", by)))._tag).toBe("LastOwner")
       const owners = (yield* repo.list()).users.filter((u) => u.role === "owner")
       expect(owners.map((u) => u.id)).toEqual([bob.id])
-    }))
+    })
+  )
 
   it.scopedLive("of two owners demoted or disabled at the same moment, exactly one change succeeds", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), ctx)).user
       const bob = (yield* repo.provision(profile("bob"), ctx)).user
@@ -193,10 +198,11 @@ describe.each(stores)("UserRepository on $name", (store) => {
         yield* repo.setDisabled(alice.id, false, by)
         yield* repo.setDisabled(bob.id, false, by)
       }
-    }))
+    })
+  )
 
   it.scopedLive("a user can be disabled and enabled again", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), ctx)).user
       const bob = (yield* repo.provision(profile("bob"), ctx)).user
@@ -205,10 +211,11 @@ describe.each(stores)("UserRepository on $name", (store) => {
       expect((yield* repo.provision(profile("bob"), ctx)).user.disabled).toBe(true)
       expect((yield* repo.setDisabled(bob.id, false, actorOf(alice))).disabled).toBe(false)
       expect((yield* repo.get(bob.id)).disabled).toBe(false)
-    }))
+    })
+  )
 
   it.scopedLive("every change is audited with actor, subject, client IP and detail, newest first", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), { clientIp: "198.51.100.1" })).user
       const bob = (yield* repo.provision(profile("bob"), { clientIp: "198.51.100.2" })).user
@@ -233,10 +240,11 @@ describe.each(stores)("UserRepository on $name", (store) => {
       expect(events[0]!.subjectId).toBe(bob.id)
       expect(events[0]!.at).toBeInstanceOf(Date)
       expect(yield* repo.audit(2)).toHaveLength(2)
-    }))
+    })
+  )
 
   it.scopedLive("unknown ids fail with UserNotFound and unknown identities find nothing", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), ctx)).user
       const ghost = crypto.randomUUID() as User["id"]
@@ -245,46 +253,51 @@ describe.each(stores)("UserRepository on $name", (store) => {
       expect((yield* Effect.flip(repo.setDisabled(ghost, true, actorOf(alice))))._tag).toBe("UserNotFound")
       expect(yield* repo.findByIdentity(Identity.make("proxy:ghost"))).toEqual(Option.none())
       expect(Option.map(yield* repo.findByIdentity(alice.identity), (u) => u.id)).toEqual(Option.some(alice.id))
-    }))
+    })
+  )
 
   it.scopedLive("list returns users in creation order", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       for (const name of ["carol", "alice", "bob"]) yield* repo.provision(profile(name), ctx)
       expect((yield* repo.list()).users.map((u) => u.identity)).toEqual(["proxy:carol", "proxy:alice", "proxy:bob"])
-    }))
+    })
+  )
 
-  it.scopedLive("list pages in creation order: limit, a next cursor until the last page, and an unknown cursor refused", () =>
-    Effect.gen(function*() {
-      const { repo } = yield* setup
-      const names = ["carol", "alice", "bob", "dave", "erin"]
-      for (const name of names) yield* repo.provision(profile(name), ctx)
-      const seen: Array<string> = []
-      const sizes: Array<number> = []
-      let page = yield* repo.list({ limit: 2 })
-      for (;;) {
-        seen.push(...page.users.map((u) => u.identity))
-        sizes.push(page.users.length)
-        if (page.next === undefined) break
-        expect(page.next).toBe(page.users.at(-1)?.id)
-        page = yield* repo.list({ limit: 2, after: page.next })
-      }
-      expect(seen).toEqual(names.map((n) => `proxy:${n}`))
-      expect(sizes).toEqual([2, 2, 1])
-      // Exactly a full last page: no cursor to an empty page.
-      const all = yield* repo.list({ limit: 5 })
-      expect([all.users.length, all.next]).toEqual([5, undefined])
-      // After the last user: an empty page, not an error.
-      expect(yield* repo.list({ after: all.users[4]!.id })).toEqual({ users: [], next: undefined })
-      const unknown = yield* Effect.flip(repo.list({ after: UserId.make("no-such-user") }))
-      expect(unknown._tag).toBe("UserNotFound")
-      expect((yield* repo.list({ limit: 0 })).users).toHaveLength(1)
-    }))
+  it.scopedLive(
+    "list pages in creation order: limit, a next cursor until the last page, and an unknown cursor refused",
+    () =>
+      Effect.gen(function* () {
+        const { repo } = yield* setup
+        const names = ["carol", "alice", "bob", "dave", "erin"]
+        for (const name of names) yield* repo.provision(profile(name), ctx)
+        const seen: Array<string> = []
+        const sizes: Array<number> = []
+        let page = yield* repo.list({ limit: 2 })
+        for (;;) {
+          seen.push(...page.users.map((u) => u.identity))
+          sizes.push(page.users.length)
+          if (page.next === undefined) break
+          expect(page.next).toBe(page.users.at(-1)?.id)
+          page = yield* repo.list({ limit: 2, after: page.next })
+        }
+        expect(seen).toEqual(names.map((n) => `proxy:${n}`))
+        expect(sizes).toEqual([2, 2, 1])
+        // Exactly a full last page: no cursor to an empty page.
+        const all = yield* repo.list({ limit: 5 })
+        expect([all.users.length, all.next]).toEqual([5, undefined])
+        // After the last user: an empty page, not an error.
+        expect(yield* repo.list({ after: all.users[4]!.id })).toEqual({ users: [], next: undefined })
+        const unknown = yield* Effect.flip(repo.list({ after: UserId.make("no-such-user") }))
+        expect(unknown._tag).toBe("UserNotFound")
+        expect((yield* repo.list({ limit: 0 })).users).toHaveLength(1)
+      })
+  )
 
   it.scopedLive(
     "a page never holds more than 1,000 users, whatever limit the caller passes",
     () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { repo } = yield* setup
         const names = Array.from({ length: USERS_PAGE_MAX + 2 }, (_, i) => `bulk-${i}`)
         yield* Effect.forEach(names, (name) => repo.provision(profile(name), ctx), { concurrency: 8, discard: true })
@@ -298,7 +311,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
   )
 
   it.scopedLive("touchLastSeen writes a batch, never moves last_seen back and ignores unknown ids", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { repo } = yield* setup
       const alice = (yield* repo.provision(profile("alice"), ctx)).user
       const bob = (yield* repo.provision(profile("bob"), ctx)).user
@@ -312,10 +325,11 @@ describe.each(stores)("UserRepository on $name", (store) => {
       yield* repo.touchLastSeen([])
       expect((yield* repo.get(alice.id)).lastSeenAt.getTime()).toBe(later.getTime())
       expect((yield* repo.get(bob.id)).lastSeenAt.getTime()).toBe(bob.lastSeenAt.getTime())
-    }))
+    })
+  )
 
   it.scopedLive("migrations are idempotent: a second start on the same database keeps the data", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const database = yield* Effect.promise(() => store.fresh())
       const alice = yield* Effect.scoped(
         Effect.flatMap(open(database), ({ repo }) => repo.provision(profile("alice"), ctx))
@@ -323,23 +337,25 @@ describe.each(stores)("UserRepository on $name", (store) => {
       const { repo, sql } = yield* open(database)
       expect(Option.map(yield* repo.findByIdentity(alice.user.identity), (u) => u.role)).toEqual(Option.some("owner"))
       expect((yield* repo.provision(profile("bob"), ctx)).user.role).toBe("member")
-      const applied = yield* sql<
-        { migration_id: number }
-      >`SELECT migration_id FROM headtower_migrations ORDER BY migration_id`
+      const applied = yield* sql<{
+        migration_id: number
+      }>`SELECT migration_id FROM headtower_migrations ORDER BY migration_id`
       expect(applied.map((row) => Number(row.migration_id))).toEqual([1, 2])
-    }))
+    })
+  )
 
   it.scopedLive("a store that cannot be opened fails start-up with UserStoreUnavailable, not a defect", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const error = yield* Effect.flip(open(store.unopenable()))
       expect(error._tag).toBe("UserStoreUnavailable")
       expect(error.message).not.toMatch(/postgres:\/\//)
-    }))
+    })
+  )
 
   it.scopedLive(
     "a store lost while running fails calls with UserStoreUnavailable, not a defect",
     () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { database, repo } = yield* setup
         yield* repo.provision(profile("alice"), ctx)
         if (database.kind === "postgres") {
@@ -369,22 +385,20 @@ describe.each(stores)("UserRepository on $name", (store) => {
     20_000
   )
 
-  it.scopedLive.runIf(store.kind === "sqlite")(
-    "the SQLite file is created with its directory, in WAL mode",
-    () =>
-      Effect.gen(function*() {
-        const { database, sql } = yield* setup
-        expect(database.kind === "sqlite" && existsSync(database.path)).toBe(true)
-        const [mode] = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
-        expect(mode?.journal_mode).toBe("wal")
-      })
+  it.scopedLive.runIf(store.kind === "sqlite")("the SQLite file is created with its directory, in WAL mode", () =>
+    Effect.gen(function* () {
+      const { database, sql } = yield* setup
+      expect(database.kind === "sqlite" && existsSync(database.path)).toBe(true)
+      const [mode] = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
+      expect(mode?.journal_mode).toBe("wal")
+    })
   )
 
   // Replicas of a PostgreSQL deployment may start together; SQLite serves a single process.
   it.scopedLive.runIf(store.kind === "postgres")(
     "two replicas starting at once on an empty database both come up",
     () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const database = yield* Effect.promise(() => store.fresh())
         const [first, second] = yield* Effect.all([open(database), open(database)], { concurrency: 2 })
         yield* first.repo.provision(profile("alice"), ctx)

@@ -8,7 +8,7 @@ import { testConfigLayer } from "../fixtures/config.js"
 const tracerWith = (otlpEndpoint: string | undefined) =>
   Effect.runPromise(
     Effect.scoped(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         let seen: Tracer.Tracer | undefined
         const layer = withTracing(Layer.effectDiscard(Effect.map(Effect.tracer, (tracer) => (seen = tracer))))
         yield* Layer.build(

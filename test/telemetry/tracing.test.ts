@@ -85,10 +85,13 @@ beforeAll(async () => {
   expect((await send({ path: "/api/me", localAddress: STRANGER, headers: profileHeaders })).status).toBe(403)
   expect((await send({ path: "/api/me", headers: [["Remote-Email", EMAIL]] })).status).toBe(401)
   expect((await send({ path: "/api/headscale/users", headers: profileHeaders })).status).toBe(200)
-  await waitFor("every expected span", () =>
-    named("Authenticator.authenticate").length >= 4 &&
-    named("HeadscaleClient.listUsers").length >= 1 &&
-    named("http.server GET").filter((s) => String(s.attributes["url.path"]).startsWith("/api/")).length >= 4)
+  await waitFor(
+    "every expected span",
+    () =>
+      named("Authenticator.authenticate").length >= 4 &&
+      named("HeadscaleClient.listUsers").length >= 1 &&
+      named("http.server GET").filter((s) => String(s.attributes["url.path"]).startsWith("/api/")).length >= 4
+  )
 })
 
 afterAll(async () => {
@@ -104,37 +107,31 @@ describe("span export over OTLP/HTTP", () => {
 
   it("exports the authentication steps, the HTTP request span and the Headscale call", () => {
     const names = new Set(receiver.spans.map((s) => s.name))
-    for (
-      const name of [
-        "http.server GET",
-        "Authenticator.authenticate",
-        "ClientIpResolver.resolve",
-        "IdentityExtractor.extract",
-        "UserRepository.provision",
-        "HeadscaleClient.listUsers"
-      ]
-    ) expect(names, name).toContain(name)
+    for (const name of [
+      "http.server GET",
+      "Authenticator.authenticate",
+      "ClientIpResolver.resolve",
+      "IdentityExtractor.extract",
+      "UserRepository.provision",
+      "HeadscaleClient.listUsers"
+    ])
+      expect(names, name).toContain(name)
   })
 
   it("nests authenticate under the request's HTTP span and the decision steps under authenticate", () => {
     const byId = new Map(receiver.spans.map((s) => [s.spanId, s]))
     const ancestors = (span: ReceivedSpan) => {
       const out: Array<string> = []
-      for (
-        let p = span.parentSpanId && byId.get(span.parentSpanId);
-        p;
-        p = p.parentSpanId && byId.get(p.parentSpanId)
-      ) out.push(p.name)
+      for (let p = span.parentSpanId && byId.get(span.parentSpanId); p; p = p.parentSpanId && byId.get(p.parentSpanId))
+        out.push(p.name)
       return out
     }
     for (const span of named("Authenticator.authenticate")) expect(ancestors(span)).toContain("http.server GET")
-    for (
-      const span of [
-        ...named("ClientIpResolver.resolve"),
-        ...named("IdentityExtractor.extract"),
-        ...named("UserRepository.provision")
-      ]
-    ) {
+    for (const span of [
+      ...named("ClientIpResolver.resolve"),
+      ...named("IdentityExtractor.extract"),
+      ...named("UserRepository.provision")
+    ]) {
       expect(ancestors(span)).toContain("Authenticator.authenticate")
     }
     expect(ancestors(named("HeadscaleClient.listUsers")[0]!)).toContain("http.server GET")
@@ -142,19 +139,23 @@ describe("span export over OTLP/HTTP", () => {
 
   it("records the decision on authenticate: peer, client IP and outcome", () => {
     const outcomes = named("Authenticator.authenticate").map((s) => s.attributes)
-    expect(outcomes).toContainEqual(expect.objectContaining({
-      "auth.peer": "127.0.0.1",
-      "auth.client_ip": "127.0.0.1",
-      "auth.allowed_rule": "127.0.0.1/32",
-      "auth.outcome": "authenticated"
-    }))
-    expect(outcomes).toContainEqual(expect.objectContaining({
-      "auth.peer": STRANGER,
-      "auth.client_ip": STRANGER,
-      "auth.allowed_rule": "none",
-      "auth.outcome": "rejected",
-      "auth.reason": "ClientNotAllowed"
-    }))
+    expect(outcomes).toContainEqual(
+      expect.objectContaining({
+        "auth.peer": "127.0.0.1",
+        "auth.client_ip": "127.0.0.1",
+        "auth.allowed_rule": "127.0.0.1/32",
+        "auth.outcome": "authenticated"
+      })
+    )
+    expect(outcomes).toContainEqual(
+      expect.objectContaining({
+        "auth.peer": STRANGER,
+        "auth.client_ip": STRANGER,
+        "auth.allowed_rule": "none",
+        "auth.outcome": "rejected",
+        "auth.reason": "ClientNotAllowed"
+      })
+    )
     expect(outcomes).toContainEqual(
       expect.objectContaining({ "auth.outcome": "rejected", "auth.reason": "MissingIdentityHeader" })
     )
@@ -172,9 +173,10 @@ describe("span export over OTLP/HTTP", () => {
       "headscale.route": "/api/v1/user",
       "headscale.outcome": "ok"
     })
-    const statuses = named("http.server GET").map((
-      s
-    ) => [s.attributes["url.path"], s.attributes["http.response.status_code"]])
+    const statuses = named("http.server GET").map((s) => [
+      s.attributes["url.path"],
+      s.attributes["http.response.status_code"]
+    ])
     expect(statuses).toContainEqual(["/api/me", 403])
     expect(statuses).toContainEqual(["/api/headscale/users", 200])
   })
@@ -188,8 +190,8 @@ describe("span export over OTLP/HTTP", () => {
     const found = receiver.spans.flatMap(strings)
     expect(found.filter(({ value }) => value.includes(EMAIL) || value.includes(NAME))).toEqual([])
     expect(found.filter(({ value }) => value.includes(IDENT))).toEqual([])
-    const authenticated = named("Authenticator.authenticate").filter((s) =>
-      s.attributes["auth.outcome"] === "authenticated"
+    const authenticated = named("Authenticator.authenticate").filter(
+      (s) => s.attributes["auth.outcome"] === "authenticated"
     )
     expect(authenticated.length).toBeGreaterThan(0)
     for (const span of authenticated) expect(span.attributes["auth.user_id"]).toMatch(/^[0-9a-f-]{36}$/)
@@ -201,11 +203,13 @@ describe("span export over OTLP/HTTP", () => {
     const strangerTrace = "5ce0a3f0a0b34da6a3ce929d0e0e4737"
     expect((await send({ path: "/api/me", headers: [...profileHeaders, traceparent(trustedTrace)] })).status).toBe(200)
     expect(
-      (await send({
-        path: "/api/me",
-        localAddress: STRANGER,
-        headers: [...profileHeaders, traceparent(strangerTrace)]
-      })).status
+      (
+        await send({
+          path: "/api/me",
+          localAddress: STRANGER,
+          headers: [...profileHeaders, traceparent(strangerTrace)]
+        })
+      ).status
     ).toBe(403)
     const requestSpans = () => named("http.server GET").filter((s) => s.attributes["url.path"] === "/api/me")
     await waitFor("the trusted proxy's request span", () => requestSpans().some((s) => s.traceId === trustedTrace))
@@ -218,8 +222,8 @@ describe("span export over OTLP/HTTP", () => {
   })
 
   it("shows a request span's header names but not their values, except harmless ones", () => {
-    const me = named("http.server GET").find((s) =>
-      s.attributes["url.path"] === "/api/me" && s.attributes["http.response.status_code"] === 200
+    const me = named("http.server GET").find(
+      (s) => s.attributes["url.path"] === "/api/me" && s.attributes["http.response.status_code"] === 200
     )!
     expect(me.attributes["http.request.header.remote-user"]).toBe("<redacted>")
     expect(me.attributes["http.request.header.host"]).toBe(`127.0.0.1:${server.port}`)

@@ -7,7 +7,7 @@ describe("untraced", () => {
   it("builds what it wraps under quietTracer, so its services skip span work", async () => {
     const recording = await Effect.runPromise(
       Effect.scoped(
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           let seen: boolean | undefined
           yield* Layer.build(untraced(Layer.effectDiscard(Effect.map(spans, (s) => (seen = s.recording)))))
           return seen
@@ -19,7 +19,7 @@ describe("untraced", () => {
 
   it("leaves the tracer of whoever built it alone: a layer built next records spans", async () => {
     const after = await Effect.runPromise(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* Effect.scoped(Layer.build(untraced(Layer.empty)))
         return yield* Effect.tracer
       })

@@ -13,10 +13,10 @@ export const describe = (value: unknown): string =>
   value === null
     ? "null"
     : Array.isArray(value)
-    ? "a list"
-    : typeof value === "string"
-    ? `string ${quoted(value)}`
-    : `${typeof value} ${printable(JSON.stringify(value) ?? String(value))}`
+      ? "a list"
+      : typeof value === "string"
+        ? `string ${quoted(value)}`
+        : `${typeof value} ${printable(JSON.stringify(value) ?? String(value))}`
 
 /**
  * How `check-config` prints a key, given its value as written (undefined when unset);
@@ -201,10 +201,10 @@ export const DatabaseUrl = Schema.transformOrFail(Text, DatabaseConfig, {
     return database !== undefined
       ? ParseResult.succeed(database)
       : refuse(
-        ast,
-        redactUrl(text),
-        `must be "sqlite:<path>" or "postgres://user@host/db", got ${JSON.stringify(redactUrl(text))}`
-      )
+          ast,
+          redactUrl(text),
+          `must be "sqlite:<path>" or "postgres://user@host/db", got ${JSON.stringify(redactUrl(text))}`
+        )
   },
   encode: (db) => ParseResult.succeed(db.kind === "sqlite" ? `sqlite:${db.path}` : Redacted.value(db.url))
 }).annotations({ [Shown]: ((url: string) => redactUrl(url)) as Shown })
@@ -238,7 +238,8 @@ export const FileText = Schema.transformOrFail(Text, Schema.String, {
       Either.match(files.readText(path), {
         onLeft: (reason) => refuse(ast, path, `cannot read ${JSON.stringify(path)}: ${reason}`),
         onRight: ParseResult.succeed
-      })),
+      })
+    ),
   encode: (text) => ParseResult.succeed(text)
 }).annotations({ [Shown]: () => undefined })
 

@@ -7,10 +7,8 @@ import { suggest } from "./suggest.js"
 /** `server.proxy_auth.allowed_cidrs[1]`: keys joined by dots, list positions in brackets. */
 const pathText = (path: ReadonlyArray<PropertyKey>): string =>
   path.reduce<string>(
-    (
-      text,
-      segment
-    ) => (typeof segment === "number" ? `${text}[${segment}]` : text ? `${text}.${String(segment)}` : String(segment)),
+    (text, segment) =>
+      typeof segment === "number" ? `${text}[${segment}]` : text ? `${text}.${String(segment)}` : String(segment),
     ""
   )
 

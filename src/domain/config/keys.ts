@@ -31,9 +31,11 @@ const written = (schema: AST.AST): { readonly ast: AST.AST; readonly shown: Show
 const holdsSecret = (ast: AST.AST): boolean => {
   switch (ast._tag) {
     case "Declaration":
-      return AST.getTypeConstructorAnnotation(ast).pipe(
-        Option.exists((c) => (c as { _tag?: unknown })._tag === "effect/Redacted")
-      ) || ast.typeParameters.some(holdsSecret)
+      return (
+        AST.getTypeConstructorAnnotation(ast).pipe(
+          Option.exists((c) => (c as { _tag?: unknown })._tag === "effect/Redacted")
+        ) || ast.typeParameters.some(holdsSecret)
+      )
     case "Transformation":
       return holdsSecret(ast.from) || holdsSecret(ast.to)
     case "Refinement":

@@ -49,7 +49,10 @@ const coerce = (kind: LeafKind, text: string): unknown => {
     case "number":
       return text.trim() !== "" && Number.isFinite(Number(text)) ? Number(text) : undefined
     case "list":
-      return text.split(",").map((s) => s.trim()).filter((s) => s !== "")
+      return text
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "")
     case "string":
       return text
   }

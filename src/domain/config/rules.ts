@@ -40,8 +40,8 @@ const oneMeaningPerHeader = (pa: RawTree): Array<ConfigIssue> => {
   const named = headerNames(pa)
   return named.flatMap(([key, name], i) => {
     if (typeof name !== "string") return []
-    const first = named.findIndex(([, other]) =>
-      typeof other === "string" && other.toLowerCase() === name.toLowerCase()
+    const first = named.findIndex(
+      ([, other]) => typeof other === "string" && other.toLowerCase() === name.toLowerCase()
     )
     if (first === i) return []
     const message = `"${name}" is already used by ${BASE}.${named[first]![0]}; each header must have one meaning`
@@ -59,7 +59,9 @@ export const relations = (written: RawTree): Array<ConfigIssue> => {
     })
   }
   if (
-    proxyAuthOf(written).enabled === true && headscale.api_key === undefined && headscale.api_key_path === undefined
+    proxyAuthOf(written).enabled === true &&
+    headscale.api_key === undefined &&
+    headscale.api_key_path === undefined
   ) {
     issues.push({
       path: "headscale.api_key",
@@ -80,15 +82,15 @@ const cidrWarnings = (key: (typeof CIDR_KEYS)[number], written: ReadonlyArray<st
     if (hostBitsSet) warnings.push({ path, message: `"${text}" has host bits set; it is read as ${cidr.text}` })
     const wide = cidr.family === 4 ? WIDE_IPV4_PREFIX : WIDE_IPV6_PREFIX
     if (isCatchAll(cidr)) {
-      const risk = key === "allowed_cidrs"
-        ? ": anyone who can reach Headtower can log in as any user"
-        : " to supply the client IP header"
+      const risk =
+        key === "allowed_cidrs"
+          ? ": anyone who can reach Headtower can log in as any user"
+          : " to supply the client IP header"
       warnings.push({ path, message: `"${text}" trusts every address${risk}` })
     } else if (cidr.prefix < wide) {
       warnings.push({
         path,
-        message:
-          `"${text}" is wider than /${wide}: a proxy is one address or a small subnet; several wide rules can add up to everyone`
+        message: `"${text}" is wider than /${wide}: a proxy is one address or a small subnet; several wide rules can add up to everyone`
       })
     }
     return warnings
@@ -108,18 +110,20 @@ const wideProxyWarnings = (trusted: CidrList, allowed: CidrList): Array<ConfigWa
     )
     const proxyPrefix = cidr.family === 4 ? PROXY_IPV4_PREFIX : PROXY_IPV6_PREFIX
     if (covered !== undefined) {
-      return [{
-        path,
-        message:
-          `"${cidr.text}" contains allowed_cidrs' ${covered.text}: any host in ${cidr.text} can send an ip_header claiming that allowed address; list the proxies alone`
-      }]
+      return [
+        {
+          path,
+          message: `"${cidr.text}" contains allowed_cidrs' ${covered.text}: any host in ${cidr.text} can send an ip_header claiming that allowed address; list the proxies alone`
+        }
+      ]
     }
     return cidr.prefix < proxyPrefix
-      ? [{
-        path,
-        message:
-          `"${cidr.text}" is wider than /${proxyPrefix}: every host in it may write the client IP; list the proxies alone`
-      }]
+      ? [
+          {
+            path,
+            message: `"${cidr.text}" is wider than /${proxyPrefix}: every host in it may write the client IP; list the proxies alone`
+          }
+        ]
       : []
   })
 
@@ -128,11 +132,12 @@ export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree
   const pa = proxyAuthOf(written)
   const warnings: Array<ConfigWarning> = headerNames(pa).flatMap(([key, name]) =>
     typeof name === "string" && name.includes("_")
-      ? [{
-        path: `${BASE}.${key}`,
-        message:
-          `header name "${name}" contains "_": nginx drops such headers unless "underscores_in_headers on" is set`
-      }]
+      ? [
+          {
+            path: `${BASE}.${key}`,
+            message: `header name "${name}" contains "_": nginx drops such headers unless "underscores_in_headers on" is set`
+          }
+        ]
       : []
   )
   for (const key of CIDR_KEYS) warnings.push(...cidrWarnings(key, (pa[key] as ReadonlyArray<string> | undefined) ?? []))
@@ -141,8 +146,7 @@ export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree
   if (ipHeader !== undefined && ipHeaderMode === "first") {
     warnings.push({
       path: `${BASE}.ip_header_mode`,
-      message:
-        `"first" trusts the first ${ipHeader} entry, which the client chooses unless your proxy overwrites the header; if it appends (nginx $proxy_add_x_forwarded_for, Traefik, Caddy), set ip_header_mode: rightmost_untrusted`
+      message: `"first" trusts the first ${ipHeader} entry, which the client chooses unless your proxy overwrites the header; if it appends (nginx $proxy_add_x_forwarded_for, Traefik, Caddy), set ip_header_mode: rightmost_untrusted`
     })
   }
   return warnings

@@ -20,13 +20,8 @@ export const shownConfig = (config: AppConfig): unknown => {
       [...section.keys].flatMap(([name, key]) => {
         const value = values[name]
         if (key.kind === "section") return [[name, show(key, (value ?? {}) as Record<string, unknown>)]]
-        const shown = key.shown !== undefined
-          ? key.shown(value)
-          : value === undefined
-          ? null
-          : key.secret
-          ? "<redacted>"
-          : value
+        const shown =
+          key.shown !== undefined ? key.shown(value) : value === undefined ? null : key.secret ? "<redacted>" : value
         return shown === undefined ? [] : [[name, shown]]
       })
     )

@@ -12,16 +12,19 @@ import { roleCheck } from "./roles.js"
  * API key: owners and admins only, like the Users page.
  */
 export const HeadscaleLive = HttpApiBuilder.group(HeadtowerApi, "headscale", (handlers) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const headscale = yield* HeadscaleClient
     const inventory = roleCheck(yield* UserRepository)(canViewUsers, "read Headscale's users and nodes")
     return handlers
       .handle("users", () =>
         Effect.flatMap(inventory, ({ credentials }) => headscale.listUsers(credentials)).pipe(
           Effect.map((users) => ({ users }))
-        ))
+        )
+      )
       .handle("nodes", () =>
         Effect.flatMap(inventory, ({ credentials }) => headscale.listNodes(credentials)).pipe(
           Effect.map((nodes) => ({ nodes }))
-        ))
-  }))
+        )
+      )
+  })
+)

@@ -23,7 +23,7 @@ const check = <E, R>(effect: Effect.Effect<unknown, E, R>) =>
   )
 
 export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const headscale = yield* HeadscaleClient
     const { apiKey } = (yield* Settings).headscale
@@ -43,7 +43,7 @@ export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers
     return handlers
       .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
       .handle("readyz", () =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const [userStore, headscaleCheck] = yield* Effect.all([check(sql`SELECT 1`), headscaleReady], {
             concurrency: 2
           })
@@ -52,5 +52,7 @@ export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers
             return yield* new NotReady({ message: "a dependency is not ready" })
           }
           return { status: "ready" as const }
-        }))
-  }))
+        })
+      )
+  })
+)

@@ -10,7 +10,7 @@ import { CurrentUser } from "../Api.js"
  * demoted or disabled owner must not keep changing users meanwhile.
  */
 export const roleCheck = (users: UserRepository) => (allowed: (role: Role) => boolean, what: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const current = yield* CurrentUser
     const forbidden = new Forbidden({ message: `your role may not ${what}` })
     const user = yield* users.get(current.user.id).pipe(Effect.catchTag("UserNotFound", () => Effect.fail(forbidden)))

@@ -18,7 +18,7 @@ const linkNext = (limit: number | undefined, after: UserId) => {
 }
 
 export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const users = yield* UserRepository
     const cache = yield* UserCache
     const requireRole = roleCheck(users)
@@ -28,14 +28,15 @@ export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) 
           Effect.zipRight(users.list(urlParams)),
           Effect.tap(({ next }) => (next === undefined ? Effect.void : linkNext(urlParams.limit, next))),
           Effect.map(({ users }) => users)
-        ))
+        )
+      )
       .handle("update", ({ path, payload }) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const current = yield* requireRole(canManageUsers, "change users")
           const actor = { userId: current.user.id, identity: current.user.identity, clientIp: current.clientIp }
           const id = path.id
           const before = yield* users.get(id)
-          return yield* Effect.gen(function*() {
+          return yield* Effect.gen(function* () {
             let user = before
             if (payload.role !== undefined && payload.role !== user.role) {
               user = yield* users.setRole(id, payload.role, actor)
@@ -49,7 +50,10 @@ export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) 
             // next request reads the store: a demotion or disable takes effect at once.
             Effect.ensuring(cache.invalidate(before.identity))
           )
-        }))
+        })
+      )
       .handle("audit", ({ urlParams }) =>
-        requireRole(canViewUsers, "read the audit log").pipe(Effect.zipRight(users.audit(urlParams.limit ?? 100))))
-  }))
+        requireRole(canViewUsers, "read the audit log").pipe(Effect.zipRight(users.audit(urlParams.limit ?? 100)))
+      )
+  })
+)

@@ -17,7 +17,7 @@ import { type Asset, loadWebFiles } from "./webFiles.js"
  * they come from: the error page a refused browser sees needs its style sheet too.
  */
 export const PageRoutes = HttpLayerRouter.use((router) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { proxyAuth } = (yield* Settings).server
     const authenticate = authenticateRequest(yield* Authenticator, proxyAuth)
     const { logoutUrl } = proxyAuth
@@ -28,20 +28,22 @@ export const PageRoutes = HttpLayerRouter.use((router) =>
       authenticate(request).pipe(
         Effect.zipRight(withoutBody(request, Effect.succeed(html(page, 200, USERS_CSP)))),
         Effect.catchAll((error) => Effect.succeed(html(errorPage(error), statusOf(error), ERROR_CSP)))
-      ))
+      )
+    )
     for (const file of [files.script, files.style]) {
       const response = served(file)
       yield* router.add("GET", file.url, (request) => withoutBody(request, Effect.succeed(response)))
     }
     yield* router.add("GET", "/", (request) =>
-      withoutBody(request, Effect.succeed(HttpServerResponse.redirect("/users", { status: 302 }))))
-    const logout = logoutUrl === undefined
-      ? HttpServerResponse.text("Logout is handled by your authenticating proxy; no logout_url is configured.", {
-        status: 404
-      })
-      : HttpServerResponse.redirect(logoutUrl, { status: 302 })
-    yield* router.add("GET", "/logout", (request) =>
-      withoutBody(request, Effect.succeed(logout)))
+      withoutBody(request, Effect.succeed(HttpServerResponse.redirect("/users", { status: 302 })))
+    )
+    const logout =
+      logoutUrl === undefined
+        ? HttpServerResponse.text("Logout is handled by your authenticating proxy; no logout_url is configured.", {
+            status: 404
+          })
+        : HttpServerResponse.redirect(logoutUrl, { status: 302 })
+    yield* router.add("GET", "/logout", (request) => withoutBody(request, Effect.succeed(logout)))
   })
 ).pipe(Layer.provide(NodeFileSystem.layer))
 
@@ -51,8 +53,7 @@ const LOCKED = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-a
  * styles only from its own sheet, shows only http(s) pictures and fetches only its own origin.
  * Trusted Types make the DOM's HTML sinks (innerHTML and the like) refuse strings outright.
  */
-const USERS_CSP =
-  `${LOCKED}; script-src 'self'; style-src 'self'; img-src http: https:; connect-src 'self'; require-trusted-types-for 'script'; trusted-types 'none'`
+const USERS_CSP = `${LOCKED}; script-src 'self'; style-src 'self'; img-src http: https:; connect-src 'self'; require-trusted-types-for 'script'; trusted-types 'none'`
 /** The error page has no script and no picture: only its style sheet. */
 const ERROR_CSP = `${LOCKED}; style-src 'self'`
 

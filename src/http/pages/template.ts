@@ -24,11 +24,12 @@ export const htmlTemplate = <const Text extends string, const Flag extends strin
   file: string,
   source: string,
   slots: { readonly text: ReadonlyArray<Text>; readonly flags?: ReadonlyArray<Flag> }
-): (values: { readonly [K in Text]: string } & { readonly [K in Flag]: boolean }) => string => {
+): ((values: { readonly [K in Text]: string } & { readonly [K in Flag]: boolean }) => string) => {
   const flags = slots.flags ?? []
   const opened = source.replace(SECTION, (_, __, inner: string) => inner)
   if (
-    !sameNames(names(source, SECTION), flags) || !sameNames(names(opened, TEXT), slots.text) ||
+    !sameNames(names(source, SECTION), flags) ||
+    !sameNames(names(opened, TEXT), slots.text) ||
     opened.replace(TEXT, "").includes("{{")
   ) {
     throw new Error(

@@ -37,7 +37,7 @@ const asset = (name: string, extension: string, contentType: string, body: strin
 }
 
 /** Reads web/; a missing or unreadable file fails start-up with its path. */
-export const loadWebFiles = Effect.gen(function*() {
+export const loadWebFiles = Effect.gen(function* () {
   const fs = yield* FileSystem.FileSystem
   const dir = join(packageRoot(import.meta.dirname), "web")
   const read = (file: string) => fs.readFileString(join(dir, file))

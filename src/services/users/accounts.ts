@@ -50,7 +50,8 @@ export const makeAccounts = (sql: SqlClient.SqlClient, { annotate, method }: Spa
   const get = method("UserRepository.get")((id: UserId) =>
     storeErrors(
       Effect.flatMap(byId(id), (user) =>
-        user._tag === "Some" ? Effect.succeed(user.value) : Effect.fail(new UserNotFound({ message: "No such user" })))
+        user._tag === "Some" ? Effect.succeed(user.value) : Effect.fail(new UserNotFound({ message: "No such user" }))
+      )
     )
   )
 
@@ -60,20 +61,21 @@ export const makeAccounts = (sql: SqlClient.SqlClient, { annotate, method }: Spa
 
   /** Users in creation order, a page at a time: no listing holds the whole store in memory. */
   const list = method("UserRepository.list")((page: UsersPageRequest = {}) =>
-    storeErrors(Effect.gen(function*() {
-      const asked = Math.floor(page.limit ?? USERS_PAGE_MAX)
-      const limit = Number.isNaN(asked) ? USERS_PAGE_MAX : Math.min(Math.max(1, asked), USERS_PAGE_MAX)
-      const after = page.after === undefined
-        ? sql.literal("")
-        : sql`WHERE seq > (SELECT seq FROM users WHERE id = ${page.after})`
-      // One row more than asked tells whether another page follows.
-      const users = yield* select(sql`${after} ORDER BY seq LIMIT ${limit + 1}`)
-      if (page.after !== undefined && users.length === 0 && (yield* byId(page.after))._tag === "None") {
-        return yield* new UserNotFound({ message: "`after` names no user" })
-      }
-      const shown = users.slice(0, limit)
-      return { users: shown, next: users.length > limit ? shown.at(-1)?.id : undefined } satisfies UsersPage
-    }))
+    storeErrors(
+      Effect.gen(function* () {
+        const asked = Math.floor(page.limit ?? USERS_PAGE_MAX)
+        const limit = Number.isNaN(asked) ? USERS_PAGE_MAX : Math.min(Math.max(1, asked), USERS_PAGE_MAX)
+        const after =
+          page.after === undefined ? sql.literal("") : sql`WHERE seq > (SELECT seq FROM users WHERE id = ${page.after})`
+        // One row more than asked tells whether another page follows.
+        const users = yield* select(sql`${after} ORDER BY seq LIMIT ${limit + 1}`)
+        if (page.after !== undefined && users.length === 0 && (yield* byId(page.after))._tag === "None") {
+          return yield* new UserNotFound({ message: "`after` names no user" })
+        }
+        const shown = users.slice(0, limit)
+        return { users: shown, next: users.length > limit ? shown.at(-1)?.id : undefined } satisfies UsersPage
+      })
+    )
   )
 
   /*
@@ -83,14 +85,20 @@ export const makeAccounts = (sql: SqlClient.SqlClient, { annotate, method }: Spa
    * that locks several rows. Unknown ids are ignored.
    */
   const touchLastSeen = method("UserRepository.touchLastSeen")((entries: ReadonlyArray<LastSeen>) =>
-    storeErrors(Effect.zipRight(
-      annotate(() => ({ "users.count": entries.length })),
-      Effect.forEach(entries, ({ at, id }) => {
-        const iso = at.toISOString()
-        return sql`UPDATE users SET last_seen_at = CASE WHEN last_seen_at < ${iso} THEN ${iso} ELSE last_seen_at END
+    storeErrors(
+      Effect.zipRight(
+        annotate(() => ({ "users.count": entries.length })),
+        Effect.forEach(
+          entries,
+          ({ at, id }) => {
+            const iso = at.toISOString()
+            return sql`UPDATE users SET last_seen_at = CASE WHEN last_seen_at < ${iso} THEN ${iso} ELSE last_seen_at END
             WHERE id = ${id}`
-      }, { discard: true })
-    ))
+          },
+          { discard: true }
+        )
+      )
+    )
   )
 
   return { get, findByIdentity, list, touchLastSeen } as const

@@ -22,12 +22,10 @@ const isEnabledOwner = (user: User) => user.role === "owner" && !user.disabled
  */
 const lockTargetAndOwners = (sql: SqlClient.SqlClient, id: UserId) =>
   selectUsers(sql)(
-    sql`WHERE id = ${id} OR (role = 'owner' AND disabled = 0) ORDER BY seq ${
-      sql.onDialectOrElse({
-        pg: () => sql.literal("FOR UPDATE"),
-        orElse: () => sql.literal("")
-      })
-    }`
+    sql`WHERE id = ${id} OR (role = 'owner' AND disabled = 0) ORDER BY seq ${sql.onDialectOrElse({
+      pg: () => sql.literal("FOR UPDATE"),
+      orElse: () => sql.literal("")
+    })}`
   )
 
 /** What one change writes: its UPDATE and the audit event's kind and detail. */
@@ -49,7 +47,7 @@ const guardedChange = (
   update: (target: User) => Update | undefined
 ) =>
   sql.withTransaction(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const locked = yield* lockTargetAndOwners(sql, id)
       const target = locked.find((user) => user.id === id)
       if (target === undefined) {
@@ -61,15 +59,19 @@ const guardedChange = (
       const change = update(target)
       if (change === undefined) return target
       yield* change.statement
-      yield* auditInsert(sql, {
-        kind: change.kind,
-        actorId: actor.userId,
-        actorIdentity: actor.identity,
-        subjectId: id,
-        subjectIdentity: target.identity,
-        clientIp: actor.clientIp,
-        detail: change.detail
-      }, new Date())
+      yield* auditInsert(
+        sql,
+        {
+          kind: change.kind,
+          actorId: actor.userId,
+          actorIdentity: actor.identity,
+          subjectId: id,
+          subjectIdentity: target.identity,
+          clientIp: actor.clientIp,
+          detail: change.detail
+        },
+        new Date()
+      )
       const [updated] = yield* selectUsers(sql)(sql`WHERE id = ${id}`)
       return updated ?? target
     })
@@ -78,39 +80,47 @@ const guardedChange = (
 /** Role and disabled changes by an owner or admin, each with its audit event, never leaving no owner. */
 export const makeChanges = (sql: SqlClient.SqlClient, { annotate, method }: Spans) => {
   const setRole = method("UserRepository.setRole")((id: UserId, role: Role, actor: AuditActor) =>
-    storeErrors(Effect.zipRight(
-      annotate(() => ({ "user.id": id, "user.role": role })),
-      guardedChange(
-        sql,
-        id,
-        actor,
-        (target) => isEnabledOwner(target) && role !== "owner",
-        (target) =>
-          target.role === role ? undefined : {
-            statement: sql`UPDATE users SET role = ${role} WHERE id = ${id}`,
-            kind: "role_changed",
-            detail: `${target.role}→${role}`
-          }
+    storeErrors(
+      Effect.zipRight(
+        annotate(() => ({ "user.id": id, "user.role": role })),
+        guardedChange(
+          sql,
+          id,
+          actor,
+          (target) => isEnabledOwner(target) && role !== "owner",
+          (target) =>
+            target.role === role
+              ? undefined
+              : {
+                  statement: sql`UPDATE users SET role = ${role} WHERE id = ${id}`,
+                  kind: "role_changed",
+                  detail: `${target.role}→${role}`
+                }
+        )
       )
-    ))
+    )
   )
 
   const setDisabled = method("UserRepository.setDisabled")((id: UserId, disabled: boolean, actor: AuditActor) =>
-    storeErrors(Effect.zipRight(
-      annotate(() => ({ "user.id": id, "user.disabled": disabled })),
-      guardedChange(
-        sql,
-        id,
-        actor,
-        (target) => isEnabledOwner(target) && disabled,
-        (target) =>
-          target.disabled === disabled ? undefined : {
-            statement: sql`UPDATE users SET disabled = ${disabled ? 1 : 0} WHERE id = ${id}`,
-            kind: disabled ? "user_disabled" : "user_enabled",
-            detail: null
-          }
+    storeErrors(
+      Effect.zipRight(
+        annotate(() => ({ "user.id": id, "user.disabled": disabled })),
+        guardedChange(
+          sql,
+          id,
+          actor,
+          (target) => isEnabledOwner(target) && disabled,
+          (target) =>
+            target.disabled === disabled
+              ? undefined
+              : {
+                  statement: sql`UPDATE users SET disabled = ${disabled ? 1 : 0} WHERE id = ${id}`,
+                  kind: disabled ? "user_disabled" : "user_enabled",
+                  detail: null
+                }
+        )
       )
-    ))
+    )
   )
 
   return { setRole, setDisabled } as const

@@ -28,16 +28,19 @@ export const makeProvisioning = (sql: SqlClient.SqlClient, { annotate, method }:
   /** The user for `profile`, created (the first one as owner) or refreshed, in one transaction. */
   const upsert = (profile: Profile, clientIp: string, at: Date) =>
     transaction((run) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const now = at.toISOString()
-        const member = new User({
-          ...profile,
-          id: UserId.make(randomUUID()),
-          role: "member",
-          disabled: false,
-          createdAt: at,
-          lastSeenAt: at
-        }, true)
+        const member = new User(
+          {
+            ...profile,
+            id: UserId.make(randomUUID()),
+            role: "member",
+            disabled: false,
+            createdAt: at,
+            lastSeenAt: at
+          },
+          true
+        )
         const inserted = yield* run(
           sql`INSERT INTO users ${sql.insert(encodeUserRow(member))} ON CONFLICT (identity) DO NOTHING RETURNING id`
         )
@@ -52,25 +55,31 @@ export const makeProvisioning = (sql: SqlClient.SqlClient, { annotate, method }:
           )
           return { user: user!, created: false }
         }
-        const claim = yield* run(sql`INSERT INTO instance_owner_claim ${
-          sql.insert({
+        const claim = yield* run(
+          sql`INSERT INTO instance_owner_claim ${sql.insert({
             singleton: 1,
             user_id: member.id,
             claimed_at: now
-          })
-        } ON CONFLICT (singleton) DO NOTHING RETURNING user_id`)
+          })} ON CONFLICT (singleton) DO NOTHING RETURNING user_id`
+        )
         const owner = claim.length > 0
         if (owner) yield* run(sql`UPDATE users SET role = 'owner' WHERE id = ${member.id}`)
         const role = owner ? "owner" : "member"
-        yield* run(auditInsert(sql, {
-          kind: "user_provisioned",
-          actorId: null,
-          actorIdentity: null,
-          subjectId: member.id,
-          subjectIdentity: profile.identity,
-          clientIp,
-          detail: `role=${role}`
-        }, at))
+        yield* run(
+          auditInsert(
+            sql,
+            {
+              kind: "user_provisioned",
+              actorId: null,
+              actorIdentity: null,
+              subjectId: member.id,
+              subjectIdentity: profile.identity,
+              clientIp,
+              detail: `role=${role}`
+            },
+            at
+          )
+        )
         // Exactly the row just inserted (no trigger or default changes it): no need to read it back.
         return { user: owner ? new User({ ...member, role }, true) : member, created: true }
       })
@@ -78,17 +87,19 @@ export const makeProvisioning = (sql: SqlClient.SqlClient, { annotate, method }:
 
   // The first-login path: no span work at all when nobody records spans (spans.ts).
   const provision = method("UserRepository.provision")((profile: Profile, context: { readonly clientIp: string }) =>
-    storeErrors(Effect.gen(function*() {
-      const result = yield* upsert(profile, context.clientIp, new Date())
-      // The user id, not the identity: which person that is stays in the store (telemetry.export_identity).
-      yield* annotate(() => ({
-        "user.id": result.user.id,
-        "user.created": result.created,
-        "user.role": result.user.role
-      }))
-      if (result.created) yield* (result.user.role === "owner" ? countOwnerProvisioned : countMemberProvisioned)
-      return result
-    }))
+    storeErrors(
+      Effect.gen(function* () {
+        const result = yield* upsert(profile, context.clientIp, new Date())
+        // The user id, not the identity: which person that is stays in the store (telemetry.export_identity).
+        yield* annotate(() => ({
+          "user.id": result.user.id,
+          "user.created": result.created,
+          "user.role": result.user.role
+        }))
+        if (result.created) yield* result.user.role === "owner" ? countOwnerProvisioned : countMemberProvisioned
+        return result
+      })
+    )
   )
 
   return { provision } as const

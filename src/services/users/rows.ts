@@ -22,7 +22,7 @@ const column = <S extends Schema.Schema.Any>(schema: S, key: string) =>
 /** `schema`'s struct as the domain class, trusting the fields the struct just decoded. */
 const intoClass = <From extends Schema.Schema.Any, A>(
   from: From,
-  to: Schema.Schema<A, any> & (new(props: Schema.Schema.Type<From>, disableValidation: boolean) => A)
+  to: Schema.Schema<A, any> & (new (props: Schema.Schema.Type<From>, disableValidation: boolean) => A)
 ) =>
   Schema.transform(from, Schema.typeSchema(to), {
     strict: false,
@@ -59,7 +59,9 @@ export const encodeAuditRow = Schema.encodeSync(AuditEventFromRow)
 
 /** The columns a row schema reads, for a SELECT list: the encoded side's keys. */
 const columnsOf = (schema: Schema.Schema.Any): string =>
-  AST.getPropertySignatures(Schema.encodedSchema(schema).ast).map((p) => String(p.name)).join(", ")
+  AST.getPropertySignatures(Schema.encodedSchema(schema).ast)
+    .map((p) => String(p.name))
+    .join(", ")
 
 export const USER_COLUMNS = columnsOf(UserFromRow)
 export const AUDIT_COLUMNS = columnsOf(AuditEventFromRow)

@@ -19,9 +19,7 @@ const unavailable = (error: SqlError.SqlError) =>
  * the same outage, so a SqlError defect becomes a 503 too, never a 500. A write lock held by
  * another process is waited for first (retryWhileBusy), a whole method at a time.
  */
-export const storeErrors = <A, E, R>(
-  effect: Effect.Effect<A, E | SqlError.SqlError | ParseError, R>
-) =>
+export const storeErrors = <A, E, R>(effect: Effect.Effect<A, E | SqlError.SqlError | ParseError, R>) =>
   effect.pipe(
     retryWhileBusy,
     Effect.catchSomeDefect((defect) =>
@@ -31,10 +29,7 @@ export const storeErrors = <A, E, R>(
       (error): error is ParseError => error instanceof ParseResult.ParseError,
       (error) => Effect.die(error)
     ),
-    Effect.catchIf(
-      (error): error is SqlError.SqlError => error instanceof SqlError.SqlError,
-      unavailable
-    )
+    Effect.catchIf((error): error is SqlError.SqlError => error instanceof SqlError.SqlError, unavailable)
   )
 
 export type RunStatement = <A extends object>(
@@ -42,10 +37,12 @@ export type RunStatement = <A extends object>(
 ) => Effect.Effect<ReadonlyArray<A>, SqlError.SqlError>
 
 /** Runs a statement on `connection` as it is: no span, no checkout of its own. */
-const runOn = (connection: SqlConnection.Connection): RunStatement => (statement) => {
-  const [text, params] = statement.compile()
-  return connection.execute(text, params, undefined)
-}
+const runOn =
+  (connection: SqlConnection.Connection): RunStatement =>
+  (statement) => {
+    const [text, params] = statement.compile()
+    return connection.execute(text, params, undefined)
+  }
 
 /*
  * `sql.withTransaction(body)`, with `body`'s statements run straight on the transaction's
@@ -55,10 +52,12 @@ const runOn = (connection: SqlConnection.Connection): RunStatement => (statement
  * handling, on both dialects.
  */
 export const withDirectTransaction =
-  (sql: SqlClient.SqlClient) => <A, E>(body: (run: RunStatement) => Effect.Effect<A, E>) =>
+  (sql: SqlClient.SqlClient) =>
+  <A, E>(body: (run: RunStatement) => Effect.Effect<A, E>) =>
     sql.withTransaction(
       Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
         Option.isSome(transaction)
           ? body(runOn(transaction.value[0]))
-          : Effect.dieMessage("withTransaction provided no connection"))
+          : Effect.dieMessage("withTransaction provided no connection")
+      )
     )

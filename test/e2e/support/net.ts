@@ -8,8 +8,8 @@ export const freePort = (host = "127.0.0.1") =>
     server.once("error", reject)
     server.listen(0, host, () => {
       const address = server.address()
-      server.close(
-        () => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")))
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))
       )
     })
   })

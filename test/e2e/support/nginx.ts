@@ -77,11 +77,12 @@ export const basicAuthServer = (options: {
   readonly bindAddress: string
   readonly forwardedFor?: "append" | "overwrite" | undefined
 }): string => {
-  const xff = options.forwardedFor === "append"
-    ? "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
-    : options.forwardedFor === "overwrite"
-    ? "proxy_set_header X-Forwarded-For $remote_addr;"
-    : ""
+  const xff =
+    options.forwardedFor === "append"
+      ? "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
+      : options.forwardedFor === "overwrite"
+        ? "proxy_set_header X-Forwarded-For $remote_addr;"
+        : ""
   return `
   server {
     listen 127.0.0.1:${options.listenPort};

@@ -115,9 +115,9 @@ export const sendRaw = (options: {
     })
     // A server may reset after answering a request it refused to read in full.
     socket.on("error", (error: NodeJS.ErrnoException) =>
-      error.code === "ECONNRESET" && chunks.length > 0 ? resolve(parse(Buffer.concat(chunks))) : reject(error))
-    socket.on("close", () =>
-      resolve(parse(Buffer.concat(chunks))))
+      error.code === "ECONNRESET" && chunks.length > 0 ? resolve(parse(Buffer.concat(chunks))) : reject(error)
+    )
+    socket.on("close", () => resolve(parse(Buffer.concat(chunks))))
   })
 
 /**
@@ -181,9 +181,8 @@ export const sendStreamed = (options: {
       }
     })
     // The server (or proxy) may close while the body is still being written: what it answered counts.
-    socket.on(
-      "error",
-      (error: NodeJS.ErrnoException) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? done() : reject(error))
+    socket.on("error", (error: NodeJS.ErrnoException) =>
+      error.code === "EPIPE" || error.code === "ECONNRESET" ? done() : reject(error)
     )
     socket.on("close", done)
   })

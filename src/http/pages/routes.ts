@@ -1,7 +1,6 @@
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { statusOf } from "../../domain/errors.js"
 import { Authenticator } from "../../services/Authenticator.js"
 import { Settings } from "../../services/Settings.js"
@@ -45,7 +44,7 @@ export const PageRoutes = HttpLayerRouter.use((router) =>
         : HttpServerResponse.redirect(logoutUrl, { status: 302 })
     yield* router.add("GET", "/logout", (request) => withoutBody(request, Effect.succeed(logout)))
   })
-).pipe(Layer.provide(NodeFileSystem.layer))
+)
 
 const LOCKED = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 /**

@@ -1,7 +1,6 @@
-import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 
 /*
@@ -36,15 +35,21 @@ const asset = (name: string, extension: string, contentType: string, body: strin
   return { url: `/assets/${name}.${hash}.${extension}`, body, contentType }
 }
 
-/** Reads web/; a missing or unreadable file fails start-up with its path. */
-export const loadWebFiles = Effect.gen(function* () {
-  const fs = yield* FileSystem.FileSystem
-  const dir = join(packageRoot(import.meta.dirname), "web")
-  const read = (file: string) => fs.readFileString(join(dir, file))
-  return {
-    script: asset("users", "js", "text/javascript; charset=utf-8", yield* read("users.js")),
-    style: asset("style", "css", "text/css; charset=utf-8", yield* read("style.css")),
-    usersHtml: yield* read("users.html"),
-    errorHtml: yield* read("error.html")
-  } satisfies WebFiles
+/**
+ * Reads web/; a missing or unreadable file fails start-up with its path. Synchronously, on
+ * purpose: read asynchronously while the routes were being built, a request that arrived in
+ * that moment was accepted and never answered.
+ */
+export const loadWebFiles = Effect.try({
+  try: (): WebFiles => {
+    const dir = join(packageRoot(import.meta.dirname), "web")
+    const read = (file: string) => readFileSync(join(dir, file), "utf8")
+    return {
+      script: asset("users", "js", "text/javascript; charset=utf-8", read("users.js")),
+      style: asset("style", "css", "text/css; charset=utf-8", read("style.css")),
+      usersHtml: read("users.html"),
+      errorHtml: read("error.html")
+    }
+  },
+  catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause)))
 })

@@ -45,6 +45,19 @@ const authenticatedAttributes = (user: User, exportIdentity: boolean) => ({
 })
 
 /**
+ * The common request without effects: trusted, nothing dropped, an enabled user the cache
+ * holds. Undefined for anything else, which the full path then finishes from the same
+ * judgement. (hostile/oracle.test.ts holds both ends to the same answers.)
+ */
+const cachedGrant =
+  (recall: UserCache["recall"], grant: (user: User, client: ClientIpDecision) => Authenticated) =>
+  (judgement: Judgement, now: number): Authenticated | undefined => {
+    if (judgement._tag !== "Trusted" || judgement.dropped.length > 0) return undefined
+    const user = recall(judgement.profile, now)
+    return user === undefined || admitUser(user) !== undefined ? undefined : grant(user, judgement.client)
+  }
+
+/**
  * The trust boundary: the judgement (src/domain/trust.ts), then sign-in (provisioning) and the
  * disabled check — so nothing is written for any request the judgement rejects.
  */
@@ -81,16 +94,7 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
         return granted(user, client)
       }).pipe(Effect.tapError((error) => logRejection(tracing, facts, judgement, error)))
 
-    /**
-     * The common request without effects: trusted, nothing dropped, an enabled user the cache
-     * holds. Undefined for anything else, which `conclude` then finishes from the same judgement.
-     * (hostile/oracle.test.ts holds both ends to the same answers.)
-     */
-    const fromCache = (judgement: Judgement, now: number): Authenticated | undefined => {
-      if (judgement._tag !== "Trusted" || judgement.dropped.length > 0) return undefined
-      const user = users.recall(judgement.profile, now)
-      return user === undefined || admitUser(user) !== undefined ? undefined : granted(user, judgement.client)
-    }
+    const fromCache = cachedGrant(users.recall, granted)
 
     // Every authentication is counted and timed (headtower_authentications_total, …_duration_seconds).
     const authenticate = tracing.method("Authenticator.authenticate")(

@@ -16,7 +16,7 @@ const BooleanFromInteger = Schema.transform(Schema.Number, Schema.Boolean, {
 })
 
 /** A field stored under a snake_case column name. */
-const column = <S extends Schema.Schema.Any>(schema: S, key: string) =>
+const column = <S extends Schema.Schema.Any, const Key extends string>(schema: S, key: Key) =>
   Schema.propertySignature(schema).pipe(Schema.fromKey(key))
 
 /** `schema`'s struct as the domain class, trusting the fields the struct just decoded. */
@@ -52,10 +52,39 @@ export const AuditEventFromRow = intoClass(
   AuditEvent
 )
 
-export const encodeUserRow = Schema.encodeSync(UserFromRow)
 /** Users rows, as a query returns them, decoded into Users. */
 export const decodeUsers = Schema.decodeUnknown(Schema.Array(UserFromRow))
-export const encodeAuditRow = Schema.encodeSync(AuditEventFromRow)
+
+/*
+ * The rows an INSERT writes, built directly: `Schema.encodeSync` of these schemas re-validates
+ * every field of a value this process has just built, ~15 µs of each first login (measured with
+ * npm run bench:compare). The return types are the schemas' encoded sides, so the compiler
+ * refuses a missing, extra or renamed column; test/services/rows.test.ts holds each equal to
+ * the schema's own encoding and decoding back to the same value.
+ */
+export const encodeUserRow = (user: User): typeof UserFromRow.Encoded => ({
+  id: user.id,
+  identity: user.identity,
+  email: user.email,
+  name: user.name,
+  picture: user.picture,
+  role: user.role,
+  disabled: user.disabled ? 1 : 0,
+  created_at: user.createdAt.toISOString(),
+  last_seen_at: user.lastSeenAt.toISOString()
+})
+
+export const encodeAuditRow = (event: AuditEvent): typeof AuditEventFromRow.Encoded => ({
+  id: event.id,
+  at: event.at.toISOString(),
+  kind: event.kind,
+  detail: event.detail,
+  actor_id: event.actorId,
+  actor_identity: event.actorIdentity,
+  subject_id: event.subjectId,
+  subject_identity: event.subjectIdentity,
+  client_ip: event.clientIp
+})
 
 /** The columns a row schema reads, for a SELECT list: the encoded side's keys. */
 const columnsOf = (schema: Schema.Schema.Any): string =>

@@ -1,0 +1,179 @@
+import { execFileSync } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+
+/*
+ * Certificates made with `openssl`, as an operator makes them: a CA for Headtower's own
+ * certificate, a CA that signs the proxy's client certificate and nothing else, and the
+ * certificates every refusal needs (another CA's, a name not allowed, an expired one).
+ */
+
+export interface KeyPair {
+  readonly cert: string
+  readonly key: string
+}
+
+export interface Pki {
+  /** The CA that signed Headtower's certificate (what a proxy verifies Headtower with). */
+  readonly serverCa: string
+  /** Headtower's certificate, for 127.0.0.1 and localhost. */
+  readonly server: KeyPair
+  /** server.tls.client_ca_file. */
+  readonly proxyCa: string
+  readonly proxyCaKey: string
+  /** The proxy's client certificate: CN and DNS SAN `proxy.internal`. */
+  readonly proxy: KeyPair
+  /** Same CA, a name not allowed (`stranger.internal`). */
+  readonly wrongName: KeyPair
+  /** `proxy.internal`, from a CA Headtower does not trust. */
+  readonly foreign: KeyPair
+  /** `proxy.internal`, from the proxy CA, expired in 2020. */
+  readonly expired: KeyPair
+  /** Only a DNS SAN names the proxy (the CN is something else). */
+  readonly sanOnly: KeyPair
+  /** Makes another certificate of the proxy CA (for renewals in a test). */
+  readonly issue: (name: string, options?: { readonly cn?: string }) => KeyPair
+}
+
+export const ALLOWED_CLIENT = "proxy.internal"
+
+const openssl = (args: ReadonlyArray<string>, cwd: string) =>
+  execFileSync("openssl", [...args], { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" })
+
+const newKey = (cwd: string, file: string) =>
+  openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", file], cwd)
+
+const makeCa = (cwd: string, name: string) => {
+  newKey(cwd, `${name}.key`)
+  openssl(
+    [
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      `${name}.key`,
+      "-subj",
+      `/CN=${name}`,
+      "-days",
+      "3650",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+      "-out",
+      `${name}.crt`
+    ],
+    cwd
+  )
+  return { cert: join(cwd, `${name}.crt`), key: join(cwd, `${name}.key`) }
+}
+
+const CLIENT_EXT = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
+
+/** A leaf signed by `ca` with `extensions` (an openssl extension section's lines). */
+const makeLeaf = (
+  cwd: string,
+  name: string,
+  ca: KeyPair,
+  cn: string,
+  extensions: string,
+  validity?: { readonly start: string; readonly end: string }
+): KeyPair => {
+  newKey(cwd, `${name}.key`)
+  openssl(["req", "-new", "-key", `${name}.key`, "-subj", `/CN=${cn}`, "-out", `${name}.csr`], cwd)
+  writeFileSync(join(cwd, `${name}.ext`), `[ext]\n${extensions}`)
+  if (validity === undefined) {
+    openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        `${name}.csr`,
+        "-CA",
+        ca.cert,
+        "-CAkey",
+        ca.key,
+        "-CAcreateserial",
+        "-days",
+        "825",
+        "-extfile",
+        `${name}.ext`,
+        "-extensions",
+        "ext",
+        "-out",
+        `${name}.crt`
+      ],
+      cwd
+    )
+  } else {
+    // `openssl x509` cannot back-date; `openssl ca` takes explicit start and end dates.
+    const db = join(cwd, `${name}-ca`)
+    mkdirSync(db, { recursive: true })
+    writeFileSync(join(db, "index.txt"), "")
+    writeFileSync(join(db, "serial"), "1000\n")
+    writeFileSync(
+      join(db, "ca.cnf"),
+      `[ca]\ndefault_ca=d\n[d]\ndatabase=${db}/index.txt\nnew_certs_dir=${db}\nserial=${db}/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n`
+    )
+    openssl(
+      [
+        "ca",
+        "-batch",
+        "-notext",
+        "-config",
+        join(db, "ca.cnf"),
+        "-cert",
+        ca.cert,
+        "-keyfile",
+        ca.key,
+        "-in",
+        `${name}.csr`,
+        "-startdate",
+        validity.start,
+        "-enddate",
+        validity.end,
+        "-extfile",
+        `${name}.ext`,
+        "-extensions",
+        "ext",
+        "-out",
+        `${name}.crt`
+      ],
+      cwd
+    )
+  }
+  return { cert: join(cwd, `${name}.crt`), key: join(cwd, `${name}.key`) }
+}
+
+/** A fresh PKI under `dir` (a second or two of openssl). */
+export const makePki = (dir: string): Pki => {
+  const cwd = join(dir, "pki")
+  mkdirSync(cwd, { recursive: true })
+  const serverCa = makeCa(cwd, "server-ca")
+  const proxyCa = makeCa(cwd, "proxy-ca")
+  const otherCa = makeCa(cwd, "other-ca")
+  const client = (name: string, ca: KeyPair, cn: string, san: string, validity?: { start: string; end: string }) =>
+    makeLeaf(cwd, name, ca, cn, `${CLIENT_EXT}subjectAltName=${san}\n`, validity)
+  let issued = 0
+  return {
+    serverCa: serverCa.cert,
+    server: makeLeaf(
+      cwd,
+      "server",
+      serverCa,
+      "localhost",
+      "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+    ),
+    proxyCa: proxyCa.cert,
+    proxyCaKey: proxyCa.key,
+    proxy: client("proxy", proxyCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`),
+    wrongName: client("wrong-name", proxyCa, "stranger.internal", "DNS:stranger.internal"),
+    foreign: client("foreign", otherCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`),
+    expired: client("expired", proxyCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`, {
+      start: "20200101000000Z",
+      end: "20200102000000Z"
+    }),
+    sanOnly: client("san-only", proxyCa, "some-host", `DNS:${ALLOWED_CLIENT}`),
+    issue: (name, options = {}) => client(`issued-${++issued}`, proxyCa, options.cn ?? name, `DNS:${name}`)
+  }
+}

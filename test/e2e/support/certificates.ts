@@ -25,6 +25,8 @@ export interface Pki {
   readonly proxy: KeyPair
   /** Same CA, a name not allowed (`stranger.internal`). */
   readonly wrongName: KeyPair
+  /** A CA Headtower does not trust (until a test makes it the client CA). */
+  readonly otherCa: string
   /** `proxy.internal`, from a CA Headtower does not trust. */
   readonly foreign: KeyPair
   /** `proxy.internal`, from the proxy CA, expired in 2020. */
@@ -166,6 +168,7 @@ export const makePki = (dir: string): Pki => {
     ),
     proxyCa: proxyCa.cert,
     proxyCaKey: proxyCa.key,
+    otherCa: otherCa.cert,
     proxy: client("proxy", proxyCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`),
     wrongName: client("wrong-name", proxyCa, "stranger.internal", "DNS:stranger.internal"),
     foreign: client("foreign", otherCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`),

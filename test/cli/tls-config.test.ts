@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { FileReader } from "../../src/domain/config/fields.js"
 import { parseConfig } from "../../src/domain/config/parse.js"
+import { shownConfig } from "../../src/domain/config/shown.js"
 import { ALLOWED_CLIENT, makePki, type Pki } from "../e2e/support/certificates.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
 
@@ -55,6 +56,13 @@ describe("server.tls in the configuration", () => {
     expect(errors).toEqual([])
     expect(config?.server.tls.certFile?.path).toBe(pki.server.cert)
     expect(String(config?.server.tls.keyFile?.pem)).not.toContain("PRIVATE KEY")
+    // check-config prints the paths, never a file's content.
+    expect((shownConfig(config!) as { server: { tls: unknown } }).server.tls).toEqual({
+      cert_file: pki.server.cert,
+      key_file: pki.server.key,
+      client_ca_file: pki.proxyCa,
+      allowed_client_names: [ALLOWED_CLIENT]
+    })
     expect(parse({}).config?.server.tls.certFile).toBeUndefined()
   })
 

@@ -29,37 +29,37 @@ const readPem = (path: string, check: (text: string) => Either.Either<unknown, s
 /** Prints as its path: the file's content is no configuration value. */
 const showPath = { [Shown]: ((path: string | undefined) => path ?? null) as Shown }
 
-/** A certificate file as configured: its path (which a reload reads again) and its text. */
-const CertificateFile = Schema.transformOrFail(Text, Schema.Struct({ path: Schema.String, pem: Schema.String }), {
-  strict: true,
-  decode: (path, _, ast) =>
-    Effect.flatMap(
-      readPem(path, certificatesIn),
-      Either.match({
-        onLeft: (problem) => ParseResult.fail(new ParseResult.Type(ast, path, problem)),
-        onRight: (pem) => ParseResult.succeed({ path, pem })
-      })
-    ),
-  encode: ({ path }) => ParseResult.succeed(path)
-}).annotations(showPath)
-
-/** The private key file: its text is a secret, Redacted wherever the configuration is printed or logged. */
-const PrivateKeyFile = Schema.transformOrFail(
-  Text,
-  Schema.Struct({ path: Schema.String, pem: Schema.RedactedFromSelf(Schema.String) }),
-  {
+/** A PEM file as configured: decoded into `to` from its path (which a reload reads again) and its text. */
+const pemFile = <A extends { readonly path: string }>(
+  to: Schema.Schema<A>,
+  check: (text: string) => Either.Either<unknown, string>,
+  make: (path: string, pem: string) => A
+) =>
+  Schema.transformOrFail(Text, to, {
     strict: true,
     decode: (path, _, ast) =>
       Effect.flatMap(
-        readPem(path, privateKeyIn),
+        readPem(path, check),
         Either.match({
           onLeft: (problem) => ParseResult.fail(new ParseResult.Type(ast, path, problem)),
-          onRight: (pem) => ParseResult.succeed({ path, pem: Redacted.make(pem) })
+          onRight: (pem) => ParseResult.succeed(make(path, pem))
         })
       ),
     encode: ({ path }) => ParseResult.succeed(path)
-  }
-).annotations(showPath)
+  }).annotations(showPath)
+
+const CertificateFile = pemFile(
+  Schema.Struct({ path: Schema.String, pem: Schema.String }),
+  certificatesIn,
+  (path, pem) => ({ path, pem })
+)
+
+/** The private key file: its text is a secret, Redacted wherever the configuration is printed or logged. */
+const PrivateKeyFile = pemFile(
+  Schema.Struct({ path: Schema.String, pem: Schema.RedactedFromSelf(Schema.String) }),
+  privateKeyIn,
+  (path, pem) => ({ path, pem: Redacted.make(pem) })
+)
 
 /** A client's name as its certificate carries it (CN or DNS SAN), compared exactly, ASCII case aside. */
 const ClientName = Text.pipe(

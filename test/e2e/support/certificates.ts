@@ -39,33 +39,19 @@ export interface Pki {
 
 export const ALLOWED_CLIENT = "proxy.internal"
 
-const openssl = (args: ReadonlyArray<string>, cwd: string) =>
-  execFileSync("openssl", [...args], { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" })
+/** Runs `openssl` with `command`'s words (the paths and subjects here hold no spaces). */
+const openssl = (cwd: string, command: string) =>
+  execFileSync("openssl", command.trim().split(/\s+/), { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" })
 
 const newKey = (cwd: string, file: string) =>
-  openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", file], cwd)
+  openssl(cwd, `genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out ${file}`)
 
 const makeCa = (cwd: string, name: string) => {
   newKey(cwd, `${name}.key`)
   openssl(
-    [
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      `${name}.key`,
-      "-subj",
-      `/CN=${name}`,
-      "-days",
-      "3650",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-      "-out",
-      `${name}.crt`
-    ],
-    cwd
+    cwd,
+    `req -x509 -new -key ${name}.key -subj /CN=${name} -days 3650
+     -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign -out ${name}.crt`
   )
   return { cert: join(cwd, `${name}.crt`), key: join(cwd, `${name}.key`) }
 }
@@ -82,31 +68,11 @@ const makeLeaf = (
   validity?: { readonly start: string; readonly end: string }
 ): KeyPair => {
   newKey(cwd, `${name}.key`)
-  openssl(["req", "-new", "-key", `${name}.key`, "-subj", `/CN=${cn}`, "-out", `${name}.csr`], cwd)
+  openssl(cwd, `req -new -key ${name}.key -subj /CN=${cn} -out ${name}.csr`)
   writeFileSync(join(cwd, `${name}.ext`), `[ext]\n${extensions}`)
+  const output = `-in ${name}.csr -extfile ${name}.ext -extensions ext -out ${name}.crt`
   if (validity === undefined) {
-    openssl(
-      [
-        "x509",
-        "-req",
-        "-in",
-        `${name}.csr`,
-        "-CA",
-        ca.cert,
-        "-CAkey",
-        ca.key,
-        "-CAcreateserial",
-        "-days",
-        "825",
-        "-extfile",
-        `${name}.ext`,
-        "-extensions",
-        "ext",
-        "-out",
-        `${name}.crt`
-      ],
-      cwd
-    )
+    openssl(cwd, `x509 -req -CA ${ca.cert} -CAkey ${ca.key} -CAcreateserial -days 825 ${output}`)
   } else {
     // `openssl x509` cannot back-date; `openssl ca` takes explicit start and end dates.
     const db = join(cwd, `${name}-ca`)
@@ -118,30 +84,9 @@ const makeLeaf = (
       `[ca]\ndefault_ca=d\n[d]\ndatabase=${db}/index.txt\nnew_certs_dir=${db}\nserial=${db}/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n`
     )
     openssl(
-      [
-        "ca",
-        "-batch",
-        "-notext",
-        "-config",
-        join(db, "ca.cnf"),
-        "-cert",
-        ca.cert,
-        "-keyfile",
-        ca.key,
-        "-in",
-        `${name}.csr`,
-        "-startdate",
-        validity.start,
-        "-enddate",
-        validity.end,
-        "-extfile",
-        `${name}.ext`,
-        "-extensions",
-        "ext",
-        "-out",
-        `${name}.crt`
-      ],
-      cwd
+      cwd,
+      `ca -batch -notext -config ${db}/ca.cnf -cert ${ca.cert} -keyfile ${ca.key}
+       -startdate ${validity.start} -enddate ${validity.end} ${output}`
     )
   }
   return { cert: join(cwd, `${name}.crt`), key: join(cwd, `${name}.key`) }

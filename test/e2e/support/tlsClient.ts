@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs"
 import { type Agent, request } from "node:https"
 import type { TLSSocket } from "node:tls"
 import type { KeyPair } from "./certificates.js"
-import type { RawResponse } from "./net.js"
+import { type RawResponse, readResponse } from "./net.js"
 
 export interface TlsRequest {
   readonly port: number
@@ -56,28 +56,17 @@ export const tlsRequest = (options: TlsRequest): Promise<TlsResponse> =>
       },
       (res) => {
         const socket = res.socket as TLSSocket
-        const chunks: Array<Buffer> = []
-        res.on("data", (chunk: Buffer) => chunks.push(chunk))
-        res.on("end", () => {
-          const body = Buffer.concat(chunks).toString("utf8")
-          let json: unknown = undefined
-          try {
-            json = JSON.parse(body)
-          } catch {
-            json = undefined
-          }
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body,
-            json,
-            sessionReused: socket.isSessionReused(),
-            session: session ?? socket.getSession(),
-            serverFingerprint: socket.getPeerCertificate().fingerprint256,
-            socket
-          })
-        })
-        res.on("error", reject)
+        readResponse(res).then(
+          (response) =>
+            resolve({
+              ...response,
+              sessionReused: socket.isSessionReused(),
+              session: session ?? socket.getSession(),
+              serverFingerprint: socket.getPeerCertificate().fingerprint256,
+              socket
+            }),
+          reject
+        )
       }
     )
     req.on("socket", (socket) => socket.on("session", (ticket: Buffer) => (session = ticket)))

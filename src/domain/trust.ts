@@ -78,6 +78,8 @@ export interface Rejected {
 export type Judgement = Trusted | Rejected
 
 const ENABLED: TrustStep = { _tag: "ProxyAuth", error: undefined }
+/** The steps before the client IP when no client certificate is required: shared, so the cached path allocates none. */
+const ENABLED_ONLY: ReadonlyArray<TrustStep> = [ENABLED]
 
 const rejected = (
   error: TrustError,
@@ -114,7 +116,7 @@ export const judgeTrust = (settings: TrustSettings, decide: StepDecisions, facts
   const policy = settings.clientCertificates
   const certificate = policy === undefined ? undefined : decideClientCertificate(policy, facts.clientCertificate)
   const before: ReadonlyArray<TrustStep> =
-    certificate === undefined ? [ENABLED] : [ENABLED, { _tag: "ClientCertificate", decision: certificate }]
+    certificate === undefined ? ENABLED_ONLY : [ENABLED, { _tag: "ClientCertificate", decision: certificate }]
   if (certificate !== undefined && Either.isLeft(certificate)) {
     return rejected(certificate.left.error, undefined, before)
   }

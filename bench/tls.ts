@@ -62,7 +62,7 @@ export const benchClientCertificates = async (options: {
   seconds: number
   warmupSeconds: number
 }) => {
-  const pki = makePki(options.dir)
+  const pki = await makePki(options.dir)
   const servers: Array<Server> = []
   const stops: Array<() => Promise<void>> = []
   try {

@@ -21,8 +21,8 @@ const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.st
 const work = makeWorkDir("tls-config")
 let pki: Pki
 
-beforeAll(() => {
-  pki = makePki(work.dir)
+beforeAll(async () => {
+  pki = await makePki(work.dir)
 })
 afterAll(() => work.remove())
 

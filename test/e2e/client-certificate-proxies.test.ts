@@ -39,7 +39,7 @@ const nginxPort = { proxy: 0, foreign: 0, wrongName: 0, expired: 0, none: 0 }
 const caddyPort = { proxy: 0, foreign: 0, expired: 0 }
 
 beforeAll(async () => {
-  pki = makePki(work.dir)
+  pki = await makePki(work.dir)
   headscale = await startFakeHeadscale({ apiKey: E2E_API_KEY, users: sampleUsers, nodes: sampleNodes, port: 0 })
   stops.push(() => headscale.close())
   const start = (name: string, allowedNames: ReadonlyArray<string>) =>

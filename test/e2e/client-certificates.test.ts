@@ -25,7 +25,7 @@ let anyOfCa: Headtower
 const files = { cert: "", key: "", ca: "" }
 
 beforeAll(async () => {
-  pki = makePki(work.dir)
+  pki = await makePki(work.dir)
   files.cert = work.path("tls.crt")
   files.key = work.path("tls.key")
   files.ca = work.path("client-ca.crt")
@@ -197,7 +197,7 @@ describe("SIGHUP re-reads the certificate, key and client CA without dropping co
       const oldFingerprint = before.serverFingerprint
 
       // Renewal: a new server certificate and key; the proxy now gets its certificate from another CA.
-      const renewed = pki.issue("renewed-server")
+      const renewed = await pki.issue("renewed-server")
       copyFileSync(renewed.cert, files.cert)
       copyFileSync(renewed.key, files.key)
       copyFileSync(pki.otherCa, files.ca)

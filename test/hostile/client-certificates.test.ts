@@ -28,7 +28,7 @@ let db = ""
 const ROWS = CASES.filter((c) => c.target === "direct")
 
 beforeAll(async () => {
-  pki = makePki(work.dir)
+  pki = await makePki(work.dir)
   const server = await startHeadtower({
     workDir: work.dir,
     // Headscale is never called by these routes; nothing listens on port 1.

@@ -1,6 +1,7 @@
-import { execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { promisify } from "node:util"
 
 /*
  * Certificates made with `openssl`, as an operator makes them: a CA for Headtower's own
@@ -34,21 +35,25 @@ export interface Pki {
   /** Only a DNS SAN names the proxy (the CN is something else). */
   readonly sanOnly: KeyPair
   /** Makes another certificate of the proxy CA (for renewals in a test). */
-  readonly issue: (name: string, options?: { readonly cn?: string }) => KeyPair
+  readonly issue: (name: string, options?: { readonly cn?: string }) => Promise<KeyPair>
 }
 
 export const ALLOWED_CLIENT = "proxy.internal"
 
-/** Runs `openssl` with `command`'s words (the paths and subjects here hold no spaces). */
-const openssl = (cwd: string, command: string) =>
-  execFileSync("openssl", command.trim().split(/\s+/), { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" })
+const run = promisify(execFile)
+
+/**
+ * Runs `openssl` with `command`'s words (the paths and subjects here hold no spaces);
+ * asynchronously, so a test worker's event loop is never held while it runs.
+ */
+const openssl = (cwd: string, command: string) => run("openssl", command.trim().split(/\s+/), { cwd })
 
 const newKey = (cwd: string, file: string) =>
   openssl(cwd, `genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out ${file}`)
 
-const makeCa = (cwd: string, name: string) => {
-  newKey(cwd, `${name}.key`)
-  openssl(
+const makeCa = async (cwd: string, name: string) => {
+  await newKey(cwd, `${name}.key`)
+  await openssl(
     cwd,
     `req -x509 -new -key ${name}.key -subj /CN=${name} -days 3650
      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign -out ${name}.crt`
@@ -59,20 +64,20 @@ const makeCa = (cwd: string, name: string) => {
 const CLIENT_EXT = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
 
 /** A leaf signed by `ca` with `extensions` (an openssl extension section's lines). */
-const makeLeaf = (
+const makeLeaf = async (
   cwd: string,
   name: string,
   ca: KeyPair,
   cn: string,
   extensions: string,
   validity?: { readonly start: string; readonly end: string }
-): KeyPair => {
-  newKey(cwd, `${name}.key`)
-  openssl(cwd, `req -new -key ${name}.key -subj /CN=${cn} -out ${name}.csr`)
+): Promise<KeyPair> => {
+  await newKey(cwd, `${name}.key`)
+  await openssl(cwd, `req -new -key ${name}.key -subj /CN=${cn} -out ${name}.csr`)
   writeFileSync(join(cwd, `${name}.ext`), `[ext]\n${extensions}`)
   const output = `-in ${name}.csr -extfile ${name}.ext -extensions ext -out ${name}.crt`
   if (validity === undefined) {
-    openssl(cwd, `x509 -req -CA ${ca.cert} -CAkey ${ca.key} -CAcreateserial -days 825 ${output}`)
+    await openssl(cwd, `x509 -req -CA ${ca.cert} -CAkey ${ca.key} -CAcreateserial -days 825 ${output}`)
   } else {
     // `openssl x509` cannot back-date; `openssl ca` takes explicit start and end dates.
     const db = join(cwd, `${name}-ca`)
@@ -83,7 +88,7 @@ const makeLeaf = (
       join(db, "ca.cnf"),
       `[ca]\ndefault_ca=d\n[d]\ndatabase=${db}/index.txt\nnew_certs_dir=${db}\nserial=${db}/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n`
     )
-    openssl(
+    await openssl(
       cwd,
       `ca -batch -notext -config ${db}/ca.cnf -cert ${ca.cert} -keyfile ${ca.key}
        -startdate ${validity.start} -enddate ${validity.end} ${output}`
@@ -93,18 +98,18 @@ const makeLeaf = (
 }
 
 /** A fresh PKI under `dir` (a second or two of openssl). */
-export const makePki = (dir: string): Pki => {
+export const makePki = async (dir: string): Promise<Pki> => {
   const cwd = join(dir, "pki")
   mkdirSync(cwd, { recursive: true })
-  const serverCa = makeCa(cwd, "server-ca")
-  const proxyCa = makeCa(cwd, "proxy-ca")
-  const otherCa = makeCa(cwd, "other-ca")
+  const serverCa = await makeCa(cwd, "server-ca")
+  const proxyCa = await makeCa(cwd, "proxy-ca")
+  const otherCa = await makeCa(cwd, "other-ca")
   const client = (name: string, ca: KeyPair, cn: string, san: string, validity?: { start: string; end: string }) =>
     makeLeaf(cwd, name, ca, cn, `${CLIENT_EXT}subjectAltName=${san}\n`, validity)
   let issued = 0
   return {
     serverCa: serverCa.cert,
-    server: makeLeaf(
+    server: await makeLeaf(
       cwd,
       "server",
       serverCa,
@@ -114,14 +119,14 @@ export const makePki = (dir: string): Pki => {
     proxyCa: proxyCa.cert,
     proxyCaKey: proxyCa.key,
     otherCa: otherCa.cert,
-    proxy: client("proxy", proxyCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`),
-    wrongName: client("wrong-name", proxyCa, "stranger.internal", "DNS:stranger.internal"),
-    foreign: client("foreign", otherCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`),
-    expired: client("expired", proxyCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`, {
+    proxy: await client("proxy", proxyCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`),
+    wrongName: await client("wrong-name", proxyCa, "stranger.internal", "DNS:stranger.internal"),
+    foreign: await client("foreign", otherCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`),
+    expired: await client("expired", proxyCa, ALLOWED_CLIENT, `DNS:${ALLOWED_CLIENT}`, {
       start: "20200101000000Z",
       end: "20200102000000Z"
     }),
-    sanOnly: client("san-only", proxyCa, "some-host", `DNS:${ALLOWED_CLIENT}`),
+    sanOnly: await client("san-only", proxyCa, "some-host", `DNS:${ALLOWED_CLIENT}`),
     issue: (name, options = {}) => client(`issued-${++issued}`, proxyCa, options.cn ?? name, `DNS:${name}`)
   }
 }

@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { request } from "node:http"
+import { request as requestTls } from "node:https"
 import { dirname, join } from "node:path"
 import { freePort } from "../test/e2e/support/net.js"
 import { pinned } from "./pinning.js"
@@ -49,10 +50,12 @@ export const compiled = {
 }
 
 /** One readiness probe; a server that accepts and never answers fails it after 2 s, so start-up cannot hang. */
-const get = (port: number, path: string) =>
+const get = (port: number, path: string, scheme: "http" | "https") =>
   new Promise<number>((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port, path, headers: { "remote-user": "probe" }, timeout: 2_000 },
+    // Readiness only: the certificate is not what is being probed.
+    const send = scheme === "https" ? requestTls : request
+    const req = send(
+      { host: "127.0.0.1", port, path, headers: { "remote-user": "probe" }, timeout: 2_000, rejectUnauthorized: false },
       (res) => {
         res.resume()
         res.on("end", () => resolve(res.statusCode ?? 0))
@@ -78,7 +81,8 @@ export interface Server {
 export const startServer = async (
   name: string,
   args: (port: number) => ReadonlyArray<string>,
-  probePath: string
+  probePath: string,
+  scheme: "http" | "https" = "http"
 ): Promise<Server> => {
   const port = await freePort()
   const [command, pinnedArgs] = pinned("server", process.execPath, args(port))
@@ -97,7 +101,7 @@ export const startServer = async (
   const deadline = Date.now() + 60_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited during start-up:\n${stderr}`)
-    if ((await get(port, probePath).catch(() => 0)) === 200) break
+    if ((await get(port, probePath, scheme).catch(() => 0)) === 200) break
     if (Date.now() > deadline) {
       await stop()
       throw new Error(`${name} not ready after 60 s:\n${stderr}`)

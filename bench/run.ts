@@ -7,6 +7,7 @@ import { pinning, pinSelfWithLoad } from "./pinning.js"
 import { build, ROOT } from "./processes.js"
 import { round } from "./stats.js"
 import { tempDir } from "./store.js"
+import { benchClientCertificates } from "./tls.js"
 
 /*
  * `npm run bench`: every figure is the median of several runs after a warm-up, and the
@@ -124,6 +125,34 @@ const main = async () => {
     row("Headtower /api/me / node:http floor", `${round(vsFloor * 100, 1)}%`)
     row("spans recorded / spans off (/api/me)", `${round((rps("Headtower GET /api/me, spans") / me) * 100, 1)}%`)
 
+    console.error("client certificates: /api/me over kept-alive TLS through nginx, with and without…")
+    const tls = await benchClientCertificates({
+      dir: tmp.dir,
+      rounds: quick ? 1 : 3,
+      seconds: quick ? 3 : 8,
+      warmupSeconds: quick ? 2 : 4
+    })
+    for (const t of tls.targets) {
+      row(
+        `${t.name}: req/s; p50 / p99 ms; server CPU µs/request`,
+        `${fmt(t.requestsPerSecond)}; ${round(t.p50Ms)} / ${round(t.p99Ms)}; ${round(t.serverCpuUsPerRequest, 0)}${
+          t.errors ? `  (${t.errors} errors)` : ""
+        }`
+      )
+    }
+    row(
+      "client certificates / none, same server over TLS (req/s)",
+      `${round(tls.ratio * 100, 1)}%`,
+      "≥ 90%",
+      tls.ratio >= 0.9
+    )
+    row(
+      "client certificates / none, same server over TLS (inverse CPU per request)",
+      `${round(tls.cpuRatio * 100, 1)}%`,
+      "≥ 90%",
+      tls.cpuRatio >= 0.9
+    )
+
     console.error("memory with 100,000 users…")
     const memory = await benchMemory({ dir: tmp.dir, users: 100_000, seconds: quick ? 5 : 10 })
     row(
@@ -154,6 +183,7 @@ const main = async () => {
       provisioning,
       scale,
       http,
+      tls,
       ratios: { authVsNoAuth, vsExpress, vsFloor, cpuAuthVsNoAuth, cpuVsExpress },
       memory,
       table

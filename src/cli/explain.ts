@@ -1,14 +1,17 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Either, Layer, Option } from "effect"
 import { existsSync } from "node:fs"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { MAX_LINE, printable, quoted } from "../domain/display.js"
+import { peerCertificateFromPem } from "../domain/clientCertificate.js"
 import { explainProvisioning, explainTrust } from "../domain/explain.js"
+import { certificatesIn, MAX_PEM_BYTES } from "../domain/pem.js"
 import { requestFacts } from "../domain/RequestFacts.js"
 import { trustSettings } from "../domain/trust.js"
 import type { Identity } from "../domain/User.js"
 import { loadConfig, Settings } from "../services/Settings.js"
+import { readStartupFile } from "../services/startupFile.js"
 import { UserRepository } from "../services/UserRepository.js"
 import { configOption } from "./options.js"
 
@@ -18,6 +21,22 @@ const headerOption = Options.text("header").pipe(
   Options.withDescription("a request header, 'Name: value' (repeat for several, or to send one twice)"),
   Options.repeated
 )
+const clientCertOption = Options.file("client-cert", { exists: "yes" }).pipe(
+  Options.withDescription("the PEM certificate the connection presents (judged against server.tls.client_ca_file)"),
+  Options.optional
+)
+
+/** The certificate file as a connection presenting it would show it, verified against client_ca_file now. */
+const clientCertificate = (config: AppConfig, path: string) =>
+  Effect.gen(function* () {
+    const pem = yield* readStartupFile(path, MAX_PEM_BYTES)
+    const ca = config.server.tls.clientCaFile
+    const authorities = ca === undefined ? [] : Either.getOrElse(certificatesIn(ca.pem), () => [])
+    const certificate = Either.flatMap(pem, (text) => peerCertificateFromPem(text, authorities, new Date()))
+    if (Either.isLeft(certificate))
+      return yield* Effect.fail(new Error(`--client-cert ${quoted(path)}: ${certificate.left}`))
+    return certificate.right
+  })
 
 /** `Name: value` as typed; the value is handed over as Node would (UTF-8 bytes read as Latin-1). */
 const parseHeader = (text: string): [string, string] | undefined => {
@@ -44,19 +63,25 @@ const lookUp = (config: AppConfig, identity: Identity) => {
 
 export const explainCommand = Command.make(
   "explain",
-  { config: configOption, peer: peerOption, headers: headerOption },
-  ({ config: path, peer, headers }) =>
+  { config: configOption, peer: peerOption, headers: headerOption, clientCert: clientCertOption },
+  ({ clientCert, config: path, headers, peer }) =>
     Effect.gen(function* () {
       const config = yield* loadConfig(Option.getOrUndefined(path))
       const parsed = headers.map((h) => [h, parseHeader(h)] as const)
       const bad = parsed.find(([, p]) => p === undefined)
       if (bad) return yield* Effect.fail(new Error(`-H ${quoted(bad[0])}: expected 'Name: value'`))
-      const facts = requestFacts(
-        peer,
-        parsed.map(([, p]) => p!)
-      )
+      const facts = {
+        ...requestFacts(
+          peer,
+          parsed.map(([, p]) => p!)
+        ),
+        clientCertificate: Option.isSome(clientCert) ? yield* clientCertificate(config, clientCert.value) : undefined
+      }
       const trust = explainTrust(trustSettings(config), facts)
       const lines = [...trust.steps]
+      if (Option.isSome(clientCert) && config.server.tls.clientCaFile === undefined) {
+        lines.unshift("client certificate: not checked (server.tls.client_ca_file is not set)")
+      }
       let { status, outcome } = trust
       if (trust.identity !== undefined) {
         const store = yield* lookUp(config, trust.identity)

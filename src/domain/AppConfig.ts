@@ -19,6 +19,7 @@ import {
   Text,
   wholeNumber
 } from "./config/fields.js"
+import { TlsSection } from "./config/tls.js"
 
 /*
  * The configuration, described once: every key of the file (its name, type, default, checks
@@ -80,13 +81,20 @@ const Server = Schema.transform(
   Schema.Struct({
     /** `host:port`; IPv6 as `[::1]:3000`. */
     listen: key("listen", Listen, "127.0.0.1:3000"),
-    proxyAuth: section("proxy_auth", ProxyAuth)
+    proxyAuth: section("proxy_auth", ProxyAuth),
+    /** HTTPS, and the proxy's client certificate (src/domain/config/tls.ts). */
+    tls: section("tls", TlsSection)
   }),
-  Schema.Struct({ host: Schema.String, port: Schema.Number, proxyAuth: Schema.typeSchema(ProxyAuth) }),
+  Schema.Struct({
+    host: Schema.String,
+    port: Schema.Number,
+    proxyAuth: Schema.typeSchema(ProxyAuth),
+    tls: Schema.typeSchema(TlsSection)
+  }),
   {
     strict: true,
-    decode: ({ listen, proxyAuth }) => ({ ...listen, proxyAuth }),
-    encode: ({ host, port, proxyAuth }) => ({ listen: { host, port }, proxyAuth })
+    decode: ({ listen, proxyAuth, tls }) => ({ ...listen, proxyAuth, tls }),
+    encode: ({ host, port, proxyAuth, tls }) => ({ listen: { host, port }, proxyAuth, tls })
   }
 )
 
@@ -130,3 +138,4 @@ export interface AppConfig extends Schema.Schema.Type<typeof ConfigSchema> {
 export type ProxyAuthConfig = AppConfig["server"]["proxyAuth"]
 export type DatabaseConfig = AppConfig["database"]
 export type TelemetryConfig = AppConfig["telemetry"]
+export type TlsConfig = AppConfig["server"]["tls"]

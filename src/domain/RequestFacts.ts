@@ -1,3 +1,5 @@
+import type { PeerCertificate } from "./clientCertificate.js"
+
 /**
  * What authenticate may know about one request. Built by the HTTP edge from Node's
  * `headersDistinct` (every value of every header, not the comma-joined `headers`), so a
@@ -8,6 +10,8 @@ export interface RequestFacts {
   readonly peer: string | undefined
   /** Lower-case header name → every value received, in order. */
   readonly headers: HeaderLookup
+  /** The connection's client certificate; absent without TLS or when none was presented (clientCertificate.ts). */
+  readonly clientCertificate?: PeerCertificate | undefined
 }
 
 /** Only lookups by name: the edge can answer them from Node's message without copying every header. */

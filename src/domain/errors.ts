@@ -20,6 +20,16 @@ export class ClientNotAllowed extends Schema.TaggedError<ClientNotAllowed>()(
   HttpApiSchema.annotations({ status: 403 })
 ) {}
 
+/**
+ * With server.tls.client_ca_file set: the connection presented no client certificate, one that
+ * did not verify against that CA, or one naming no allowed client.
+ */
+export class UntrustedClientCertificate extends Schema.TaggedError<UntrustedClientCertificate>()(
+  "UntrustedClientCertificate",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 403 })
+) {}
+
 export class MissingIdentityHeader extends Schema.TaggedError<MissingIdentityHeader>()(
   "MissingIdentityHeader",
   { message: Schema.String },
@@ -120,6 +130,7 @@ export type IdentityError = MissingIdentityHeader | AmbiguousHeader | InvalidHea
 export const AuthenticationFailure = Schema.Union(
   ProxyAuthDisabled,
   ClientNotAllowed,
+  UntrustedClientCertificate,
   MissingIdentityHeader,
   AmbiguousHeader,
   InvalidHeader,

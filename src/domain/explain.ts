@@ -1,8 +1,16 @@
 import { Either } from "effect"
 import type { ProxyAuthConfig } from "./AppConfig.js"
+import { describeCertificate } from "./clientCertificate.js"
 import { statusOf } from "./errors.js"
 import type { RequestFacts } from "./RequestFacts.js"
-import { admitUser, type Judgement, judgeTrust, pureStepDecisions, type TrustStep } from "./trust.js"
+import {
+  admitUser,
+  type Judgement,
+  judgeTrust,
+  pureStepDecisions,
+  type TrustSettings,
+  type TrustStep
+} from "./trust.js"
 import type { Identity, Role } from "./User.js"
 
 /*
@@ -31,6 +39,8 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
           ? "proxy auth: enabled"
           : "proxy auth: disabled (server.proxy_auth.enabled is not true)"
       ]
+    case "ClientCertificate":
+      return describeCertificate(step.decision)
     case "ClientIp": {
       if (Either.isLeft(step.decision)) {
         const { error, peer, reason } = step.decision.left
@@ -81,7 +91,7 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
   }
 }
 
-export const explainTrust = (settings: ProxyAuthConfig, facts: RequestFacts): Explanation => {
+export const explainTrust = (settings: TrustSettings, facts: RequestFacts): Explanation => {
   const judgement: Judgement = judgeTrust(settings, pureStepDecisions(settings), facts)
   const steps = judgement.steps.flatMap((step) => describe(settings, facts, step))
   return judgement._tag === "Rejected"

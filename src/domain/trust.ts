@@ -1,26 +1,52 @@
 import { Either, Option } from "effect"
 import type { Cidr } from "./Address.js"
 import type { AppConfig, ProxyAuthConfig } from "./AppConfig.js"
+import {
+  type CertificateAccepted,
+  type CertificateRejection,
+  type ClientCertificatePolicy,
+  clientCertificatePolicy,
+  decideClientCertificate
+} from "./clientCertificate.js"
 import { type ClientIpDecision, type ClientIpRejection, decideClientIp } from "./ClientIp.js"
-import { type ClientIpError, ClientNotAllowed, type IdentityError, ProxyAuthDisabled, UserDisabled } from "./errors.js"
+import {
+  type ClientIpError,
+  ClientNotAllowed,
+  type IdentityError,
+  ProxyAuthDisabled,
+  type UntrustedClientCertificate,
+  UserDisabled
+} from "./errors.js"
 import { type DroppedHeader, extractProfile, type ProfileRead } from "./IdentityHeaders.js"
 import type { RequestFacts } from "./RequestFacts.js"
 import type { Profile } from "./User.js"
 
 /*
  * The trust judgement, written once. Order matters and is the contract: proxy auth on, then the
+ * connection's client certificate (when server.tls.client_ca_file requires one), then the
  * client IP, then allowed_cidrs, then the identity headers — so a request from outside
- * allowed_cidrs learns nothing about header problems. `authenticate` (its full and its cached
+ * allowed_cidrs learns nothing about header problems. The certificate comes before the client
+ * IP because it is a fact of the connection, established before any header is read: a
+ * connection without the proxy's certificate learns nothing about what its headers
+ * (ip_header included) would have decided. `authenticate` (its full and its cached
  * path) and `headtower explain` all call `judgeTrust`; the full path adds the effects (spans,
  * sign-in, the log line), the cached path the cache lookup, explain the words.
  */
 
 /** Why a request is not trusted: every failure the judgement itself can reach. */
-export type TrustError = ProxyAuthDisabled | ClientIpError | IdentityError
+export type TrustError = ProxyAuthDisabled | UntrustedClientCertificate | ClientIpError | IdentityError
+
+/** What the judgement reads: proxy_auth, and the client-certificate policy of server.tls when one is set. */
+export interface TrustSettings extends ProxyAuthConfig {
+  readonly clientCertificates?: ClientCertificatePolicy | undefined
+}
+
+type CertificateDecision = Either.Either<CertificateAccepted, CertificateRejection>
 
 /** One check the judgement made, with what it found; a step that rejects carries its error. */
 export type TrustStep =
   | { readonly _tag: "ProxyAuth"; readonly error: ProxyAuthDisabled | undefined }
+  | { readonly _tag: "ClientCertificate"; readonly decision: CertificateDecision }
   | { readonly _tag: "ClientIp"; readonly decision: Either.Either<ClientIpDecision, ClientIpRejection> }
   | {
       readonly _tag: "AllowedCidrs"
@@ -52,6 +78,8 @@ export interface Rejected {
 export type Judgement = Trusted | Rejected
 
 const ENABLED: TrustStep = { _tag: "ProxyAuth", error: undefined }
+/** The steps before the client IP when no client certificate is required: shared, so the cached path allocates none. */
+const ENABLED_ONLY: ReadonlyArray<TrustStep> = [ENABLED]
 
 const rejected = (
   error: TrustError,
@@ -80,14 +108,22 @@ export const pureStepDecisions = (settings: ProxyAuthConfig): StepDecisions => (
 })
 
 /** Whether `settings` let `facts` in, and who the headers say the user is. Pure: no store, no clock. */
-export const judgeTrust = (settings: ProxyAuthConfig, decide: StepDecisions, facts: RequestFacts): Judgement => {
+export const judgeTrust = (settings: TrustSettings, decide: StepDecisions, facts: RequestFacts): Judgement => {
   if (!settings.enabled) {
     const error = new ProxyAuthDisabled({ message: "proxy authentication is not enabled on this server" })
     return rejected(error, undefined, [{ _tag: "ProxyAuth", error }])
   }
+  const policy = settings.clientCertificates
+  const certificate = policy === undefined ? undefined : decideClientCertificate(policy, facts.clientCertificate)
+  const before: ReadonlyArray<TrustStep> =
+    certificate === undefined ? ENABLED_ONLY : [ENABLED, { _tag: "ClientCertificate", decision: certificate }]
+  if (certificate !== undefined && Either.isLeft(certificate)) {
+    return rejected(certificate.left.error, undefined, before)
+  }
+
   const decision = decide.clientIp(facts)
   if (Either.isLeft(decision)) {
-    return rejected(decision.left.error, undefined, [ENABLED, { _tag: "ClientIp", decision }])
+    return rejected(decision.left.error, undefined, [...before, { _tag: "ClientIp", decision }])
   }
 
   const client = decision.right
@@ -95,7 +131,7 @@ export const judgeTrust = (settings: ProxyAuthConfig, decide: StepDecisions, fac
   if (rule === undefined) {
     const error = new ClientNotAllowed({ message: "this client is not allowed to authenticate through the proxy" })
     return rejected(error, client, [
-      ENABLED,
+      ...before,
       { _tag: "ClientIp", decision },
       {
         _tag: "AllowedCidrs",
@@ -108,17 +144,18 @@ export const judgeTrust = (settings: ProxyAuthConfig, decide: StepDecisions, fac
 
   const read = decide.identity(facts)
   return read._tag === "Rejected"
-    ? rejected(read.rejection.error, client, trustedSteps(decision, client, rule, read))
-    : new TrustedJudgement(decision, client, rule, read)
+    ? rejected(read.rejection.error, client, trustedSteps(before, decision, client, rule, read))
+    : new TrustedJudgement(before, decision, client, rule, read)
 }
 
 const trustedSteps = (
+  before: ReadonlyArray<TrustStep>,
   decision: Either.Either<ClientIpDecision, ClientIpRejection>,
   client: ClientIpDecision,
   rule: Cidr,
   read: ProfileRead
 ): ReadonlyArray<TrustStep> => [
-  ENABLED,
+  ...before,
   { _tag: "ClientIp", decision },
   { _tag: "AllowedCidrs", client, rule, error: undefined },
   { _tag: "Identity", read }
@@ -131,6 +168,7 @@ const trustedSteps = (
 class TrustedJudgement implements Trusted {
   readonly _tag = "Trusted"
   constructor(
+    private readonly before: ReadonlyArray<TrustStep>,
     private readonly decision: Either.Either<ClientIpDecision, ClientIpRejection>,
     readonly client: ClientIpDecision,
     readonly rule: Cidr,
@@ -143,7 +181,7 @@ class TrustedJudgement implements Trusted {
     return this.read.dropped
   }
   get steps() {
-    return trustedSteps(this.decision, this.client, this.rule, this.read)
+    return trustedSteps(this.before, this.decision, this.client, this.rule, this.read)
   }
 }
 
@@ -155,5 +193,8 @@ export const admitUser = (user: { readonly disabled: boolean }): UserDisabled | 
  * The settings the judgement reads from a configuration. Proxy auth counts as on only with an
  * API key to act with: Decision 6 makes that unreachable, and this keeps the invariant local.
  */
-export const trustSettings = (config: Pick<AppConfig, "server" | "headscale">): ProxyAuthConfig =>
-  Option.isNone(config.headscale.apiKey) ? { ...config.server.proxyAuth, enabled: false } : config.server.proxyAuth
+export const trustSettings = (config: Pick<AppConfig, "server" | "headscale">): TrustSettings => ({
+  ...config.server.proxyAuth,
+  ...(Option.isNone(config.headscale.apiKey) ? { enabled: false } : {}),
+  clientCertificates: clientCertificatePolicy(config.server.tls)
+})

@@ -1,7 +1,7 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Layer, Runtime } from "effect"
-import { createServer, type Server } from "node:http"
+import type { Server } from "node:http"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { Authenticator } from "../services/Authenticator.js"
 import { DatabaseLive } from "../services/Database.js"
@@ -20,6 +20,7 @@ import { UsersLive } from "./handlers/users.js"
 import { MAX_HEADER_LINES, serverOptions } from "./limits.js"
 import { MetricsRoute } from "./metricsRoute.js"
 import { PageRoutes } from "./pages/routes.js"
+import { createServer } from "./tls.js"
 import { honourTraceContextOnlyFrom } from "./traceContext.js"
 
 /** The domain services the HTTP edge needs, each built once (layers are shared by reference). */
@@ -69,7 +70,7 @@ export const HttpServerLive = (config: AppConfig) =>
       const log = Runtime.runFork(runtime)
       return NodeHttpServer.layer(
         () => {
-          const server = createServer(serverOptions)
+          const server = createServer(config.server.tls, serverOptions, log)
           server.maxHeadersCount = MAX_HEADER_LINES + 1
           limitConnections(server, [config.server.proxyAuth.allowedCidrs, config.server.proxyAuth.trustedProxyCidrs])
           // Answer `Expect: 100-continue` only once the request was judged (requestBody.ts),

@@ -2,6 +2,7 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { IncomingMessage } from "node:http"
 import type { RequestFacts } from "../domain/RequestFacts.js"
+import { clientCertificateOf } from "./tls.js"
 
 /**
  * The facts authenticate judges, taken from Node's own message: `headersDistinct` keeps every
@@ -20,6 +21,7 @@ export const requestFactsOf = (request: HttpServerRequest.HttpServerRequest): Re
   const distinct = message.headersDistinct
   return {
     peer: message.socket.remoteAddress,
+    clientCertificate: clientCertificateOf(message.socket),
     // Own keys only, whatever the object's prototype: never "constructor" or "__proto__" by inheritance.
     headers: { get: (name) => (Object.hasOwn(distinct, name) ? distinct[name] : undefined) }
   }

@@ -37,14 +37,19 @@ export const resolveConfigPath = (explicitPath: string | undefined): { path: str
  */
 const namedFiles = (yaml: string | undefined) =>
   Effect.gen(function* () {
-    const wanted = new Set<string>()
+    const wanted = new Map<string, number>()
     parseConfig({
       yaml,
       env: process.env,
-      files: { readText: (path) => (wanted.add(path), Either.left("not read yet")) }
+      files: {
+        readText: (path, maxBytes = MAX_KEY_FILE_BYTES) => (
+          wanted.set(path, Math.max(maxBytes, wanted.get(path) ?? 0)),
+          Either.left("not read yet")
+        )
+      }
     })
     const contents = new Map<string, Either.Either<string, string>>()
-    for (const path of wanted) contents.set(path, yield* readStartupFile(path, MAX_KEY_FILE_BYTES))
+    for (const [path, maxBytes] of wanted) contents.set(path, yield* readStartupFile(path, maxBytes))
     return { readText: (path) => contents.get(path) ?? Either.left("not read") } satisfies FileReader
   })
 

@@ -1,4 +1,5 @@
 import { Effect, Either } from "effect"
+import type { CertificateAccepted, CertificateRejection } from "../domain/clientCertificate.js"
 import type { ClientIpDecision, ClientIpRejection } from "../domain/ClientIp.js"
 import type { ProfileRead } from "../domain/IdentityHeaders.js"
 import type { Judgement, Trusted, TrustError, TrustStep } from "../domain/trust.js"
@@ -26,12 +27,39 @@ const clientIpAttributes = (decision: Either.Either<ClientIpDecision, ClientIpRe
         "client_ip.trusted_rule": decision.right.peerTrustedBy?.text ?? "none"
       }
 
+/** The certificate decision on its span: the proxy's certificate (never a user's identity). */
+const certificateAttributes = (decision: Either.Either<CertificateAccepted, CertificateRejection>) => {
+  const { certificate } = Either.isLeft(decision) ? decision.left : decision.right
+  return {
+    "client_certificate.outcome": Either.isLeft(decision) ? "rejected" : "accepted",
+    ...(Either.isLeft(decision)
+      ? { "client_certificate.reason": decision.left.reason }
+      : { "client_certificate.name": decision.right.name ?? "any of the CA" }),
+    ...(certificate === undefined
+      ? {}
+      : {
+          "client_certificate.subject_cn": certificate.commonName ?? "none",
+          "client_certificate.fingerprint256": certificate.fingerprint256,
+          ...(certificate.verifyError === undefined
+            ? {}
+            : { "client_certificate.verify_error": certificate.verifyError })
+        })
+  }
+}
+
 /** `exportIdentity`: whether spans may name the person (telemetry.export_identity). */
 export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdentity: boolean) => {
   const resolve = method("ClientIpResolver.resolve")((decision: Either.Either<ClientIpDecision, ClientIpRejection>) =>
     annotated(Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void, () =>
       clientIpAttributes(decision)
     )
+  )
+
+  const checkCertificate = method("ClientCertificate.check")(
+    (decision: Either.Either<CertificateAccepted, CertificateRejection>) =>
+      annotated(Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void, () =>
+        certificateAttributes(decision)
+      )
   )
 
   const extract = method("IdentityExtractor.extract")((read: ProfileRead) => {
@@ -56,6 +84,8 @@ export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdenti
     switch (step._tag) {
       case "ProxyAuth":
         return step.error === undefined ? Effect.void : Effect.fail(step.error)
+      case "ClientCertificate":
+        return checkCertificate(step.decision)
       case "ClientIp":
         return resolve(step.decision)
       case "AllowedCidrs": {

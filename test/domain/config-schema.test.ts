@@ -34,7 +34,8 @@ describe("check-config's effective configuration", () => {
           trusted_proxy_cidrs: ["127.0.0.1/32", "::1/128"],
           logout_url: null,
           sync_ttl_seconds: 10
-        }
+        },
+        tls: { cert_file: null, key_file: null, client_ca_file: null, allowed_client_names: [] }
       },
       database: { url: "sqlite:./data/headtower.db" },
       telemetry: { otlp_endpoint: null, service_name: "headtower", export_identity: false }

@@ -1,5 +1,6 @@
 import { Cause, Effect, Exit, FastCheck as fc, Layer, Logger, LogLevel, Option } from "effect"
 import { describe, expect, it } from "vitest"
+import type { PeerCertificate } from "../../src/domain/clientCertificate.js"
 import { extractProfile } from "../../src/domain/IdentityHeaders.js"
 import { type RequestFacts, requestFacts } from "../../src/domain/RequestFacts.js"
 import { type Profile, User, type UserId } from "../../src/domain/User.js"
@@ -13,9 +14,10 @@ import { blockList, inList, type RefConfig, referenceClientIp } from "./referenc
 
 /*
  * A property-based oracle for the real `Authenticator.authenticate` (the real judgement, an
- * in-memory UserRepository): over random peers, header sets and
+ * in-memory UserRepository): over random peers, header sets, client certificates and
  * configurations it never lets in a client the independent model (referenceClientIp.ts)
- * places outside allowed_cidrs, never signs in anyone but the header's exact value, and
+ * places outside allowed_cidrs, never a connection without the proxy's certificate when
+ * server.tls.client_ca_file requires one, never signs in anyone but the header's exact value, and
  * never dies: every failure is one of authenticate's typed errors. And it gives the same
  * answer with spans recorded or not, and on a first or a repeated request (the quiet cache
  * fast path).
@@ -24,6 +26,7 @@ import { blockList, inList, type RefConfig, referenceClientIp } from "./referenc
 const AUTH_ERRORS = new Set([
   "ProxyAuthDisabled",
   "ClientNotAllowed",
+  "UntrustedClientCertificate",
   "InvalidForwardedAddress",
   "AmbiguousHeader",
   "MissingIdentityHeader",
@@ -185,6 +188,49 @@ const identityValues = fc.array(
   { maxLength: 2 }
 )
 
+/*
+ * The client-certificate mode (server.tls.client_ca_file): on or off, some allowed names, and
+ * the certificate the connection showed, if any. The model: trusted only when one was shown,
+ * it verified, and (names listed) its CN or a DNS name equals one, ASCII letters in any case.
+ */
+const NAMES = ["proxy.internal", "PROXY.internal", "other.internal", "ｐroxy.internal", "proxy.internal.", ""]
+const PROXY_CERTIFICATE = { commonName: "proxy.internal", dnsNames: [], fingerprint256: "AA", verifyError: undefined }
+// Off two times in three, and on mostly with the proxy's certificate, so that as many requests
+// as before reach the later steps (the property asks for a hundred admissions).
+const certificateMode = fc.record({
+  on: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  allowedNames: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(["proxy.internal"]) },
+    { weight: 1, arbitrary: fc.subarray(["proxy.internal", "other.internal"]) }
+  ),
+  shown: fc.oneof(
+    { weight: 3, arbitrary: fc.constant<PeerCertificate | undefined>(PROXY_CERTIFICATE) },
+    { weight: 1, arbitrary: fc.constant<PeerCertificate | undefined>(undefined) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        commonName: fc.option(fc.constantFrom(...NAMES), { nil: undefined }),
+        dnsNames: fc.subarray(NAMES, { maxLength: 2 }),
+        fingerprint256: fc.constant("AA"),
+        verifyError: fc.option(fc.constantFrom("CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE"), {
+          nil: undefined,
+          freq: 3
+        })
+      })
+    }
+  )
+})
+type CertificateMode = typeof certificateMode extends fc.Arbitrary<infer T> ? T : never
+const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32))
+const certificateTrusted = ({ allowedNames, on, shown }: CertificateMode): boolean =>
+  !on ||
+  (shown !== undefined &&
+    shown.verifyError === undefined &&
+    (allowedNames.length === 0 ||
+      [shown.commonName, ...shown.dnsNames].some(
+        (n) => n !== undefined && allowedNames.some((a) => asciiLower(a) === asciiLower(n))
+      )))
+
 const scenario = fc
   .record({
     enabled: fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
@@ -200,7 +246,8 @@ const scenario = fc
       }
     ),
     identity: identityValues,
-    userHeaderName: fc.constantFrom("Remote-User", "remote-user", "REMOTE-USER")
+    userHeaderName: fc.constantFrom("Remote-User", "remote-user", "REMOTE-USER"),
+    certificate: certificateMode
   })
   .chain((s) =>
     fc.record({
@@ -218,7 +265,7 @@ const scenario = fc
  * authenticate's fast path; otherwise every call takes the full decision.
  */
 const authenticateColdAndWarm = (
-  config: RefConfig & { readonly enabled: boolean },
+  config: RefConfig & { readonly enabled: boolean; readonly certificate: CertificateMode },
   facts: RequestFacts,
   quiet: boolean
 ) =>
@@ -236,15 +283,24 @@ const authenticateColdAndWarm = (
         Layer.merge(Authenticator.Default, UserCache.Default).pipe(
           Layer.provide(memoryUsers()),
           Layer.provideMerge(
-            testConfigLayer({
-              enabled: config.enabled,
-              allowedCidrs: config.allowed,
-              trustedProxyCidrs: config.trusted,
-              ipHeader: config.ipHeader,
-              ipHeaderMode: config.mode,
-              // The cache on (tests default to off), so the warm request can be answered from it.
-              syncTtlSeconds: 3600
-            })
+            testConfigLayer(
+              {
+                enabled: config.enabled,
+                allowedCidrs: config.allowed,
+                trustedProxyCidrs: config.trusted,
+                ipHeader: config.ipHeader,
+                ipHeaderMode: config.mode,
+                // The cache on (tests default to off), so the warm request can be answered from it.
+                syncTtlSeconds: 3600
+              },
+              {},
+              config.certificate.on
+                ? {
+                    clientCaFile: { path: "proxy-ca.crt", pem: "" },
+                    allowedClientNames: config.certificate.allowedNames
+                  }
+                : {}
+            )
           ),
           Layer.provide(quiet ? Layer.setTracer(quietTracer) : Layer.empty)
         )
@@ -275,7 +331,8 @@ const admittedExample = (text: string): Scenario => ({
     mode: "first",
     peer: "127.0.0.1",
     identity: [{ wire: nodeView(text), exact: text as string | undefined }],
-    userHeaderName: "Remote-User"
+    userHeaderName: "Remote-User",
+    certificate: { on: false, allowedNames: [], shown: undefined }
   },
   ipHeaderLines: [],
   decoys: []
@@ -286,11 +343,12 @@ describe("authenticate oracle (random peers, headers and configs)", () => {
     let admitted = 0
     await fc.assert(
       fc.asyncProperty(scenario, async ({ decoys, ipHeaderLines, s }) => {
-        const config: RefConfig & { enabled: boolean } = { ...s }
+        const config: RefConfig & { enabled: boolean; certificate: CertificateMode } = { ...s }
         const headers: Array<[string, string]> = s.identity.map((v) => [s.userHeaderName, v.wire])
         for (const line of ipHeaderLines) headers.push([s.ipHeader!, line])
         for (const decoy of decoys) if (decoy[0] !== s.ipHeader?.toLowerCase()) headers.push(decoy)
-        const facts = requestFacts(s.peer, headers)
+        const shown: PeerCertificate | undefined = s.certificate.shown
+        const facts: RequestFacts = { ...requestFacts(s.peer, headers), clientCertificate: shown }
         const [exit, warm] = await authenticateColdAndWarm(config, facts, false)
         // Spans recorded or not, the user known or not, the answer is the same.
         const quiet = await authenticateColdAndWarm(config, facts, true)
@@ -302,6 +360,11 @@ describe("authenticate oracle (random peers, headers and configs)", () => {
           expect(Cause.isDie(exit.cause) || Option.isNone(failure), Cause.pretty(exit.cause)).toBe(false)
           const tag = Option.getOrThrow(failure)._tag
           expect(AUTH_ERRORS.has(tag), tag).toBe(true)
+          // Without the proxy's certificate, the connection learns that and nothing else.
+          if (s.enabled && !certificateTrusted(s.certificate)) {
+            expect(tag).toBe("UntrustedClientCertificate")
+            return
+          }
           // Outside allowed_cidrs, the client learns that and nothing about its headers.
           if (s.enabled && (client === undefined || !inList(blockList(s.allowed), client))) {
             expect(CLIENT_IP_ERRORS.has(tag), `${tag} for client ${client?.address}`).toBe(true)
@@ -310,6 +373,7 @@ describe("authenticate oracle (random peers, headers and configs)", () => {
         }
         admitted++
         expect(s.enabled).toBe(true)
+        expect(certificateTrusted(s.certificate), "admitted without the proxy's certificate").toBe(true)
         expect(client, "the model found no usable client address").toBeDefined()
         expect(inList(blockList(s.allowed), client!), `client ${client!.address} is outside ${s.allowed}`).toBe(true)
         expect(s.identity).toHaveLength(1)

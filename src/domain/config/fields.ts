@@ -224,8 +224,11 @@ export const ApiKey = Schema.compose(
 export class ConfigFiles extends Context.Tag("headtower/ConfigFiles")<
   ConfigFiles,
   {
-    /** Reads a whole text file; Left carries the reason (e.g. "ENOENT: no such file"). */
-    readonly readText: (path: string) => Either.Either<string, string>
+    /**
+     * Reads a whole text file of at most `maxBytes` (the key file's bound when not given);
+     * Left carries the reason (e.g. "ENOENT: no such file").
+     */
+    readonly readText: (path: string, maxBytes?: number) => Either.Either<string, string>
   }
 >() {}
 export type FileReader = typeof ConfigFiles.Service

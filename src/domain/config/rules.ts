@@ -2,6 +2,7 @@ import { Either } from "effect"
 import { type Cidr, type CidrList, isCatchAll, parseCidr } from "../Address.js"
 import { type AppConfig, type ConfigIssue, type ConfigWarning, DEFAULT_USER_HEADER } from "../AppConfig.js"
 import type { RawTree } from "./raw.js"
+import { tlsRelations, tlsWarnings } from "./tls.js"
 
 /*
  * Judgements across keys. Relations are errors judged on what was written, so they are
@@ -51,7 +52,7 @@ const oneMeaningPerHeader = (pa: RawTree): Array<ConfigIssue> => {
 
 export const relations = (written: RawTree): Array<ConfigIssue> => {
   const headscale = written.headscale as RawTree
-  const issues = oneMeaningPerHeader(proxyAuthOf(written))
+  const issues = [...oneMeaningPerHeader(proxyAuthOf(written)), ...tlsRelations(written)]
   if (headscale.api_key !== undefined && headscale.api_key_path !== undefined) {
     issues.push({
       path: "headscale.api_key_path",
@@ -142,7 +143,7 @@ export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree
   )
   for (const key of CIDR_KEYS) warnings.push(...cidrWarnings(key, (pa[key] as ReadonlyArray<string> | undefined) ?? []))
   const { allowedCidrs, ipHeader, ipHeaderMode, trustedProxyCidrs } = config.server.proxyAuth
-  warnings.push(...wideProxyWarnings(trustedProxyCidrs, allowedCidrs))
+  warnings.push(...wideProxyWarnings(trustedProxyCidrs, allowedCidrs), ...tlsWarnings(written))
   if (ipHeader !== undefined && ipHeaderMode === "first") {
     warnings.push({
       path: `${BASE}.ip_header_mode`,

@@ -27,6 +27,7 @@ const pageData: UsersPageData = {
 /** One title per authentication failure: the compiler refuses a new failure without one. */
 const TITLES: { readonly [Tag in AuthenticationErrorTag]: string } = {
   ClientNotAllowed: "This request did not come through the trusted proxy",
+  UntrustedClientCertificate: "This connection did not come from the trusted proxy",
   MissingIdentityHeader: "You are not signed in",
   ProxyAuthDisabled: "Proxy authentication is not enabled",
   AmbiguousHeader: "The sign-in headers were ambiguous",

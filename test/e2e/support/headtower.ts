@@ -3,6 +3,7 @@ import { join } from "node:path"
 import { stringify } from "yaml"
 import { freePort, rawRequest } from "./net.js"
 import { startProcess, waitUntilReady } from "./process.js"
+import { tlsRequest } from "./tlsClient.js"
 
 export const E2E_API_KEY = "hskey-api-e2e-0123456789abcdef"
 
@@ -19,6 +20,14 @@ export interface ProxyAuthYaml {
   readonly trusted_proxy_cidrs?: ReadonlyArray<string>
   readonly logout_url?: string
   readonly sync_ttl_seconds?: number
+}
+
+/** `server.tls` as written in the YAML file. */
+export interface TlsYaml {
+  readonly cert_file: string
+  readonly key_file: string
+  readonly client_ca_file?: string
+  readonly allowed_client_names?: ReadonlyArray<string>
 }
 
 export interface Headtower {
@@ -50,6 +59,8 @@ export interface HeadtowerOptions {
   readonly onSpawn?: (stop: () => Promise<void>) => void
   /** Run the compiled `dist/main.js`, as `npm start` does (build it first), instead of src/ under tsx. */
   readonly compiled?: boolean
+  /** Serve HTTPS (and with client_ca_file, require the proxy's client certificate). */
+  readonly tls?: TlsYaml
 }
 
 const ROOT = join(import.meta.dirname, "..", "..", "..")
@@ -80,7 +91,8 @@ export const startHeadtower = async (options: HeadtowerOptions): Promise<Headtow
         picture_header: "Remote-Picture",
         allowed_cidrs: ["127.0.0.1/32"],
         ...options.proxyAuth
-      }
+      },
+      ...(options.tls === undefined ? {} : { tls: options.tls })
     },
     database: { url: options.databaseUrl ?? `sqlite:${join(options.workDir, `${name}.db`)}` }
   }
@@ -101,7 +113,11 @@ export const startHeadtower = async (options: HeadtowerOptions): Promise<Headtow
     await waitUntilReady(
       name,
       started,
-      async () => (await rawRequest({ port, path: "/healthz" })).status === 200,
+      async () =>
+        (options.tls === undefined
+          ? await rawRequest({ port, path: "/healthz" })
+          : await tlsRequest({ port, path: "/healthz", ca: undefined })
+        ).status === 200,
       120_000
     )
   } catch (error) {
@@ -112,7 +128,7 @@ export const startHeadtower = async (options: HeadtowerOptions): Promise<Headtow
     name,
     pid: started.pid,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${port}`,
     logFile: started.logFile,
     log: started.log,
     hasExited: started.hasExited,

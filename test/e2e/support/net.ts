@@ -1,4 +1,4 @@
-import { request } from "node:http"
+import { type IncomingMessage, request } from "node:http"
 import { createServer } from "node:net"
 
 /** A port nobody listens on right now: bind port 0 and release it. */
@@ -39,6 +39,24 @@ export interface RawRequest {
   readonly basicAuth?: string
 }
 
+/** The whole response: status, headers, the body as text and, when it is JSON, parsed. */
+export const readResponse = (res: IncomingMessage): Promise<RawResponse> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    res.on("data", (chunk: Buffer) => chunks.push(chunk))
+    res.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8")
+      let json: unknown = undefined
+      try {
+        json = JSON.parse(body)
+      } catch {
+        json = undefined
+      }
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json })
+    })
+    res.on("error", reject)
+  })
+
 /**
  * A plain HTTP/1.1 request with a fresh connection and no agent, so `localAddress` really is
  * the peer address the server sees and no header is added or merged behind the test's back.
@@ -66,21 +84,7 @@ export const rawRequest = (options: RawRequest): Promise<RawResponse> =>
         headers,
         timeout: 10_000
       },
-      (res) => {
-        const chunks: Array<Buffer> = []
-        res.on("data", (chunk: Buffer) => chunks.push(chunk))
-        res.on("end", () => {
-          const body = Buffer.concat(chunks).toString("utf8")
-          let json: unknown = undefined
-          try {
-            json = JSON.parse(body)
-          } catch {
-            json = undefined
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json })
-        })
-        res.on("error", reject)
-      }
+      (res) => readResponse(res).then(resolve, reject)
     )
     req.on("timeout", () => req.destroy(new Error(`request to ${options.path} timed out`)))
     req.on("error", reject)

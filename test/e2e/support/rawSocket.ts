@@ -1,4 +1,5 @@
 import { connect } from "node:net"
+import { connect as connectTls, type ConnectionOptions } from "node:tls"
 
 /*
  * HTTP/1.1 as bytes on a bare `net.Socket`. Node's http client validates and tidies headers
@@ -99,16 +100,19 @@ export const sendRaw = (options: {
   /** The server's address; 127.0.0.1 unless said (`::1` for IPv6 tests). */
   readonly host?: string
   readonly timeoutMs?: number
+  /** Over TLS, with these options (a client certificate, the CA to verify the server with). */
+  readonly tls?: ConnectionOptions
 }): Promise<SocketResponse> =>
   new Promise((resolve, reject) => {
     const chunks: Array<Buffer> = []
-    const socket = connect({
+    const target = {
       host: options.host ?? "127.0.0.1",
       port: options.port,
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress })
-    })
+    }
+    const socket = options.tls === undefined ? connect(target) : connectTls({ ...options.tls, ...target })
     socket.setTimeout(options.timeoutMs ?? 10_000, () => socket.destroy(new Error("raw request timed out")))
-    socket.on("connect", () => socket.write(options.bytes))
+    socket.on(options.tls === undefined ? "connect" : "secureConnect", () => socket.write(options.bytes))
     socket.on("data", (chunk: Buffer) => {
       chunks.push(chunk)
       if (complete(Buffer.concat(chunks))) socket.destroy()

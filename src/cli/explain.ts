@@ -1,13 +1,14 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { existsSync } from "node:fs"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { MAX_LINE, printable, quoted } from "../domain/display.js"
-import { explainProvisioning, explainTrust } from "../domain/explain.js"
+import { explainJudgement, explainProvisioning } from "../domain/explain.js"
 import { requestFacts } from "../domain/RequestFacts.js"
-import { trustSettings } from "../domain/trust.js"
+import { judgeTrust, pureStepDecisions, settle, trustSettings } from "../domain/trust.js"
 import type { Identity } from "../domain/User.js"
+import { AssertionVerifier } from "../services/AssertionVerifier.js"
 import { loadConfig, Settings } from "../services/Settings.js"
 import { UserRepository } from "../services/UserRepository.js"
 import { configOption } from "./options.js"
@@ -27,6 +28,14 @@ const parseHeader = (text: string): [string, string] | undefined => {
   const value = text.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "")
   return [text.slice(0, colon).trim().toLowerCase(), Buffer.from(value, "utf8").toString("latin1")]
 }
+
+/** Verifies a token as the server would: the configured keys are fetched (or read) for it; nothing is kept. */
+const verifyToken = (config: AppConfig) => (token: string) =>
+  Effect.flatMap(AssertionVerifier, (verifier) => verifier.verify(token)).pipe(
+    Effect.provide(AssertionVerifier.Default.pipe(Layer.provide(Layer.succeed(Settings, config)))),
+    // The key loader's log lines would land among the steps; a load that fails is the command's error.
+    Logger.withMinimumLogLevel(LogLevel.None)
+  )
 
 /** Reads the user store without creating it: a missing SQLite file means "no users yet". */
 const lookUp = (config: AppConfig, identity: Identity) => {
@@ -55,7 +64,10 @@ export const explainCommand = Command.make(
         peer,
         parsed.map(([, p]) => p!)
       )
-      const trust = explainTrust(trustSettings(config), facts)
+      const settings = trustSettings(config)
+      // The server's judgement; a token it cannot judge from memory is verified with the configured keys.
+      const judgement = yield* settle(judgeTrust(settings, pureStepDecisions(settings), facts), verifyToken(config))
+      const trust = explainJudgement(settings, facts, judgement)
       const lines = [...trust.steps]
       let { status, outcome } = trust
       if (trust.identity !== undefined) {

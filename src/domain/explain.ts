@@ -2,7 +2,8 @@ import { Either } from "effect"
 import type { ProxyAuthConfig } from "./AppConfig.js"
 import { statusOf } from "./errors.js"
 import type { RequestFacts } from "./RequestFacts.js"
-import { admitUser, type Judgement, judgeTrust, pureStepDecisions, type TrustStep } from "./trust.js"
+import { describeAssertion } from "./assertion/explain.js"
+import { admitUser, type Judgement, type TrustStep } from "./trust.js"
 import type { Identity, Role } from "./User.js"
 
 /*
@@ -64,6 +65,8 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
           ? `allowed_cidrs: ${step.client.clientIp.text} is in none of ${cidrs(settings.allowedCidrs)}`
           : `allowed_cidrs: ${step.client.clientIp.text} is allowed by ${step.rule.text}`
       ]
+    case "Assertion":
+      return describeAssertion(settings, step.read)
     case "Identity": {
       if (step.read._tag === "Rejected") return [`identity: ${step.read.rejection.reason}`]
       const { dropped, profile } = step.read
@@ -81,8 +84,8 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
   }
 }
 
-export const explainTrust = (settings: ProxyAuthConfig, facts: RequestFacts): Explanation => {
-  const judgement: Judgement = judgeTrust(settings, pureStepDecisions(settings), facts)
+/** A settled judgement in words (a pending one is settled first: the CLI verifies its token). */
+export const explainJudgement = (settings: ProxyAuthConfig, facts: RequestFacts, judgement: Judgement): Explanation => {
   const steps = judgement.steps.flatMap((step) => describe(settings, facts, step))
   return judgement._tag === "Rejected"
     ? { steps, status: statusOf(judgement.error), outcome: judgement.error._tag, identity: undefined }

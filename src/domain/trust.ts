@@ -1,22 +1,36 @@
-import { Either, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import type { Cidr } from "./Address.js"
 import type { AppConfig, ProxyAuthConfig } from "./AppConfig.js"
+import { type AssertionLookup, type AssertionRead, readAssertionToken } from "./assertion/read.js"
 import { type ClientIpDecision, type ClientIpRejection, decideClientIp } from "./ClientIp.js"
-import { type ClientIpError, ClientNotAllowed, type IdentityError, ProxyAuthDisabled, UserDisabled } from "./errors.js"
+import {
+  type AssertionError,
+  type ClientIpError,
+  ClientNotAllowed,
+  type IdentityError,
+  ProxyAuthDisabled,
+  UserDisabled
+} from "./errors.js"
 import { type DroppedHeader, extractProfile, type ProfileRead } from "./IdentityHeaders.js"
 import type { RequestFacts } from "./RequestFacts.js"
 import type { Profile } from "./User.js"
 
 /*
  * The trust judgement, written once. Order matters and is the contract: proxy auth on, then the
- * client IP, then allowed_cidrs, then the identity headers — so a request from outside
- * allowed_cidrs learns nothing about header problems. `authenticate` (its full and its cached
+ * client IP, then allowed_cidrs, then the identity: the identity headers, or, when `assertion`
+ * is configured, the signed token alone (the headers are then never read) — so a request from
+ * outside allowed_cidrs learns nothing about header problems.
+ *
+ * Verifying a token is asynchronous (keys are fetched, WebCrypto is async), and the judgement
+ * stays pure: when the token is not already known, it ends in `Pending`, a continuation holding
+ * the token to verify and the rest of the judgement (`resume`). Whoever can verify (authenticate,
+ * explain) does so and resumes it (`settle`); the order of the checks stays here. `authenticate` (its full and its cached
  * path) and `headtower explain` all call `judgeTrust`; the full path adds the effects (spans,
  * sign-in, the log line), the cached path the cache lookup, explain the words.
  */
 
 /** Why a request is not trusted: every failure the judgement itself can reach. */
-export type TrustError = ProxyAuthDisabled | ClientIpError | IdentityError
+export type TrustError = ProxyAuthDisabled | ClientIpError | IdentityError | AssertionError
 
 /** One check the judgement made, with what it found; a step that rejects carries its error. */
 export type TrustStep =
@@ -29,6 +43,7 @@ export type TrustStep =
       readonly error: ClientNotAllowed | undefined
     }
   | { readonly _tag: "Identity"; readonly read: ProfileRead }
+  | { readonly _tag: "Assertion"; readonly read: AssertionRead }
 
 export interface Trusted {
   readonly _tag: "Trusted"
@@ -51,6 +66,15 @@ export interface Rejected {
 
 export type Judgement = Trusted | Rejected
 
+/** Everything up to the token judged; the token still to verify, and the rest of the judgement. */
+export interface Pending {
+  readonly _tag: "Pending"
+  readonly token: string
+  readonly client: ClientIpDecision
+  /** The identity step and the verdict, given the verifier's answer for `token`. */
+  readonly resume: (read: AssertionRead) => Judgement
+}
+
 const ENABLED: TrustStep = { _tag: "ProxyAuth", error: undefined }
 
 const rejected = (
@@ -72,15 +96,22 @@ const rejected = (
 export interface StepDecisions {
   readonly clientIp: (facts: RequestFacts) => Either.Either<ClientIpDecision, ClientIpRejection>
   readonly identity: (facts: RequestFacts) => ProfileRead
+  /** Assertion mode's identity step: the token, already judged when it is known. */
+  readonly assertion: (facts: RequestFacts) => AssertionLookup
 }
 
 export const pureStepDecisions = (settings: ProxyAuthConfig): StepDecisions => ({
   clientIp: (facts) => decideClientIp(settings, facts),
-  identity: (facts) => extractProfile(settings, facts)
+  identity: (facts) => extractProfile(settings, facts),
+  assertion: (facts) => readAssertionToken(settings.assertion!, facts)
 })
 
 /** Whether `settings` let `facts` in, and who the headers say the user is. Pure: no store, no clock. */
-export const judgeTrust = (settings: ProxyAuthConfig, decide: StepDecisions, facts: RequestFacts): Judgement => {
+export const judgeTrust = (
+  settings: ProxyAuthConfig,
+  decide: StepDecisions,
+  facts: RequestFacts
+): Judgement | Pending => {
   if (!settings.enabled) {
     const error = new ProxyAuthDisabled({ message: "proxy authentication is not enabled on this server" })
     return rejected(error, undefined, [{ _tag: "ProxyAuth", error }])
@@ -106,22 +137,56 @@ export const judgeTrust = (settings: ProxyAuthConfig, decide: StepDecisions, fac
     ])
   }
 
-  const read = decide.identity(facts)
-  return read._tag === "Rejected"
+  if (settings.assertion !== undefined) {
+    const lookup = decide.assertion(facts)
+    return lookup._tag === "Unverified"
+      ? {
+          _tag: "Pending",
+          token: lookup.token,
+          client,
+          resume: (read) => identityJudgement(decision, client, rule, read)
+        }
+      : identityJudgement(decision, client, rule, lookup)
+  }
+  return identityJudgement(decision, client, rule, decide.identity(facts))
+}
+
+/** The last step's read: the headers' (ProfileRead) or the token's (AssertionRead, which carries `facts`). */
+type IdentityRead = ProfileRead | AssertionRead
+
+const identityStep = (read: IdentityRead): TrustStep =>
+  (read._tag === "Ok" ? "facts" in read : "facts" in read.rejection)
+    ? { _tag: "Assertion", read: read as AssertionRead }
+    : { _tag: "Identity", read: read as ProfileRead }
+
+/** The verdict of the last step. */
+const identityJudgement = (
+  decision: Either.Either<ClientIpDecision, ClientIpRejection>,
+  client: ClientIpDecision,
+  rule: Cidr,
+  read: IdentityRead
+): Judgement =>
+  read._tag === "Rejected"
     ? rejected(read.rejection.error, client, trustedSteps(decision, client, rule, read))
     : new TrustedJudgement(decision, client, rule, read)
-}
+
+/** A pending judgement settled by `verify`; any other is already settled. */
+export const settle = <E, R>(
+  judgement: Judgement | Pending,
+  verify: (token: string) => Effect.Effect<AssertionRead, E, R>
+): Effect.Effect<Judgement, E, R> =>
+  judgement._tag === "Pending" ? Effect.map(verify(judgement.token), judgement.resume) : Effect.succeed(judgement)
 
 const trustedSteps = (
   decision: Either.Either<ClientIpDecision, ClientIpRejection>,
   client: ClientIpDecision,
   rule: Cidr,
-  read: ProfileRead
+  read: IdentityRead
 ): ReadonlyArray<TrustStep> => [
   ENABLED,
   { _tag: "ClientIp", decision },
   { _tag: "AllowedCidrs", client, rule, error: undefined },
-  { _tag: "Identity", read }
+  identityStep(read)
 ]
 
 /**
@@ -134,7 +199,7 @@ class TrustedJudgement implements Trusted {
     private readonly decision: Either.Either<ClientIpDecision, ClientIpRejection>,
     readonly client: ClientIpDecision,
     readonly rule: Cidr,
-    private readonly read: Extract<ProfileRead, { readonly _tag: "Ok" }>
+    private readonly read: Extract<IdentityRead, { readonly _tag: "Ok" }>
   ) {}
   get profile() {
     return this.read.profile

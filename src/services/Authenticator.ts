@@ -1,10 +1,21 @@
 import { Effect, Option } from "effect"
+import type { AssertionConfig } from "../domain/assertion/config.js"
 import type { ClientIpDecision } from "../domain/ClientIp.js"
 import type { AuthenticationError } from "../domain/errors.js"
 import type { HeadscaleCredentials } from "../domain/Headscale.js"
 import type { RequestFacts } from "../domain/RequestFacts.js"
-import { admitUser, type Judgement, judgeTrust, type StepDecisions, trustSettings } from "../domain/trust.js"
+import {
+  admitUser,
+  type Judgement,
+  judgeTrust,
+  type Pending,
+  settle,
+  type StepDecisions,
+  trustSettings
+} from "../domain/trust.js"
 import type { User } from "../domain/User.js"
+import { assertionLogFields } from "./assertion/log.js"
+import { AssertionVerifier } from "./AssertionVerifier.js"
 import { ClientIpResolver } from "./ClientIpResolver.js"
 import { IdentityExtractor } from "./IdentityExtractor.js"
 import { observeAuthentication, recordAuthenticated } from "./Metrics.js"
@@ -23,7 +34,13 @@ export interface Authenticated {
 }
 
 /** One structured line per rejected request: the reason, and what the server saw. */
-const logRejection = ({ annotate }: Spans, facts: RequestFacts, judgement: Judgement, error: AuthenticationError) =>
+const logRejection = (
+  { annotate }: Spans,
+  facts: RequestFacts,
+  judgement: Judgement,
+  error: AuthenticationError,
+  assertion: AssertionConfig | undefined
+) =>
   Effect.all([
     annotate(() => ({ "auth.outcome": "rejected", "auth.reason": error._tag })),
     Effect.logWarning("proxy authentication rejected").pipe(
@@ -31,7 +48,8 @@ const logRejection = ({ annotate }: Spans, facts: RequestFacts, judgement: Judge
         reason: error._tag,
         detail: error.message,
         peer: facts.peer ?? "unknown",
-        client_ip: judgement.client?.clientIp.text ?? "unresolved"
+        client_ip: judgement.client?.clientIp.text ?? "unresolved",
+        ...assertionLogFields(judgement, assertion)
       })
     )
   ])
@@ -53,10 +71,12 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     const tracing = yield* spans
     const config = yield* Settings
     const settings = trustSettings(config)
-    // The judgement's two steps come from their layers, so a spec can swap either.
+    // The judgement's steps come from their layers, so a spec can swap any.
+    const assertions = yield* AssertionVerifier
     const decide: StepDecisions = {
       clientIp: (yield* ClientIpResolver).decide,
-      identity: (yield* IdentityExtractor).read
+      identity: (yield* IdentityExtractor).read,
+      assertion: assertions.read
     }
     const users = yield* UserCache
     const { exportIdentity } = config.telemetry
@@ -70,7 +90,10 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     })
 
     /** The judgement's effects: its steps' spans, sign-in, the disabled check, the log line of a rejection. */
-    const conclude = (facts: RequestFacts, judgement: Judgement) =>
+    const conclude = (facts: RequestFacts, pending: Judgement | Pending) =>
+      Effect.flatMap(settle(pending, assertions.verify), (judgement) => concludeSettled(facts, judgement))
+
+    const concludeSettled = (facts: RequestFacts, judgement: Judgement) =>
       Effect.gen(function* () {
         const { client, profile } = yield* replay(judgement)
         // Usually answered from memory; the store is read or written only when something changed.
@@ -79,14 +102,14 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
         if (refusal !== undefined) return yield* refusal
         yield* tracing.annotate(() => authenticatedAttributes(user, exportIdentity))
         return granted(user, client)
-      }).pipe(Effect.tapError((error) => logRejection(tracing, facts, judgement, error)))
+      }).pipe(Effect.tapError((error) => logRejection(tracing, facts, judgement, error, settings.assertion)))
 
     /**
      * The common request without effects: trusted, nothing dropped, an enabled user the cache
      * holds. Undefined for anything else, which `conclude` then finishes from the same judgement.
      * (hostile/oracle.test.ts holds both ends to the same answers.)
      */
-    const fromCache = (judgement: Judgement, now: number): Authenticated | undefined => {
+    const fromCache = (judgement: Judgement | Pending, now: number): Authenticated | undefined => {
       if (judgement._tag !== "Trusted" || judgement.dropped.length > 0) return undefined
       const user = users.recall(judgement.profile, now)
       return user === undefined || admitUser(user) !== undefined ? undefined : granted(user, judgement.client)
@@ -113,5 +136,5 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     return { authenticate } as const
   }),
   // UserCache.Default is shared by reference with the users handler, which invalidates it.
-  dependencies: [UserCache.Default, ClientIpResolver.Default, IdentityExtractor.Default]
+  dependencies: [UserCache.Default, ClientIpResolver.Default, IdentityExtractor.Default, AssertionVerifier.Default]
 }) {}

@@ -8,9 +8,17 @@ import {
   statusOf,
   UserDisabled
 } from "../../src/domain/errors.js"
-import { explainProvisioning, explainTrust } from "../../src/domain/explain.js"
-import { requestFacts } from "../../src/domain/RequestFacts.js"
-import { admitUser, judgeTrust, pureStepDecisions, trustSettings } from "../../src/domain/trust.js"
+import { explainJudgement, explainProvisioning } from "../../src/domain/explain.js"
+import type { ProxyAuthConfig } from "../../src/domain/AppConfig.js"
+import { type RequestFacts, requestFacts } from "../../src/domain/RequestFacts.js"
+import {
+  admitUser,
+  type Judgement,
+  judgeTrust,
+  type Pending,
+  pureStepDecisions,
+  trustSettings
+} from "../../src/domain/trust.js"
 import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
 
 /*
@@ -24,10 +32,19 @@ const judge = (
   headers: Record<string, string | Array<string>>
 ) => {
   const settings = testConfig(overrides).server.proxyAuth
-  return judgeTrust(settings, pureStepDecisions(settings), requestFacts(peer, Object.entries(headers)))
+  return settled(judgeTrust(settings, pureStepDecisions(settings), requestFacts(peer, Object.entries(headers))))
 }
 
-const stepsOf = (judgement: ReturnType<typeof judgeTrust>) => judgement.steps.map((step) => step._tag)
+/** Header mode has no token to verify: its judgement is never pending. */
+const settled = (judgement: Judgement | Pending): Judgement => {
+  if (judgement._tag === "Pending") throw new Error("a header-mode judgement was left pending")
+  return judgement
+}
+
+const explainTrust = (settings: ProxyAuthConfig, facts: RequestFacts) =>
+  explainJudgement(settings, facts, settled(judgeTrust(settings, pureStepDecisions(settings), facts)))
+
+const stepsOf = (judgement: Judgement) => judgement.steps.map((step) => step._tag)
 
 describe("judgeTrust", () => {
   it("proxy auth off: ProxyAuthDisabled, and nothing else is looked at", () => {

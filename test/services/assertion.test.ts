@@ -251,6 +251,23 @@ describe("assertion mode: verification with real keys", () => {
         })
       )
   )
+
+  it.effect("a missing kid when the set holds several keys of its algorithm: unknown key, no guessing", () =>
+    Effect.gen(function* () {
+      const second = yield* Effect.promise(() => makeKey("key-second"))
+      const two = yield* Effect.promise(() => startJwksServer([key.publicJwk, second.publicJwk]))
+      yield* atNow(
+        Effect.gen(function* () {
+          const token = yield* Effect.promise(() => sign(key, {}, { nowSeconds: NOW, header: { kid: undefined } }))
+          expect(failure(yield* authenticate(token))).toBe("InvalidAssertion: unknown key")
+          const withKid = yield* Effect.promise(() => sign(key, {}, { nowSeconds: NOW }))
+          expect(identityOf(yield* authenticate(withKid))).toBe("proxy:alice")
+        }),
+        assertionConfig(two.url)
+      )
+      yield* Effect.promise(() => two.stop())
+    })
+  )
 })
 
 describe("assertion mode: keys", () => {

@@ -61,6 +61,9 @@ const reasonFor = (e: unknown): [AssertionReason, string] => {
   if (e instanceof errors.JWTClaimValidationFailed) return claimReason(e.claim, e.reason)
   if (e instanceof errors.JWSSignatureVerificationFailed) return ["bad signature", "the signature does not verify"]
   if (e instanceof errors.JWKSNoMatchingKey) return ["unknown key", "no key of the key set matches its kid and alg"]
+  if (e instanceof errors.JWKSMultipleMatchingKeys) {
+    return ["unknown key", "it names no kid and several keys of the set could be meant"]
+  }
   if (e instanceof errors.JOSEAlgNotAllowed)
     return ["algorithm not allowed", "its alg is not in the configured algorithms"]
   if (e instanceof errors.JOSENotSupported) return ["algorithm not allowed", reasonOf(e)]

@@ -1,4 +1,6 @@
 import { Either } from "effect"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import YAML from "yaml"
 import { parseConfig } from "../../src/domain/config/parse.js"
@@ -97,5 +99,21 @@ describe("assertion configuration", () => {
     const again = parseConfig({ yaml: YAML.stringify(printed), env: {}, files })
     expect(again.errors).toEqual([])
     expect(again.config?.server.proxyAuth.assertion).toEqual(fromEnv.config?.server.proxyAuth.assertion)
+  })
+})
+
+describe("the documented assertion configurations", () => {
+  it("every complete example in docs/proxies/assertions.md and docs/proxy-authentication.md is a valid configuration", () => {
+    const blocks = ["docs/proxies/assertions.md", "docs/proxy-authentication.md"].flatMap((file) =>
+      [...readFileSync(join(import.meta.dirname, "..", "..", file), "utf8").matchAll(/```yaml\n([\s\S]*?)```/g)]
+        .map((m) => m[1]!)
+        .filter((yaml) => yaml.startsWith("server:") && yaml.includes("assertion:"))
+    )
+    expect(blocks.length).toBeGreaterThanOrEqual(6)
+    for (const yaml of blocks) {
+      const r = parseConfig({ yaml: `headscale:\n  api_key: k\n${yaml}`, env: {}, files })
+      expect(r.errors, yaml).toEqual([])
+      expect(r.config?.server.proxyAuth.assertion, yaml).toBeDefined()
+    }
   })
 })

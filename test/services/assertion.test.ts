@@ -22,6 +22,7 @@ import {
   unsigned
 } from "../fixtures/jwks.js"
 import { memoryUsers } from "../fixtures/memoryUsers.js"
+import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
 
 /*
  * Verified identity assertions with real keys (jose-generated RSA and EC pairs) and a real key
@@ -461,6 +462,29 @@ describe("assertion mode: the memory of verified tokens", () => {
         expect(failure(yield* run(token))).toBe("MissingAssertion")
       }),
       assertionConfig(server.url, { header: "Authorization" })
+    )
+  )
+})
+
+describe("assertion mode: spans", () => {
+  it.effect("the token's step has its span (outcome, kid, alg), and no span carries the token or the identity", () =>
+    atNow(
+      Effect.gen(function* () {
+        const auth = yield* Authenticator
+        const token = yield* Effect.promise(() => sign(key, { sub: "span-user-q7" }, { nowSeconds: NOW }))
+        const forged = yield* Effect.promise(() => sign(stranger, { sub: "span-user-q7" }, { nowSeconds: NOW }))
+        const ok = yield* recordSpans(auth.authenticate(requestFacts("127.0.0.1", [[HEADER, token]])))
+        const bad = yield* recordSpans(Effect.exit(auth.authenticate(requestFacts("127.0.0.1", [[HEADER, forged]]))))
+        const step = ok.spans.find((s) => s.name === "AssertionVerifier.read")
+        expect(step?.attributes.get("outcome")).toBe("verified")
+        expect(step?.attributes.get("assertion.kid")).toBe(key.kid)
+        expect(ok.spans.some((s) => s.name === "AssertionVerifier.verify")).toBe(true)
+        const refused = bad.spans.find((s) => s.name === "AssertionVerifier.read")
+        expect(refused?.attributes.get("outcome")).toBe("InvalidAssertion")
+        const text = allAttributeText([...ok.spans, ...bad.spans])
+        for (const t of [token, forged]) expect(text).not.toContain(t.split(".")[2])
+        expect(text).not.toContain("span-user-q7")
+      })
     )
   )
 })

@@ -3,6 +3,7 @@ import type { ProxyAuthConfig } from "./AppConfig.js"
 import { statusOf } from "./errors.js"
 import type { RequestFacts } from "./RequestFacts.js"
 import { describeAssertion } from "./assertion/explain.js"
+import { profileLines } from "./explainProfile.js"
 import { admitUser, type Judgement, type TrustStep } from "./trust.js"
 import type { Identity, Role } from "./User.js"
 
@@ -70,16 +71,7 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
     case "Identity": {
       if (step.read._tag === "Rejected") return [`identity: ${step.read.rejection.reason}`]
       const { dropped, profile } = step.read
-      const lines = [`identity: ${profile.identity} (from ${settings.userHeader})`]
-      for (const [label, value] of [
-        ["email", profile.email],
-        ["name", profile.name],
-        ["picture", profile.picture]
-      ] as const) {
-        if (value !== null) lines.push(`${label}: ${value}`)
-      }
-      for (const d of dropped) lines.push(`dropped (login continues): ${d.reason}`)
-      return lines
+      return [`identity: ${profile.identity} (from ${settings.userHeader})`, ...profileLines(profile, dropped)]
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { ProxyAuthConfig } from "../AppConfig.js"
+import { profileLines } from "../explainProfile.js"
 import type { AssertionRead } from "./read.js"
 
 /** The assertion step in words for `headtower explain`: what the token claimed and what was expected. */
@@ -22,17 +23,9 @@ export const describeAssertion = (settings: ProxyAuthConfig, read: AssertionRead
   }
   const { dropped, facts, profile } = read
   const expires = facts.exp === undefined ? "" : `, expires ${new Date(facts.exp * 1000).toISOString()}`
-  const lines = [
+  return [
     `assertion: ${config.header} verified (key ${facts.kid ?? "(no kid)"}, ${facts.alg}; iss ${facts.iss}${expires}); identity headers are not read`,
-    `identity: ${profile.identity} (from the ${config.identityClaim} claim)`
+    `identity: ${profile.identity} (from the ${config.identityClaim} claim)`,
+    ...profileLines(profile, dropped)
   ]
-  for (const [label, value] of [
-    ["email", profile.email],
-    ["name", profile.name],
-    ["picture", profile.picture]
-  ] as const) {
-    if (value !== null) lines.push(`${label}: ${value}`)
-  }
-  for (const d of dropped) lines.push(`dropped (login continues): ${d.reason}`)
-  return lines
 }

@@ -102,6 +102,24 @@ describe("assertion configuration", () => {
   })
 })
 
+describe("assertion warnings", () => {
+  it("identity header keys written beside assertion are reported as ignored", () => {
+    const r = parseConfig({
+      yaml: YAML.stringify({
+        headscale: { api_key: "k" },
+        server: { proxy_auth: { enabled: true, user_header: "X-User", email_header: "X-Email", assertion: VALID } }
+      }),
+      env: {},
+      files
+    })
+    expect(r.warnings.filter((w) => /ignored: assertion is configured/.test(w.message)).map((w) => w.path)).toEqual([
+      "server.proxy_auth.user_header",
+      "server.proxy_auth.email_header"
+    ])
+    expect(parse(VALID).warnings).toEqual([])
+  })
+})
+
 describe("the documented assertion configurations", () => {
   it("every complete example in docs/proxies/assertions.md and docs/proxy-authentication.md is a valid configuration", () => {
     const blocks = ["docs/proxies/assertions.md", "docs/proxy-authentication.md"].flatMap((file) =>

@@ -48,12 +48,17 @@ export const compiled = {
   bench: (file: string) => join(ROOT, "dist", "bench", "bench", file)
 }
 
+/** One readiness probe; a server that accepts and never answers fails it after 2 s, so start-up cannot hang. */
 const get = (port: number, path: string) =>
   new Promise<number>((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, headers: { "remote-user": "probe" } }, (res) => {
-      res.resume()
-      res.on("end", () => resolve(res.statusCode ?? 0))
-    })
+    const req = request(
+      { host: "127.0.0.1", port, path, headers: { "remote-user": "probe" }, timeout: 2_000 },
+      (res) => {
+        res.resume()
+        res.on("end", () => resolve(res.statusCode ?? 0))
+      }
+    )
+    req.on("timeout", () => req.destroy(new Error(`no answer to GET ${path} within 2 s`)))
     req.on("error", reject)
     req.end()
   })

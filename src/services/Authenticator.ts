@@ -21,6 +21,7 @@ import { IdentityExtractor } from "./IdentityExtractor.js"
 import { observeAuthentication, recordAuthenticated } from "./Metrics.js"
 import { Settings } from "./Settings.js"
 import { type Spans, spans } from "./spans.js"
+import { rejectionLogBudget } from "./rejectionLog.js"
 import { replaySteps } from "./trustSteps.js"
 import { UserCache } from "./UserCache.js"
 
@@ -33,26 +34,37 @@ export interface Authenticated {
   readonly clientIp: string
 }
 
-/** One structured line per rejected request: the reason, and what the server saw. */
+/**
+ * One structured line per rejected request (the reason, and what the server saw), within each
+ * source's log budget (rejectionLog.ts); the span and the metric record every rejection.
+ */
 const logRejection = (
   { annotate }: Spans,
+  budget: ReturnType<typeof rejectionLogBudget>,
   facts: RequestFacts,
   judgement: Judgement,
   error: AuthenticationError,
   assertion: AssertionConfig | undefined
 ) =>
-  Effect.all([
+  Effect.zipRight(
     annotate(() => ({ "auth.outcome": "rejected", "auth.reason": error._tag })),
-    Effect.logWarning("proxy authentication rejected").pipe(
-      Effect.annotateLogs({
-        reason: error._tag,
-        detail: error.message,
-        peer: facts.peer ?? "unknown",
-        client_ip: judgement.client?.clientIp.text ?? "unresolved",
-        ...assertionLogFields(judgement, assertion)
-      })
-    )
-  ])
+    Effect.clockWith((clock) => {
+      const peer = facts.peer ?? "unknown"
+      const clientIp = judgement.client?.clientIp.text ?? "unresolved"
+      const verdict = budget(`${error._tag} ${peer} ${clientIp}`, clock.unsafeCurrentTimeMillis())
+      if (!verdict.write) return Effect.void
+      return Effect.logWarning("proxy authentication rejected").pipe(
+        Effect.annotateLogs({
+          reason: error._tag,
+          detail: error.message,
+          peer,
+          client_ip: clientIp,
+          ...assertionLogFields(judgement, assertion),
+          ...(verdict.suppressed > 0 ? { suppressed: verdict.suppressed } : {})
+        })
+      )
+    })
+  )
 
 /** The decision on authenticate's span; the identity only if the operator opted in (telemetry.export_identity). */
 const authenticatedAttributes = (user: User, exportIdentity: boolean) => ({
@@ -61,6 +73,19 @@ const authenticatedAttributes = (user: User, exportIdentity: boolean) => ({
   "auth.role": user.role,
   ...(exportIdentity ? { "auth.identity": user.identity } : {})
 })
+
+/**
+ * The common request without effects: trusted, nothing dropped, an enabled user the cache
+ * holds. Undefined for anything else, which the full path then finishes from the same
+ * judgement. (hostile/oracle.test.ts holds both ends to the same answers.)
+ */
+const cachedGrant =
+  (recall: UserCache["recall"], grant: (user: User, client: ClientIpDecision) => Authenticated) =>
+  (judgement: Judgement | Pending, now: number): Authenticated | undefined => {
+    if (judgement._tag !== "Trusted" || judgement.dropped.length > 0) return undefined
+    const user = recall(judgement.profile, now)
+    return user === undefined || admitUser(user) !== undefined ? undefined : grant(user, judgement.client)
+  }
 
 /**
  * The trust boundary: the judgement (src/domain/trust.ts), then sign-in (provisioning) and the
@@ -81,6 +106,7 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     const users = yield* UserCache
     const { exportIdentity } = config.telemetry
     const replay = replaySteps(tracing, exportIdentity)
+    const budget = rejectionLogBudget()
     // trustSettings judges proxy auth off without an API key, so a trusted request always has one.
     const apiKey = Option.getOrUndefined(config.headscale.apiKey)
     const granted = (user: User, client: ClientIpDecision): Authenticated => ({
@@ -102,18 +128,9 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
         if (refusal !== undefined) return yield* refusal
         yield* tracing.annotate(() => authenticatedAttributes(user, exportIdentity))
         return granted(user, client)
-      }).pipe(Effect.tapError((error) => logRejection(tracing, facts, judgement, error, settings.assertion)))
+      }).pipe(Effect.tapError((error) => logRejection(tracing, budget, facts, judgement, error, settings.assertion)))
 
-    /**
-     * The common request without effects: trusted, nothing dropped, an enabled user the cache
-     * holds. Undefined for anything else, which `conclude` then finishes from the same judgement.
-     * (hostile/oracle.test.ts holds both ends to the same answers.)
-     */
-    const fromCache = (judgement: Judgement | Pending, now: number): Authenticated | undefined => {
-      if (judgement._tag !== "Trusted" || judgement.dropped.length > 0) return undefined
-      const user = users.recall(judgement.profile, now)
-      return user === undefined || admitUser(user) !== undefined ? undefined : granted(user, judgement.client)
-    }
+    const fromCache = cachedGrant(users.recall, granted)
 
     // Every authentication is counted and timed (headtower_authentications_total, …_duration_seconds).
     const authenticate = tracing.method("Authenticator.authenticate")(

@@ -4,7 +4,7 @@ import type { Identity, Profile, User, UserId } from "../domain/User.js"
 import { Settings } from "./Settings.js"
 import { type Spans, spans } from "./spans.js"
 import { UserRepository } from "./UserRepository.js"
-import type { LastSeen } from "./users/accounts.js"
+import type { LastSeen } from "./users/lastSeen.js"
 
 /*
  * Sign-in without touching the database (Grafana's auth-proxy `sync_ttl`). A known user whose

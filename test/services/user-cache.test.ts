@@ -4,7 +4,7 @@ import { Identity, type Profile, type User } from "../../src/domain/User.js"
 import { DatabaseLive } from "../../src/services/Database.js"
 import { MAX_ENTRIES, UserCache } from "../../src/services/UserCache.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
-import type { LastSeen } from "../../src/services/users/accounts.js"
+import type { LastSeen } from "../../src/services/users/lastSeen.js"
 import { testConfigLayer } from "../fixtures/config.js"
 
 /*

@@ -21,19 +21,14 @@ export interface UsersPage {
   readonly next: UserId | undefined
 }
 
-export interface LastSeen {
-  readonly id: UserId
-  readonly at: Date
-}
-
 /** Users rows selected by `where` (and whatever follows it), decoded into Users. */
 export const selectUsers = (sql: SqlClient.SqlClient) => {
   const columns = sql.literal(USER_COLUMNS)
   return (where: Statement.Fragment) => Effect.flatMap(sql`SELECT ${columns} FROM users ${where}`, decodeUsers)
 }
 
-/** Reading users, and the batched last-seen writes of the login cache. */
-export const makeAccounts = (sql: SqlClient.SqlClient, { annotate, method }: Spans) => {
+/** Reading users: one by id or identity, or a page of them. */
+export const makeAccounts = (sql: SqlClient.SqlClient, { method }: Spans) => {
   const select = selectUsers(sql)
   const columns = sql.literal(USER_COLUMNS)
   const byId = SqlSchema.findOne({
@@ -78,28 +73,5 @@ export const makeAccounts = (sql: SqlClient.SqlClient, { annotate, method }: Spa
     )
   )
 
-  /*
-   * Batched last-seen writes from the login cache. Each row is its own statement outside any
-   * transaction: the writes are independent and monotonic (an older timestamp never wins),
-   * and holding one row lock at a time means a batch can never deadlock with a role change
-   * that locks several rows. Unknown ids are ignored.
-   */
-  const touchLastSeen = method("UserRepository.touchLastSeen")((entries: ReadonlyArray<LastSeen>) =>
-    storeErrors(
-      Effect.zipRight(
-        annotate(() => ({ "users.count": entries.length })),
-        Effect.forEach(
-          entries,
-          ({ at, id }) => {
-            const iso = at.toISOString()
-            return sql`UPDATE users SET last_seen_at = CASE WHEN last_seen_at < ${iso} THEN ${iso} ELSE last_seen_at END
-            WHERE id = ${id}`
-          },
-          { discard: true }
-        )
-      )
-    )
-  )
-
-  return { get, findByIdentity, list, touchLastSeen } as const
+  return { get, findByIdentity, list } as const
 }

@@ -81,7 +81,26 @@ const factsOf = (token: string) =>
     ["accept", "application/json"]
   ])
 
-/** The same token again and again: memory answers. Median of `runs`, ops per second and per CPU-second. */
+/**
+ * Median rates of `runs` timed runs of `count` operations, by wall clock and per CPU-second;
+ * `prepare` (not timed) makes each run.
+ */
+const rates = async (runs: number, count: number, prepare: (run: number) => Promise<() => Promise<unknown>>) => {
+  const wall: Array<number> = []
+  const cpuRates: Array<number> = []
+  for (let r = 0; r < runs; r++) {
+    const run = await prepare(r)
+    const start = performance.now()
+    const cpu = process.cpuUsage()
+    await run()
+    const { system, user } = process.cpuUsage(cpu)
+    wall.push(count / ((performance.now() - start) / 1000))
+    cpuRates.push(count / ((user + system) / 1e6))
+  }
+  return { perSecond: median(wall), perCpuSecond: median(cpuRates) }
+}
+
+/** The same token again and again: memory answers, no signature check. */
 export const benchKnownToken = async (options: { runs: number; calls: number }) => {
   const tmp = tempDir()
   const { runtime, sign } = await setUp(tmp.dir)
@@ -93,24 +112,14 @@ export const benchKnownToken = async (options: { runs: number; calls: number }) 
         for (let i = 0; i < calls; i++) yield* auth.authenticate(facts)
       }).pipe(Effect.withTracer(quietTracer))
     await runtime.runPromise(loop(20_000)) // first verification, sign-up, warm-up
-    const wall: Array<number> = []
-    const cpuRates: Array<number> = []
-    for (let r = 0; r < options.runs; r++) {
-      const start = performance.now()
-      const cpu = process.cpuUsage()
-      await runtime.runPromise(loop(options.calls))
-      const { system, user } = process.cpuUsage(cpu)
-      wall.push(options.calls / ((performance.now() - start) / 1000))
-      cpuRates.push(options.calls / ((user + system) / 1e6))
-    }
-    return { opsPerSecond: median(wall), opsPerCpuSecond: median(cpuRates) }
+    return await rates(options.runs, options.calls, async () => () => runtime.runPromise(loop(options.calls)))
   } finally {
     await runtime.dispose()
     tmp.remove()
   }
 }
 
-/** A new token each call (a known user): one RS256 verification each. Median of `runs`. */
+/** A new token each call (a known user): one RS256 verification each. */
 export const benchNewTokens = async (options: { runs: number; tokens: number }) => {
   const tmp = tempDir()
   const { runtime, sign } = await setUp(tmp.dir)
@@ -121,18 +130,10 @@ export const benchNewTokens = async (options: { runs: number; tokens: number }) 
       return facts
     }
     await runtime.runPromise(authenticateAll(await batch("warm-up")))
-    const wall: Array<number> = []
-    const cpuRates: Array<number> = []
-    for (let r = 0; r < options.runs; r++) {
+    return await rates(options.runs, options.tokens, async (r) => {
       const facts = await batch(`run-${r}`)
-      const start = performance.now()
-      const cpu = process.cpuUsage()
-      await runtime.runPromise(authenticateAll(facts))
-      const { system, user } = process.cpuUsage(cpu)
-      wall.push(options.tokens / ((performance.now() - start) / 1000))
-      cpuRates.push(options.tokens / ((user + system) / 1e6))
-    }
-    return { perSecond: median(wall), perCpuSecond: median(cpuRates) }
+      return () => runtime.runPromise(authenticateAll(facts))
+    })
   } finally {
     await runtime.dispose()
     tmp.remove()

@@ -61,9 +61,9 @@ const main = async () => {
     const knownToken = await benchKnownToken({ runs, calls: quick ? 20_000 : 100_000 })
     row(
       "assertion mode: authenticate, known token (ops/s; per CPU-second)",
-      `${fmt(knownToken.opsPerSecond)}; ${fmt(knownToken.opsPerCpuSecond)}`,
+      `${fmt(knownToken.perSecond)}; ${fmt(knownToken.perCpuSecond)}`,
       "≥ 100,000",
-      knownToken.opsPerSecond >= 100_000
+      knownToken.perSecond >= 100_000
     )
     const newTokens = await benchNewTokens({ runs, tokens: quick ? 500 : 2_000 })
     row(

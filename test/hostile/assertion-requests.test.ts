@@ -3,7 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startHeadtower } from "../e2e/support/headtower.js"
 import { type HeaderLine, requestBytes, sendRaw } from "../e2e/support/rawSocket.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
-import { AUDIENCE, ISSUER, type JwksServer, makeKey, sign, startJwksServer, type TestKey } from "../fixtures/jwks.js"
+import {
+  AUDIENCE,
+  ISSUER,
+  type JwksServer,
+  makeKey,
+  sign,
+  signRaw,
+  startJwksServer,
+  type TestKey
+} from "../fixtures/jwks.js"
 import { PROXY, STRANGER } from "./cases.js"
 import { snapshot } from "./db.js"
 
@@ -50,15 +59,6 @@ afterAll(async () => {
 
 const send = (lines: ReadonlyArray<HeaderLine>, from = PROXY) =>
   sendRaw({ port, localAddress: from, bytes: requestBytes({ port, path: "/api/me", lines }) })
-
-/** Signs by hand, for headers jose will not write (an unknown crit). */
-const signRaw = async (k: TestKey, header: Record<string, unknown>) => {
-  const now = Math.floor(Date.now() / 1000)
-  const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url")
-  const input = `${part(header)}.${part({ iss: ISSUER, aud: AUDIENCE, sub: "owner", exp: now + 600 })}`
-  const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", k.privateKey, Buffer.from(input))
-  return `${input}.${Buffer.from(signature).toString("base64url")}`
-}
 
 const withHeader = async (header: Record<string, unknown>, claims: Record<string, unknown> = {}) =>
   sign(key, { sub: "mallory", ...claims }, { header })

@@ -17,6 +17,7 @@ import {
   type JwksServer,
   makeKey,
   sign,
+  signRaw,
   startJwksServer,
   type TestKey,
   unsigned
@@ -206,6 +207,17 @@ describe("assertion mode: verification with real keys", () => {
         expect(failure(yield* authenticate(yield* at({ nbf: NOW + 3600 })))).toBe("InvalidAssertion: not yet valid")
         expect(identityOf(yield* authenticate(yield* at({ nbf: NOW + 30 })))).toBe("proxy:alice")
         expect(failure(yield* authenticate(yield* at({ nbf: NOW + 31 })))).toBe("InvalidAssertion: not yet valid")
+      })
+    )
+  )
+
+  it.effect("an unknown crit extension, validly signed, is refused as malformed", () =>
+    atNow(
+      Effect.gen(function* () {
+        const token = yield* Effect.promise(() =>
+          signRaw(key, { alg: "RS256", kid: key.kid, crit: ["exp-ext"], "exp-ext": true })
+        )
+        expect(failure(yield* authenticate(token))).toBe("InvalidAssertion: malformed")
       })
     )
   )

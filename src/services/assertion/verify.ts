@@ -66,7 +66,8 @@ const reasonFor = (e: unknown): [AssertionReason, string] => {
   }
   if (e instanceof errors.JOSEAlgNotAllowed)
     return ["algorithm not allowed", "its alg is not in the configured algorithms"]
-  if (e instanceof errors.JOSENotSupported) return ["algorithm not allowed", reasonOf(e)]
+  // An unknown `crit` extension (algorithms outside `algorithms` were refused before any key was sought).
+  if (e instanceof errors.JOSENotSupported) return ["malformed", reasonOf(e)]
   return ["malformed", reasonOf(e)]
 }
 

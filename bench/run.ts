@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { join } from "node:path"
+import { benchKnownToken, benchNewTokens } from "./assertion.js"
 import { benchHttp, benchMemory } from "./http.js"
 import { benchCachedAuthenticate, benchProvisioning, benchScale } from "./inProcess.js"
 import { pinning, pinSelfWithLoad } from "./pinning.js"
@@ -55,6 +56,20 @@ const main = async () => {
     row(
       "authenticate, cached user, spans recorded (ops/s; per CPU-second)",
       `${fmt(cachedTraced.opsPerSecond)}; ${fmt(cachedTraced.opsPerCpuSecond)}`
+    )
+
+    console.error("authenticate in process, assertion mode…")
+    const knownToken = await benchKnownToken({ runs, calls: quick ? 20_000 : 100_000 })
+    row(
+      "assertion mode: authenticate, known token (ops/s; per CPU-second)",
+      `${fmt(knownToken.perSecond)}; ${fmt(knownToken.perCpuSecond)}`,
+      "≥ 100,000",
+      knownToken.perSecond >= 100_000
+    )
+    const newTokens = await benchNewTokens({ runs, tokens: quick ? 500 : 2_000 })
+    row(
+      "assertion mode: first verification of a new token, RS256 (per s; per CPU-second)",
+      `${fmt(newTokens.perSecond)}; ${fmt(newTokens.perCpuSecond)}`
     )
 
     console.error("first-login provisioning…")

@@ -1,15 +1,16 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Console, Effect, Either, Layer, Option } from "effect"
+import { Console, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
 import { existsSync } from "node:fs"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { MAX_LINE, printable, quoted } from "../domain/display.js"
 import { peerCertificateFromPem } from "../domain/clientCertificate.js"
-import { explainProvisioning, explainTrust } from "../domain/explain.js"
+import { explainJudgement, explainProvisioning } from "../domain/explain.js"
 import { certificatesIn, MAX_PEM_BYTES } from "../domain/pem.js"
 import { requestFacts } from "../domain/RequestFacts.js"
-import { trustSettings } from "../domain/trust.js"
+import { judgeTrust, pureStepDecisions, settle, trustSettings } from "../domain/trust.js"
 import type { Identity } from "../domain/User.js"
+import { AssertionVerifier } from "../services/AssertionVerifier.js"
 import { loadConfig, Settings } from "../services/Settings.js"
 import { readStartupFile } from "../services/startupFile.js"
 import { UserRepository } from "../services/UserRepository.js"
@@ -37,6 +38,14 @@ const clientCertificate = (config: AppConfig, path: string) =>
       return yield* Effect.fail(new Error(`--client-cert ${quoted(path)}: ${certificate.left}`))
     return certificate.right
   })
+
+/** Verifies a token as the server would: the configured keys are fetched (or read) for it; nothing is kept. */
+const verifyToken = (config: AppConfig) => (token: string) =>
+  Effect.flatMap(AssertionVerifier, (verifier) => verifier.verify(token)).pipe(
+    Effect.provide(AssertionVerifier.Default.pipe(Layer.provide(Layer.succeed(Settings, config)))),
+    // The key loader's log lines would land among the steps; a load that fails is the command's error.
+    Logger.withMinimumLogLevel(LogLevel.None)
+  )
 
 /** `Name: value` as typed; the value is handed over as Node would (UTF-8 bytes read as Latin-1). */
 const parseHeader = (text: string): [string, string] | undefined => {
@@ -77,7 +86,10 @@ export const explainCommand = Command.make(
         ),
         clientCertificate: Option.isSome(clientCert) ? yield* clientCertificate(config, clientCert.value) : undefined
       }
-      const trust = explainTrust(trustSettings(config), facts)
+      const settings = trustSettings(config)
+      // The server's judgement; a token it cannot judge from memory is verified with the configured keys.
+      const judgement = yield* settle(judgeTrust(settings, pureStepDecisions(settings), facts), verifyToken(config))
+      const trust = explainJudgement(settings, facts, judgement)
       const lines = [...trust.steps]
       if (Option.isSome(clientCert) && config.server.tls.clientCaFile === undefined) {
         lines.unshift("client certificate: not checked (server.tls.client_ca_file is not set)")

@@ -1,5 +1,6 @@
 import { Option, Schema } from "effect"
 import { LOCALHOST_CIDRS } from "./Address.js"
+import { AssertionSection } from "./assertion/config.js"
 import {
   ApiKey,
   BaseUrl,
@@ -50,7 +51,9 @@ const ProxyAuth = Schema.Struct({
   /** Where `/logout` sends the browser: the proxy's own logout. */
   logoutUrl: optionalKey("logout_url", LogoutUrl),
   /** How long a known user with unchanged headers is served from memory (Grafana's sync_ttl). */
-  syncTtlSeconds: key("sync_ttl_seconds", wholeNumber(0, 3600, "seconds"), 10)
+  syncTtlSeconds: key("sync_ttl_seconds", wholeNumber(0, 3600, "seconds"), 10),
+  /** Verified identity assertions (signed JWTs) instead of identity headers; undefined when not written. */
+  assertion: section("assertion", AssertionSection)
 })
 
 const Headscale = Schema.transform(

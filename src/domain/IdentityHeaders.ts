@@ -81,7 +81,7 @@ export const decodeHeaderValue = (raw: string): string | undefined => {
  * Characters that have no place in an identity: C0/C1 controls (tab included), DEL, line and
  * paragraph separators, and bidirectional overrides that make one name display as another.
  */
-const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/u
+export const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/u
 
 /*
  * Only HTTP's optional whitespace (space, tab) surrounds a value. `String.prototype.trim`
@@ -114,17 +114,17 @@ const readHeader = (facts: RequestFacts, header: string): Read => {
 
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/u
 
-const checkEmail = (v: string): string | undefined =>
+export const checkEmail = (v: string): string | undefined =>
   v.length > LIMITS.emailChars
     ? `longer than ${LIMITS.emailChars} characters`
     : EMAIL.test(v)
       ? undefined
       : "not an email address"
 
-const checkName = (v: string): string | undefined =>
+export const checkName = (v: string): string | undefined =>
   v.length > LIMITS.nameChars ? `longer than ${LIMITS.nameChars} characters` : undefined
 
-const checkPicture = (v: string): string | undefined => {
+export const checkPicture = (v: string): string | undefined => {
   if (v.length > LIMITS.pictureChars) return `longer than ${LIMITS.pictureChars} characters`
   let url: URL
   try {

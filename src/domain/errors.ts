@@ -118,10 +118,48 @@ export class MalformedBody extends Schema.TaggedError<MalformedBody>()(
   HttpApiSchema.annotations({ status: 400 })
 ) {}
 
+/** Assertion mode: the request carries no token in the configured header (or it is empty, or not `Bearer`). */
+export class MissingAssertion extends Schema.TaggedError<MissingAssertion>()(
+  "MissingAssertion",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
+/** Why a token was refused: what an operator (and the client) can act on. */
+export const AssertionReason = Schema.Literal(
+  "malformed",
+  "expired",
+  "not yet valid",
+  "wrong issuer",
+  "wrong audience",
+  "bad signature",
+  "unknown key",
+  "algorithm not allowed",
+  "missing identity claim"
+)
+export type AssertionReason = typeof AssertionReason.Type
+
+/** Assertion mode: the token does not verify; `reason` says which check refused it. */
+export class InvalidAssertion extends Schema.TaggedError<InvalidAssertion>()(
+  "InvalidAssertion",
+  { message: Schema.String, reason: AssertionReason },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
+/** Assertion mode: the signing keys could not be fetched, so no new token can be judged (fail closed). */
+export class AssertionKeysUnavailable extends Schema.TaggedError<AssertionKeysUnavailable>()(
+  "AssertionKeysUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
 /** Why a request's client IP could not be established; authenticate's first step. */
 export type ClientIpError = ClientNotAllowed | InvalidForwardedAddress | AmbiguousHeader
 
 export type IdentityError = MissingIdentityHeader | AmbiguousHeader | InvalidHeader
+
+/** The assertion step's failures (it replaces the identity headers when `assertion` is configured). */
+export type AssertionError = MissingAssertion | AmbiguousHeader | InvalidAssertion | AssertionKeysUnavailable
 
 /**
  * The closed union `authenticate` fails with, declared once: its type, the API's statuses,
@@ -135,6 +173,9 @@ export const AuthenticationFailure = Schema.Union(
   AmbiguousHeader,
   InvalidHeader,
   InvalidForwardedAddress,
+  MissingAssertion,
+  InvalidAssertion,
+  AssertionKeysUnavailable,
   UserDisabled,
   UserStoreUnavailable
 )

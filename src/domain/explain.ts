@@ -3,14 +3,9 @@ import type { ProxyAuthConfig } from "./AppConfig.js"
 import { describeCertificate } from "./clientCertificate.js"
 import { statusOf } from "./errors.js"
 import type { RequestFacts } from "./RequestFacts.js"
-import {
-  admitUser,
-  type Judgement,
-  judgeTrust,
-  pureStepDecisions,
-  type TrustSettings,
-  type TrustStep
-} from "./trust.js"
+import { describeAssertion } from "./assertion/explain.js"
+import { profileLines } from "./explainProfile.js"
+import { admitUser, type Judgement, type TrustStep } from "./trust.js"
 import type { Identity, Role } from "./User.js"
 
 /*
@@ -74,25 +69,18 @@ const describe = (settings: ProxyAuthConfig, facts: RequestFacts, step: TrustSte
           ? `allowed_cidrs: ${step.client.clientIp.text} is in none of ${cidrs(settings.allowedCidrs)}`
           : `allowed_cidrs: ${step.client.clientIp.text} is allowed by ${step.rule.text}`
       ]
+    case "Assertion":
+      return describeAssertion(settings, step.read)
     case "Identity": {
       if (step.read._tag === "Rejected") return [`identity: ${step.read.rejection.reason}`]
       const { dropped, profile } = step.read
-      const lines = [`identity: ${profile.identity} (from ${settings.userHeader})`]
-      for (const [label, value] of [
-        ["email", profile.email],
-        ["name", profile.name],
-        ["picture", profile.picture]
-      ] as const) {
-        if (value !== null) lines.push(`${label}: ${value}`)
-      }
-      for (const d of dropped) lines.push(`dropped (login continues): ${d.reason}`)
-      return lines
+      return [`identity: ${profile.identity} (from ${settings.userHeader})`, ...profileLines(profile, dropped)]
     }
   }
 }
 
-export const explainTrust = (settings: TrustSettings, facts: RequestFacts): Explanation => {
-  const judgement: Judgement = judgeTrust(settings, pureStepDecisions(settings), facts)
+/** A settled judgement in words (a pending one is settled first: the CLI verifies its token). */
+export const explainJudgement = (settings: ProxyAuthConfig, facts: RequestFacts, judgement: Judgement): Explanation => {
   const steps = judgement.steps.flatMap((step) => describe(settings, facts, step))
   return judgement._tag === "Rejected"
     ? { steps, status: statusOf(judgement.error), outcome: judgement.error._tag, identity: undefined }

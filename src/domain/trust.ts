@@ -1,4 +1,4 @@
-import { Either, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import type { Cidr } from "./Address.js"
 import type { AppConfig, ProxyAuthConfig } from "./AppConfig.js"
 import {
@@ -8,8 +8,10 @@ import {
   clientCertificatePolicy,
   decideClientCertificate
 } from "./clientCertificate.js"
+import { type AssertionLookup, type AssertionRead, readAssertionToken } from "./assertion/read.js"
 import { type ClientIpDecision, type ClientIpRejection, decideClientIp } from "./ClientIp.js"
 import {
+  type AssertionError,
   type ClientIpError,
   ClientNotAllowed,
   type IdentityError,
@@ -24,17 +26,23 @@ import type { Profile } from "./User.js"
 /*
  * The trust judgement, written once. Order matters and is the contract: proxy auth on, then the
  * connection's client certificate (when server.tls.client_ca_file requires one), then the
- * client IP, then allowed_cidrs, then the identity headers — so a request from outside
- * allowed_cidrs learns nothing about header problems. The certificate comes before the client
- * IP because it is a fact of the connection, established before any header is read: a
+ * client IP, then allowed_cidrs, then the identity: the identity headers, or, when `assertion`
+ * is configured, the signed token alone (the headers are then never read) — so a request from
+ * outside allowed_cidrs learns nothing about header problems. The certificate comes before the
+ * client IP because it is a fact of the connection, established before any header is read: a
  * connection without the proxy's certificate learns nothing about what its headers
- * (ip_header included) would have decided. `authenticate` (its full and its cached
+ * (ip_header included) would have decided.
+ *
+ * Verifying a token is asynchronous (keys are fetched, WebCrypto is async), and the judgement
+ * stays pure: when the token is not already known, it ends in `Pending`, a continuation holding
+ * the token to verify and the rest of the judgement (`resume`). Whoever can verify (authenticate,
+ * explain) does so and resumes it (`settle`); the order of the checks stays here. `authenticate` (its full and its cached
  * path) and `headtower explain` all call `judgeTrust`; the full path adds the effects (spans,
  * sign-in, the log line), the cached path the cache lookup, explain the words.
  */
 
 /** Why a request is not trusted: every failure the judgement itself can reach. */
-export type TrustError = ProxyAuthDisabled | UntrustedClientCertificate | ClientIpError | IdentityError
+export type TrustError = ProxyAuthDisabled | UntrustedClientCertificate | ClientIpError | IdentityError | AssertionError
 
 /** What the judgement reads: proxy_auth, and the client-certificate policy of server.tls when one is set. */
 export interface TrustSettings extends ProxyAuthConfig {
@@ -55,6 +63,7 @@ export type TrustStep =
       readonly error: ClientNotAllowed | undefined
     }
   | { readonly _tag: "Identity"; readonly read: ProfileRead }
+  | { readonly _tag: "Assertion"; readonly read: AssertionRead }
 
 export interface Trusted {
   readonly _tag: "Trusted"
@@ -76,6 +85,15 @@ export interface Rejected {
 }
 
 export type Judgement = Trusted | Rejected
+
+/** Everything up to the token judged; the token still to verify, and the rest of the judgement. */
+export interface Pending {
+  readonly _tag: "Pending"
+  readonly token: string
+  readonly client: ClientIpDecision
+  /** The identity step and the verdict, given the verifier's answer for `token`. */
+  readonly resume: (read: AssertionRead) => Judgement
+}
 
 const ENABLED: TrustStep = { _tag: "ProxyAuth", error: undefined }
 /** The steps before the client IP when no client certificate is required: shared, so the cached path allocates none. */
@@ -100,15 +118,22 @@ const rejected = (
 export interface StepDecisions {
   readonly clientIp: (facts: RequestFacts) => Either.Either<ClientIpDecision, ClientIpRejection>
   readonly identity: (facts: RequestFacts) => ProfileRead
+  /** Assertion mode's identity step: the token, already judged when it is known. */
+  readonly assertion: (facts: RequestFacts) => AssertionLookup
 }
 
 export const pureStepDecisions = (settings: ProxyAuthConfig): StepDecisions => ({
   clientIp: (facts) => decideClientIp(settings, facts),
-  identity: (facts) => extractProfile(settings, facts)
+  identity: (facts) => extractProfile(settings, facts),
+  assertion: (facts) => readAssertionToken(settings.assertion!, facts)
 })
 
 /** Whether `settings` let `facts` in, and who the headers say the user is. Pure: no store, no clock. */
-export const judgeTrust = (settings: TrustSettings, decide: StepDecisions, facts: RequestFacts): Judgement => {
+export const judgeTrust = (
+  settings: TrustSettings,
+  decide: StepDecisions,
+  facts: RequestFacts
+): Judgement | Pending => {
   if (!settings.enabled) {
     const error = new ProxyAuthDisabled({ message: "proxy authentication is not enabled on this server" })
     return rejected(error, undefined, [{ _tag: "ProxyAuth", error }])
@@ -142,23 +167,58 @@ export const judgeTrust = (settings: TrustSettings, decide: StepDecisions, facts
     ])
   }
 
-  const read = decide.identity(facts)
-  return read._tag === "Rejected"
+  if (settings.assertion !== undefined) {
+    const lookup = decide.assertion(facts)
+    return lookup._tag === "Unverified"
+      ? {
+          _tag: "Pending",
+          token: lookup.token,
+          client,
+          resume: (read) => identityJudgement(before, decision, client, rule, read)
+        }
+      : identityJudgement(before, decision, client, rule, lookup)
+  }
+  return identityJudgement(before, decision, client, rule, decide.identity(facts))
+}
+
+/** The last step's read: the headers' (ProfileRead) or the token's (AssertionRead, which carries `facts`). */
+type IdentityRead = ProfileRead | AssertionRead
+
+const identityStep = (read: IdentityRead): TrustStep =>
+  (read._tag === "Ok" ? "facts" in read : "facts" in read.rejection)
+    ? { _tag: "Assertion", read: read as AssertionRead }
+    : { _tag: "Identity", read: read as ProfileRead }
+
+/** The verdict of the last step. */
+const identityJudgement = (
+  before: ReadonlyArray<TrustStep>,
+  decision: Either.Either<ClientIpDecision, ClientIpRejection>,
+  client: ClientIpDecision,
+  rule: Cidr,
+  read: IdentityRead
+): Judgement =>
+  read._tag === "Rejected"
     ? rejected(read.rejection.error, client, trustedSteps(before, decision, client, rule, read))
     : new TrustedJudgement(before, decision, client, rule, read)
-}
+
+/** A pending judgement settled by `verify`; any other is already settled. */
+export const settle = <E, R>(
+  judgement: Judgement | Pending,
+  verify: (token: string) => Effect.Effect<AssertionRead, E, R>
+): Effect.Effect<Judgement, E, R> =>
+  judgement._tag === "Pending" ? Effect.map(verify(judgement.token), judgement.resume) : Effect.succeed(judgement)
 
 const trustedSteps = (
   before: ReadonlyArray<TrustStep>,
   decision: Either.Either<ClientIpDecision, ClientIpRejection>,
   client: ClientIpDecision,
   rule: Cidr,
-  read: ProfileRead
+  read: IdentityRead
 ): ReadonlyArray<TrustStep> => [
   ...before,
   { _tag: "ClientIp", decision },
   { _tag: "AllowedCidrs", client, rule, error: undefined },
-  { _tag: "Identity", read }
+  identityStep(read)
 ]
 
 /**
@@ -172,7 +232,7 @@ class TrustedJudgement implements Trusted {
     private readonly decision: Either.Either<ClientIpDecision, ClientIpRejection>,
     readonly client: ClientIpDecision,
     readonly rule: Cidr,
-    private readonly read: Extract<ProfileRead, { readonly _tag: "Ok" }>
+    private readonly read: Extract<IdentityRead, { readonly _tag: "Ok" }>
   ) {}
   get profile() {
     return this.read.profile

@@ -20,7 +20,8 @@ const identityDependent = (proxyAuth: ProxyAuthConfig) => {
     proxyAuth.emailHeader,
     proxyAuth.nameHeader,
     proxyAuth.pictureHeader,
-    proxyAuth.ipHeader
+    proxyAuth.ipHeader,
+    proxyAuth.assertion?.header
   ]
   const headers = { "cache-control": "no-store", vary: names.filter((name) => name !== undefined).join(", ") }
   return HttpApp.appendPreResponseHandler((_request, response) =>

@@ -3,6 +3,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Layer, Runtime } from "effect"
 import type { Server } from "node:http"
 import type { AppConfig } from "../domain/AppConfig.js"
+import { AssertionVerifier } from "../services/AssertionVerifier.js"
 import { Authenticator } from "../services/Authenticator.js"
 import { DatabaseLive } from "../services/Database.js"
 import { HeadscaleClient, headscaleHttpClientLayer } from "../services/HeadscaleClient.js"
@@ -26,6 +27,8 @@ import { honourTraceContextOnlyFrom } from "./traceContext.js"
 /** The domain services the HTTP edge needs, each built once (layers are shared by reference). */
 export const ServicesLive = Layer.mergeAll(
   Authenticator.Default,
+  // The same layer Authenticator.Default depends on, so /readyz reads the keys authenticate uses.
+  AssertionVerifier.Default,
   // The same layer Authenticator.Default depends on, so the users handler invalidates the one cache.
   UserCache.Default,
   DatabaseLive,

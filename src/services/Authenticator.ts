@@ -1,10 +1,21 @@
 import { Effect, Option } from "effect"
+import type { AssertionConfig } from "../domain/assertion/config.js"
 import type { ClientIpDecision } from "../domain/ClientIp.js"
 import type { AuthenticationError } from "../domain/errors.js"
 import type { HeadscaleCredentials } from "../domain/Headscale.js"
 import type { RequestFacts } from "../domain/RequestFacts.js"
-import { admitUser, type Judgement, judgeTrust, type StepDecisions, trustSettings } from "../domain/trust.js"
+import {
+  admitUser,
+  type Judgement,
+  judgeTrust,
+  type Pending,
+  settle,
+  type StepDecisions,
+  trustSettings
+} from "../domain/trust.js"
 import type { User } from "../domain/User.js"
+import { assertionLogFields } from "./assertion/log.js"
+import { AssertionVerifier } from "./AssertionVerifier.js"
 import { ClientIpResolver } from "./ClientIpResolver.js"
 import { IdentityExtractor } from "./IdentityExtractor.js"
 import { observeAuthentication, recordAuthenticated } from "./Metrics.js"
@@ -32,7 +43,8 @@ const logRejection = (
   budget: ReturnType<typeof rejectionLogBudget>,
   facts: RequestFacts,
   judgement: Judgement,
-  error: AuthenticationError
+  error: AuthenticationError,
+  assertion: AssertionConfig | undefined
 ) =>
   Effect.zipRight(
     annotate(() => ({ "auth.outcome": "rejected", "auth.reason": error._tag })),
@@ -47,6 +59,7 @@ const logRejection = (
           detail: error.message,
           peer,
           client_ip: clientIp,
+          ...assertionLogFields(judgement, assertion),
           ...(verdict.suppressed > 0 ? { suppressed: verdict.suppressed } : {})
         })
       )
@@ -68,7 +81,7 @@ const authenticatedAttributes = (user: User, exportIdentity: boolean) => ({
  */
 const cachedGrant =
   (recall: UserCache["recall"], grant: (user: User, client: ClientIpDecision) => Authenticated) =>
-  (judgement: Judgement, now: number): Authenticated | undefined => {
+  (judgement: Judgement | Pending, now: number): Authenticated | undefined => {
     if (judgement._tag !== "Trusted" || judgement.dropped.length > 0) return undefined
     const user = recall(judgement.profile, now)
     return user === undefined || admitUser(user) !== undefined ? undefined : grant(user, judgement.client)
@@ -83,10 +96,12 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     const tracing = yield* spans
     const config = yield* Settings
     const settings = trustSettings(config)
-    // The judgement's two steps come from their layers, so a spec can swap either.
+    // The judgement's steps come from their layers, so a spec can swap any.
+    const assertions = yield* AssertionVerifier
     const decide: StepDecisions = {
       clientIp: (yield* ClientIpResolver).decide,
-      identity: (yield* IdentityExtractor).read
+      identity: (yield* IdentityExtractor).read,
+      assertion: assertions.read
     }
     const users = yield* UserCache
     const { exportIdentity } = config.telemetry
@@ -101,7 +116,10 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     })
 
     /** The judgement's effects: its steps' spans, sign-in, the disabled check, the log line of a rejection. */
-    const conclude = (facts: RequestFacts, judgement: Judgement) =>
+    const conclude = (facts: RequestFacts, pending: Judgement | Pending) =>
+      Effect.flatMap(settle(pending, assertions.verify), (judgement) => concludeSettled(facts, judgement))
+
+    const concludeSettled = (facts: RequestFacts, judgement: Judgement) =>
       Effect.gen(function* () {
         const { client, profile } = yield* replay(judgement)
         // Usually answered from memory; the store is read or written only when something changed.
@@ -110,7 +128,7 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
         if (refusal !== undefined) return yield* refusal
         yield* tracing.annotate(() => authenticatedAttributes(user, exportIdentity))
         return granted(user, client)
-      }).pipe(Effect.tapError((error) => logRejection(tracing, budget, facts, judgement, error)))
+      }).pipe(Effect.tapError((error) => logRejection(tracing, budget, facts, judgement, error, settings.assertion)))
 
     const fromCache = cachedGrant(users.recall, granted)
 
@@ -135,5 +153,5 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     return { authenticate } as const
   }),
   // UserCache.Default is shared by reference with the users handler, which invalidates it.
-  dependencies: [UserCache.Default, ClientIpResolver.Default, IdentityExtractor.Default]
+  dependencies: [UserCache.Default, ClientIpResolver.Default, IdentityExtractor.Default, AssertionVerifier.Default]
 }) {}

@@ -1,5 +1,6 @@
 import { Effect, Either } from "effect"
 import type { CertificateAccepted, CertificateRejection } from "../domain/clientCertificate.js"
+import type { AssertionRead } from "../domain/assertion/read.js"
 import type { ClientIpDecision, ClientIpRejection } from "../domain/ClientIp.js"
 import type { ProfileRead } from "../domain/IdentityHeaders.js"
 import type { Judgement, Trusted, TrustError, TrustStep } from "../domain/trust.js"
@@ -80,6 +81,35 @@ export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdenti
     )
   })
 
+  /** The token's step: its outcome and what it claimed (kid, alg, iss; never the token). */
+  const assertion = method("AssertionVerifier.read")((read: AssertionRead) => {
+    if (read._tag === "Rejected") {
+      const { error, facts, reason } = read.rejection
+      return annotated(Either.left(error), () => ({
+        outcome: error._tag,
+        detail: reason,
+        "assertion.kid": facts.kid ?? "none",
+        "assertion.alg": facts.alg ?? "none",
+        "assertion.iss": facts.iss ?? "none"
+      }))
+    }
+    const { dropped, facts, profile, remembered } = read
+    const verified = annotated(Effect.void, () => ({
+      outcome: remembered ? "remembered" : "verified",
+      "assertion.kid": facts.kid ?? "none",
+      "assertion.alg": facts.alg ?? "none",
+      ...(exportIdentity ? { identity: profile.identity } : {})
+    }))
+    // A remembered token's dropped claims were logged when it was verified.
+    if (dropped.length === 0 || remembered) return verified
+    return Effect.zipRight(
+      Effect.logWarning("dropped invalid profile claims").pipe(
+        Effect.annotateLogs({ identity: profile.identity, dropped: dropped.map((d) => d.reason).join("; ") })
+      ),
+      verified
+    )
+  })
+
   const step = (step: TrustStep): Effect.Effect<void, TrustError> => {
     switch (step._tag) {
       case "ProxyAuth":
@@ -98,6 +128,8 @@ export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdenti
       }
       case "Identity":
         return extract(step.read)
+      case "Assertion":
+        return assertion(step.read)
     }
   }
 

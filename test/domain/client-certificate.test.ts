@@ -8,10 +8,10 @@ import {
   peerCertificateOf
 } from "../../src/domain/clientCertificate.js"
 import { statusOf, UntrustedClientCertificate } from "../../src/domain/errors.js"
-import { explainTrust } from "../../src/domain/explain.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { judgeTrust, pureStepDecisions, type TrustSettings } from "../../src/domain/trust.js"
 import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
+import { explainTrust, settled } from "../fixtures/judgement.js"
 
 /*
  * The client-certificate step: which names count, what each refusal says, and its place in
@@ -97,7 +97,7 @@ describe("judgeTrust with server.tls.client_ca_file", () => {
       clientCertificates: policy("proxy.internal")
     }
     const facts = { ...requestFacts(peer, Object.entries(headers)), clientCertificate: c }
-    return judgeTrust(settings, pureStepDecisions(settings), facts)
+    return settled(judgeTrust(settings, pureStepDecisions(settings), facts))
   }
   const steps = (j: ReturnType<typeof judge>) => j.steps.map((s) => s._tag)
 
@@ -129,7 +129,7 @@ describe("judgeTrust with server.tls.client_ca_file", () => {
 
   it("without client_ca_file there is no certificate step", () => {
     const settings = testConfig().server.proxyAuth
-    const judgement = judgeTrust(settings, pureStepDecisions(settings), requestFacts("127.0.0.1", []))
+    const judgement = settled(judgeTrust(settings, pureStepDecisions(settings), requestFacts("127.0.0.1", [])))
     expect(judgement.steps.map((s) => s._tag)).not.toContain("ClientCertificate")
   })
 

@@ -33,7 +33,21 @@ describe("check-config's effective configuration", () => {
           ip_header_mode: "first",
           trusted_proxy_cidrs: ["127.0.0.1/32", "::1/128"],
           logout_url: null,
-          sync_ttl_seconds: 10
+          sync_ttl_seconds: 10,
+          // Unset: header mode. Its defaults apply once the section is written.
+          assertion: {
+            header: null,
+            issuer: null,
+            audience: null,
+            jwks_url: null,
+            jwks_file: null,
+            algorithms: null,
+            clock_tolerance_seconds: null,
+            identity_claim: null,
+            email_claim: null,
+            name_claim: null,
+            picture_claim: null
+          }
         },
         tls: { cert_file: null, key_file: null, client_ca_file: null, allowed_client_names: [] }
       },

@@ -8,10 +8,11 @@ import {
   statusOf,
   UserDisabled
 } from "../../src/domain/errors.js"
-import { explainProvisioning, explainTrust } from "../../src/domain/explain.js"
+import { explainProvisioning } from "../../src/domain/explain.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
-import { admitUser, judgeTrust, pureStepDecisions, trustSettings } from "../../src/domain/trust.js"
+import { admitUser, type Judgement, judgeTrust, pureStepDecisions, trustSettings } from "../../src/domain/trust.js"
 import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
+import { explainTrust, settled } from "../fixtures/judgement.js"
 
 /*
  * The one judgement authenticate and explain share: the order of its checks, what it hands
@@ -24,10 +25,10 @@ const judge = (
   headers: Record<string, string | Array<string>>
 ) => {
   const settings = testConfig(overrides).server.proxyAuth
-  return judgeTrust(settings, pureStepDecisions(settings), requestFacts(peer, Object.entries(headers)))
+  return settled(judgeTrust(settings, pureStepDecisions(settings), requestFacts(peer, Object.entries(headers))))
 }
 
-const stepsOf = (judgement: ReturnType<typeof judgeTrust>) => judgement.steps.map((step) => step._tag)
+const stepsOf = (judgement: Judgement) => judgement.steps.map((step) => step._tag)
 
 describe("judgeTrust", () => {
   it("proxy auth off: ProxyAuthDisabled, and nothing else is looked at", () => {

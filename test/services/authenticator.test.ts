@@ -5,6 +5,7 @@ import { UserStoreUnavailable } from "../../src/domain/errors.js"
 import { extractProfile } from "../../src/domain/IdentityHeaders.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { type Profile, User, type UserId } from "../../src/domain/User.js"
+import { AssertionVerifier } from "../../src/services/AssertionVerifier.js"
 import { Authenticator } from "../../src/services/Authenticator.js"
 import { ClientIpResolver } from "../../src/services/ClientIpResolver.js"
 import { IdentityExtractor } from "../../src/services/IdentityExtractor.js"
@@ -291,7 +292,7 @@ describe("Authenticator.authenticate", () => {
     /** Authenticator over the given step layers, a fake store and the default test config. */
     const withSteps = (steps: Layer.Layer<ClientIpResolver | IdentityExtractor, never, never>, users = fakeUsers()) =>
       Authenticator.DefaultWithoutDependencies.pipe(
-        Layer.provide(Layer.merge(UserCache.Default, steps)),
+        Layer.provide(Layer.mergeAll(UserCache.Default, AssertionVerifier.Default, steps)),
         Layer.provide(users.layer),
         Layer.provide(testConfigLayer())
       )

@@ -6,6 +6,7 @@ import { judgeTrust, pureStepDecisions, trustSettings } from "../../src/domain/t
 import { spans as tracing } from "../../src/services/spans.js"
 import { replaySteps } from "../../src/services/trustSteps.js"
 import { testConfig } from "../fixtures/config.js"
+import { settled } from "../fixtures/judgement.js"
 import { recordSpans } from "../fixtures/recordingTracer.js"
 
 /*
@@ -31,7 +32,9 @@ const replayed = (certificate: PeerCertificate | undefined) =>
   Effect.gen(function* () {
     const facts = { ...requestFacts("127.0.0.1", [["Remote-User", "alice"]]), clientCertificate: certificate }
     const replay = replaySteps(yield* tracing, false)
-    const { spans } = yield* recordSpans(Effect.exit(replay(judgeTrust(settings, pureStepDecisions(settings), facts))))
+    const { spans } = yield* recordSpans(
+      Effect.exit(replay(settled(judgeTrust(settings, pureStepDecisions(settings), facts))))
+    )
     const span = spans.find((s) => s.name === "ClientCertificate.check")
     if (span === undefined || span.status._tag !== "Ended") throw new Error("no ended ClientCertificate.check span")
     const attributes = Object.fromEntries([...span.attributes].filter(([key]) => key.startsWith("client_certificate.")))

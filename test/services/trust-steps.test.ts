@@ -3,7 +3,7 @@ import { Effect, Either } from "effect"
 import { type ClientIpDecision, decideClientIp } from "../../src/domain/ClientIp.js"
 import type { ClientIpError } from "../../src/domain/errors.js"
 import { type RequestFacts, requestFacts } from "../../src/domain/RequestFacts.js"
-import { judgeTrust, pureStepDecisions } from "../../src/domain/trust.js"
+import { type Judgement, judgeTrust, pureStepDecisions } from "../../src/domain/trust.js"
 import { spans as tracing } from "../../src/services/spans.js"
 import { replaySteps } from "../../src/services/trustSteps.js"
 import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
@@ -33,7 +33,8 @@ const resolveTraced = (request: RequestFacts, overrides: ProxyAuthOverrides = {}
   Effect.gen(function* () {
     const replay = replaySteps(yield* tracing, false)
     const { spans } = yield* recordSpans(
-      replay(judgeTrust(settingsWith(overrides), pureStepDecisions(settingsWith(overrides)), request))
+      // Header mode: the judgement is never pending.
+      replay(judgeTrust(settingsWith(overrides), pureStepDecisions(settingsWith(overrides)), request) as Judgement)
     )
     const span = spans.find((s) => s.name === "ClientIpResolver.resolve")
     if (span === undefined) throw new Error("the replay created no ClientIpResolver.resolve span")

@@ -37,7 +37,7 @@ export const Flag = Schema.Boolean.annotations({ message: mustBe("a boolean") })
 const Num = Schema.Number.annotations({ message: mustBe("a number") })
 
 /** A list of strings, each decoded by `item`. */
-const listOf = <A, I extends string>(item: Schema.Schema<A, I>) =>
+export const listOf = <A, I extends string>(item: Schema.Schema<A, I>) =>
   Schema.Array(item).annotations({
     message: (issue) => ({ message: mustBe("a list of strings")(issue), override: false })
   })
@@ -120,14 +120,18 @@ const HTTP_OWN_HEADERS = [
   "date",
   "content-"
 ]
-const isHttpOwnHeader = (name: string) => {
+export const isHttpOwnHeader = (name: string) => {
   const lower = name.toLowerCase()
   return HTTP_OWN_HEADERS.some((own) => (own.endsWith("-") ? lower.startsWith(own) : lower === own))
 }
 
+/** A valid header field name. */
+export const HeaderToken = Text.pipe(
+  Schema.filter((s) => TOKEN.test(s) || `${JSON.stringify(s)} is not a valid HTTP header name`)
+)
+
 /** A header a proxy sends: a valid name, and none the client sets by HTTP's own rules. */
-export const HeaderName = Text.pipe(
-  Schema.filter((s) => TOKEN.test(s) || `${JSON.stringify(s)} is not a valid HTTP header name`),
+export const HeaderName = HeaderToken.pipe(
   Schema.filter(
     (s) =>
       !isHttpOwnHeader(s) ||

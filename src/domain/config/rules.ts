@@ -1,6 +1,7 @@
 import { Either } from "effect"
 import { type Cidr, type CidrList, isCatchAll, parseCidr } from "../Address.js"
 import { type AppConfig, type ConfigIssue, type ConfigWarning, DEFAULT_USER_HEADER } from "../AppConfig.js"
+import { assertionWarnings } from "../assertion/warnings.js"
 import type { RawTree } from "./raw.js"
 import { tlsRelations, tlsWarnings } from "./tls.js"
 
@@ -144,6 +145,7 @@ export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree
   for (const key of CIDR_KEYS) warnings.push(...cidrWarnings(key, (pa[key] as ReadonlyArray<string> | undefined) ?? []))
   const { allowedCidrs, ipHeader, ipHeaderMode, trustedProxyCidrs } = config.server.proxyAuth
   warnings.push(...wideProxyWarnings(trustedProxyCidrs, allowedCidrs), ...tlsWarnings(written))
+  warnings.push(...assertionWarnings(config, pa))
   if (ipHeader !== undefined && ipHeaderMode === "first") {
     warnings.push({
       path: `${BASE}.ip_header_mode`,

@@ -1,6 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Duration, Effect, Option } from "effect"
+import { AssertionVerifier } from "../../services/AssertionVerifier.js"
 import { HeadscaleClient } from "../../services/HeadscaleClient.js"
 import { Settings } from "../../services/Settings.js"
 import { HeadtowerApi, NotReady } from "../Api.js"
@@ -27,6 +28,7 @@ export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers
     const sql = yield* SqlClient.SqlClient
     const headscale = yield* HeadscaleClient
     const { apiKey } = (yield* Settings).headscale
+    const assertions = yield* AssertionVerifier
     // Effect.cachedWithTTL serialises callers on its cache: the first runs the check, the rest reuse it.
     const headscaleReady = yield* Effect.cachedWithTTL(
       Option.match(apiKey, {
@@ -47,7 +49,9 @@ export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers
           const [userStore, headscaleCheck] = yield* Effect.all([check(sql`SELECT 1`), headscaleReady], {
             concurrency: 2
           })
-          if (userStore !== "ok" || headscaleCheck !== "ok") {
+          // Assertion mode: the signing keys' last load failed (their loader logs why, once per attempt).
+          const keys = assertions.unavailable()
+          if (userStore !== "ok" || headscaleCheck !== "ok" || keys !== undefined) {
             if (userStore !== "ok") yield* Effect.logWarning(`not ready: user store check: ${userStore}`)
             return yield* new NotReady({ message: "a dependency is not ready" })
           }

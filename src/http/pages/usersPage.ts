@@ -33,6 +33,9 @@ const TITLES: { readonly [Tag in AuthenticationErrorTag]: string } = {
   AmbiguousHeader: "The sign-in headers were ambiguous",
   InvalidHeader: "The sign-in headers were not valid",
   InvalidForwardedAddress: "The forwarded client address was not valid",
+  MissingAssertion: "You are not signed in",
+  InvalidAssertion: "Your sign-in token was not accepted",
+  AssertionKeysUnavailable: "Headtower cannot fetch the identity provider's signing keys",
   UserDisabled: "Your account is disabled",
   UserStoreUnavailable: "Headtower cannot reach its user store"
 }

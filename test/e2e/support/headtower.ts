@@ -20,6 +20,8 @@ export interface ProxyAuthYaml {
   readonly trusted_proxy_cidrs?: ReadonlyArray<string>
   readonly logout_url?: string
   readonly sync_ttl_seconds?: number
+  /** Verified identity assertions, as written (header, issuer, audience, jwks_url, …). */
+  readonly assertion?: Readonly<Record<string, unknown>>
 }
 
 /** `server.tls` as written in the YAML file. */

@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { statusOf } from "../../domain/errors.js"
 import { Authenticator } from "../../services/Authenticator.js"
 import { Settings } from "../../services/Settings.js"
-import { authenticateRequest } from "../Authentication.js"
+import { requestAuthentication } from "../Authentication.js"
 import { withoutBody } from "../requestBody.js"
 import { makePages } from "./usersPage.js"
 import { type Asset, loadWebFiles } from "./webFiles.js"
@@ -18,15 +18,17 @@ import { type Asset, loadWebFiles } from "./webFiles.js"
 export const PageRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function* () {
     const { proxyAuth } = (yield* Settings).server
-    const authenticate = authenticateRequest(yield* Authenticator, proxyAuth)
+    const { authenticate, identityDependent } = requestAuthentication(yield* Authenticator, proxyAuth)
     const { logoutUrl } = proxyAuth
     const files = yield* loadWebFiles
     const { usersPage, errorPage } = yield* Effect.sync(() => makePages(files))
     const page = usersPage({ logoutEnabled: logoutUrl !== undefined })
     yield* router.add("GET", "/users", (request) =>
-      authenticate(request).pipe(
-        Effect.zipRight(withoutBody(request, Effect.succeed(html(page, 200, USERS_CSP)))),
-        Effect.catchAll((error) => Effect.succeed(html(errorPage(error), statusOf(error), ERROR_CSP)))
+      identityDependent(
+        authenticate(request).pipe(
+          Effect.zipRight(withoutBody(request, Effect.succeed(html(page, 200, USERS_CSP)))),
+          Effect.catchAll((error) => Effect.succeed(html(errorPage(error), statusOf(error), ERROR_CSP)))
+        )
       )
     )
     for (const file of [files.script, files.style]) {

@@ -1,19 +1,22 @@
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect } from "effect"
 import type { ProxyAuthConfig } from "../domain/AppConfig.js"
 import type { AuthenticationError } from "../domain/errors.js"
 import { type Authenticated, Authenticator } from "../services/Authenticator.js"
 import { Settings } from "../services/Settings.js"
 import { HeadtowerApi } from "./Api.js"
-import { changeAnswer } from "./answers.js"
 import { apiRouter } from "./apiRoutes.js"
 import { requestFactsOf } from "./requestFacts.js"
 
 /**
  * What every answer of an authenticated route says to caches: it depends on who asked, and
  * who asked travels in request headers no shared cache keys on. `no-store` keeps it out of
- * every cache; `Vary` names those headers for any cache that would keep it anyway.
+ * every cache; `Vary` names those headers for any cache that would keep it anyway. Set on Node's
+ * response before the route answers, so every answer carries them, whoever makes it (a refusal,
+ * an answer, the server's 500): Node adds them to the head it writes. (Set on the platform's
+ * response instead, each answer was copied twice and a failure needed a pre-response handler:
+ * ~3 µs a request, docs/performance.md.)
  */
 const identityDependent = (proxyAuth: ProxyAuthConfig) => {
   const names = [
@@ -24,20 +27,24 @@ const identityDependent = (proxyAuth: ProxyAuthConfig) => {
     proxyAuth.ipHeader
   ]
   const vary = names.filter((name) => name !== undefined).join(", ")
-  // Header by header: `setHeaders` builds its input into a Headers object first (~4 µs, ten times more).
-  return changeAnswer((response) =>
-    HttpServerResponse.setHeader(HttpServerResponse.setHeader(response, "cache-control", "no-store"), "vary", vary)
-  )
+  return (request: HttpServerRequest.HttpServerRequest): void => {
+    const response = NodeHttpServerRequest.toServerResponse(request)
+    response.setHeader("cache-control", "no-store")
+    response.setHeader("vary", vary)
+  }
 }
 
 /**
- * One request through authenticate (which counts, times and logs itself), and what marks the
- * answer as depending on who asked: the API middleware and the pages share them.
+ * One request through authenticate (which counts, times and logs itself), its answers marked
+ * as depending on who asked: the API routes and the pages share it.
  */
-export const requestAuthentication = (authenticator: Authenticator, proxyAuth: ProxyAuthConfig) => ({
-  authenticate: (request: HttpServerRequest.HttpServerRequest) => authenticator.authenticate(requestFactsOf(request)),
-  identityDependent: identityDependent(proxyAuth)
-})
+export const requestAuthentication = (authenticator: Authenticator, proxyAuth: ProxyAuthConfig) => {
+  const markIdentityDependent = identityDependent(proxyAuth)
+  return (request: HttpServerRequest.HttpServerRequest) => {
+    markIdentityDependent(request)
+    return authenticator.authenticate(requestFactsOf(request))
+  }
+}
 
 /**
  * The API's routes for signed-in users (`authenticated.route(group, endpoint, handler)`):
@@ -48,10 +55,7 @@ export const requestAuthentication = (authenticator: Authenticator, proxyAuth: P
  * cost each request a fiber-ref `locally` (~15 µs, docs/performance.md).
  */
 export const authenticatedApi = Effect.gen(function* () {
-  const { authenticate, identityDependent } = requestAuthentication(
-    yield* Authenticator,
-    (yield* Settings).server.proxyAuth
-  )
+  const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
   const api = yield* apiRouter(HeadtowerApi)
-  return api.admitted<Authenticated, AuthenticationError>({ admit: authenticate, answer: identityDependent })
+  return api.admitted<Authenticated, AuthenticationError>(authenticate)
 })

@@ -50,15 +50,10 @@ export type EndpointHandler<
 >
 
 /**
- * How a route admits a request before its body is read: `admit` decides and hands the handler
- * what it established (the signed-in user), `answer` applies to every answer of the route.
+ * How a route admits a request before its body is read: it decides, and hands the handler what
+ * it established (the signed-in user).
  */
-export interface Admission<A, E> {
-  readonly admit: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<A, E>
-  readonly answer: <E2, R>(
-    app: Effect.Effect<HttpServerResponse.HttpServerResponse, E2, R>
-  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E2, R>
-}
+export type Admission<A, E> = (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<A, E>
 
 /**
  * Every failure of an API route as the contract's response (`{ _tag, message }` with its
@@ -88,11 +83,10 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
       handler: (request: unknown, ...args: Array<unknown>) => Effect.Effect<unknown, unknown, unknown>
     ): HttpLayerRouter.Route<unknown, unknown> => {
       const endpoint = (api as unknown as HttpApi.HttpApi.AnyWithProps).groups[groupName]!.endpoints[name]!
-      const answer = errors(endpointEffect(endpoint, admission?.admit, handler))
       return HttpLayerRouter.route(
         endpoint.method as "GET" | "PATCH",
         endpoint.path,
-        admission === undefined ? answer : admission.answer(answer)
+        errors(endpointEffect(endpoint, admission, handler))
       )
     }
     const route = <
@@ -137,12 +131,14 @@ const endpointEffect = (
     endpoint.urlParamsSchema._tag === "Some" ? Schema.decodeUnknown(endpoint.urlParamsSchema.value) : undefined
   const decodePayload =
     endpoint.payloadSchema._tag === "Some" ? Schema.decodeUnknown(endpoint.payloadSchema.value) : undefined
-  const encodeSuccess = Schema.encode(endpoint.successSchema)
+  // Synchronously: the contract's success schemas need no services.
+  const encodeSuccess = Schema.encodeEither(endpoint.successSchema as Schema.Schema<unknown, unknown>)
   const status = HttpApiSchema.getStatusSuccess(endpoint.successSchema)
-  const respond = (value: unknown) =>
-    HttpServerResponse.isServerResponse(value)
-      ? Effect.succeed(value)
-      : Effect.flatMap(encodeSuccess(value), (body) => HttpServerResponse.json(body, { status }))
+  const respond = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> => {
+    if (HttpServerResponse.isServerResponse(value)) return Effect.succeed(value)
+    const body = encodeSuccess(value)
+    return body._tag === "Left" ? Effect.fail(body.left) : HttpServerResponse.json(body.right, { status })
+  }
   const decodeAndHandle = (
     context: Context.Context<never>,
     httpRequest: HttpServerRequest.HttpServerRequest,

@@ -18,17 +18,15 @@ import { type Asset, loadWebFiles } from "./webFiles.js"
 export const PageRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function* () {
     const { proxyAuth } = (yield* Settings).server
-    const { authenticate, identityDependent } = requestAuthentication(yield* Authenticator, proxyAuth)
+    const authenticate = requestAuthentication(yield* Authenticator, proxyAuth)
     const { logoutUrl } = proxyAuth
     const files = yield* loadWebFiles
     const { usersPage, errorPage } = yield* Effect.sync(() => makePages(files))
     const page = usersPage({ logoutEnabled: logoutUrl !== undefined })
     yield* router.add("GET", "/users", (request) =>
-      identityDependent(
-        authenticate(request).pipe(
-          Effect.zipRight(withoutBody(request, Effect.succeed(html(page, 200, USERS_CSP)))),
-          Effect.catchAll((error) => Effect.succeed(html(errorPage(error), statusOf(error), ERROR_CSP)))
-        )
+      authenticate(request).pipe(
+        Effect.zipRight(withoutBody(request, Effect.succeed(html(page, 200, USERS_CSP)))),
+        Effect.catchAll((error) => Effect.succeed(html(errorPage(error), statusOf(error), ERROR_CSP)))
       )
     )
     for (const file of [files.script, files.style]) {

@@ -80,7 +80,7 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
       groupName: string,
       name: string,
       admission: Admission<unknown, unknown> | undefined,
-      handler: (request: unknown, ...args: Array<unknown>) => Effect.Effect<unknown, unknown, unknown>
+      handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>
     ): HttpLayerRouter.Route<unknown, unknown> => {
       const endpoint = (api as unknown as HttpApi.HttpApi.AnyWithProps).groups[groupName]!.endpoints[name]!
       return HttpLayerRouter.route(
@@ -113,7 +113,7 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
           R
         >
     })
-    return { errors, route, admitted }
+    return { route, admitted }
   })
 
 /**
@@ -124,7 +124,7 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
 const endpointEffect = (
   endpoint: HttpApiEndpoint.HttpApiEndpoint.AnyWithProps,
   admit: ((request: HttpServerRequest.HttpServerRequest) => Effect.Effect<unknown, unknown>) | undefined,
-  handler: (request: unknown, ...args: Array<unknown>) => Effect.Effect<unknown, unknown, unknown>
+  handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown> => {
   const decodePath = endpoint.pathSchema._tag === "Some" ? Schema.decodeUnknown(endpoint.pathSchema.value) : undefined
   const decodeQuery =
@@ -142,11 +142,11 @@ const endpointEffect = (
   const decodeAndHandle = (
     context: Context.Context<never>,
     httpRequest: HttpServerRequest.HttpServerRequest,
-    args: Array<unknown>
+    admitted: unknown
   ) => {
     const request: Record<string, unknown> = { request: httpRequest }
     if (decodePath === undefined && decodeQuery === undefined && decodePayload === undefined) {
-      return Effect.flatMap(handler(request, ...args), respond)
+      return Effect.flatMap(handler(request, admitted), respond)
     }
     return Effect.gen(function* () {
       if (decodePath !== undefined) {
@@ -157,14 +157,15 @@ const endpointEffect = (
       }
       // boundedBody left only JSON bodies within the limit to the methods that take one.
       if (decodePayload !== undefined) request.payload = yield* decodePayload(yield* Effect.orDie(httpRequest.json))
-      return yield* Effect.flatMap(handler(request, ...args), respond)
+      return yield* Effect.flatMap(handler(request, admitted), respond)
     })
   }
   return Effect.contextWithEffect((context: Context.Context<never>) => {
     const httpRequest = Context.unsafeGet(context, HttpServerRequest.HttpServerRequest)
-    const answer = (args: Array<unknown>) =>
-      Effect.flatMap(boundedBody(httpRequest), (bounded) => decodeAndHandle(context, bounded, args))
-    return (admit === undefined ? answer([]) : Effect.flatMap(admit(httpRequest), (value) => answer([value]))).pipe(
+    // What the admission established is the handler's second argument (a public handler gets none and takes none).
+    const answer = (admitted: unknown) =>
+      Effect.flatMap(boundedBody(httpRequest), (bounded) => decodeAndHandle(context, bounded, admitted))
+    return (admit === undefined ? answer(undefined) : Effect.flatMap(admit(httpRequest), answer)).pipe(
       Effect.catchIf(ParseResult.isParseError, HttpApiDecodeError.refailParseError)
     )
   })

@@ -107,19 +107,20 @@ const main = async () => {
     // Throughput ratios from CPU cost: what each server would do with a core to itself.
     const cpuAuthVsNoAuth = cpu("Headtower GET /healthz") / cpu("Headtower GET /api/me (proxy auth)")
     const cpuVsExpress = cpu("Express 5") / cpu("Headtower GET /api/me (proxy auth)")
-    row("proxy auth / no auth, same server (req/s)", `${round(authVsNoAuth * 100, 1)}%`, "≥ 95%", authVsNoAuth >= 0.95)
+    // The targets are CPU ratios: what each server would do with a core to itself (issue 14).
+    row("proxy auth / no auth, same server (req/s)", `${round(authVsNoAuth * 100, 1)}%`)
     row(
-      "proxy auth / no auth, same server (inverse CPU per request)",
+      "proxy auth / no auth, same server (no-auth CPU ÷ proxy-auth CPU per request)",
       `${round(cpuAuthVsNoAuth * 100, 1)}%`,
-      "≥ 95%",
-      cpuAuthVsNoAuth >= 0.95
+      "≥ 90%",
+      cpuAuthVsNoAuth >= 0.9
     )
-    row("Headtower /api/me / Express 5 (req/s)", `${round(vsExpress * 100, 1)}%`, "≥ 100%", vsExpress >= 1)
+    row("Headtower /api/me / Express 5 (req/s)", `${round(vsExpress * 100, 1)}%`)
     row(
-      "Headtower /api/me / Express 5 (inverse CPU per request)",
+      "Headtower /api/me / Express 5 (Express CPU ÷ Headtower CPU per request)",
       `${round(cpuVsExpress * 100, 1)}%`,
-      "≥ 100%",
-      cpuVsExpress >= 1
+      "≥ 120%",
+      cpuVsExpress >= 1.2
     )
     row("Headtower /api/me / node:http floor", `${round(vsFloor * 100, 1)}%`)
     row("spans recorded / spans off (/api/me)", `${round((rps("Headtower GET /api/me, spans") / me) * 100, 1)}%`)

@@ -1,6 +1,7 @@
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect } from "effect"
+import type { ServerResponse } from "node:http"
 import type { ProxyAuthConfig } from "../domain/AppConfig.js"
 import type { AuthenticationError } from "../domain/errors.js"
 import { type Authenticated, Authenticator } from "../services/Authenticator.js"
@@ -15,8 +16,8 @@ import { requestFactsOf } from "./requestFacts.js"
  * every cache; `Vary` names those headers for any cache that would keep it anyway. Set on Node's
  * response before the route answers, so every answer carries them, whoever makes it (a refusal,
  * an answer, the server's 500): Node adds them to the head it writes. (Set on the platform's
- * response instead, each answer was copied twice and a failure needed a pre-response handler:
- * ~3 µs a request, docs/performance.md.)
+ * response instead, each answer is copied twice and a failure needs a pre-response handler;
+ * the two measured the same, docs/performance.md.)
  */
 const identityDependent = (proxyAuth: ProxyAuthConfig) => {
   const names = [
@@ -28,9 +29,10 @@ const identityDependent = (proxyAuth: ProxyAuthConfig) => {
   ]
   const vary = names.filter((name) => name !== undefined).join(", ")
   return (request: HttpServerRequest.HttpServerRequest): void => {
-    const response = NodeHttpServerRequest.toServerResponse(request)
-    response.setHeader("cache-control", "no-store")
-    response.setHeader("vary", vary)
+    // A request not backed by Node has no such response; authenticate refuses it anyway (requestFacts.ts).
+    const response = NodeHttpServerRequest.toServerResponse(request) as ServerResponse | undefined
+    response?.setHeader("cache-control", "no-store")
+    response?.setHeader("vary", vary)
   }
 }
 
@@ -52,7 +54,7 @@ export const requestAuthentication = (authenticator: Authenticator, proxyAuth: P
  * argument. A handler that takes the user has no other way to be served: `route`, for the
  * routes anyone may call, passes none, and the compiler refuses it there
  * (test/http/authenticated-routes.test.ts). Passed, not provided: `Effect.provideService` would
- * cost each request a fiber-ref `locally` (~15 µs, docs/performance.md).
+ * cost each request a fiber-ref `locally` (docs/performance.md).
  */
 export const authenticatedApi = Effect.gen(function* () {
   const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)

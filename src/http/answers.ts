@@ -5,9 +5,8 @@ import { Effect } from "effect"
 /**
  * `change` applied to whatever `app` answers. An answer the app gives is changed directly;
  * when the app fails instead (no route: 404; a defect: 500), the server makes the answer and a
- * pre-response handler changes it. (A handler registered on every request cost a fiber-ref
- * update, an equality check of closures and more garbage: ~3 µs a request each,
- * docs/performance.md.)
+ * pre-response handler changes it. (A handler registered on every request costs a fiber-ref
+ * update, an equality check that hashes the new closure, and garbage: docs/performance.md.)
  */
 export const changeAnswer = (
   change: (response: HttpServerResponse.HttpServerResponse) => HttpServerResponse.HttpServerResponse

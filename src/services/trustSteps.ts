@@ -4,6 +4,7 @@ import type { AssertionRead } from "../domain/assertion/read.js"
 import type { ClientIpDecision, ClientIpRejection } from "../domain/ClientIp.js"
 import type { ProfileRead } from "../domain/IdentityHeaders.js"
 import type { Judgement, Trusted, TrustError, TrustStep } from "../domain/trust.js"
+import type { Profile } from "../domain/User.js"
 import type { Spans } from "./spans.js"
 
 /*
@@ -48,22 +49,25 @@ const certificateAttributes = (decision: Either.Either<CertificateAccepted, Cert
   }
 }
 
-/** `exportIdentity`: whether spans may name the person (telemetry.export_identity). */
-export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdentity: boolean) => {
-  const resolve = method("ClientIpResolver.resolve")((decision: Either.Either<ClientIpDecision, ClientIpRejection>) =>
-    annotated(Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void, () =>
-      clientIpAttributes(decision)
-    )
-  )
-
-  const checkCertificate = method("ClientCertificate.check")(
-    (decision: Either.Either<CertificateAccepted, CertificateRejection>) =>
-      annotated(Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void, () =>
-        certificateAttributes(decision)
+/** One warning for the profile facts dropped as invalid (login goes on without them), then `then`. */
+const logDropped = <E>(
+  message: string,
+  profile: Profile,
+  dropped: ReadonlyArray<{ readonly reason: string }>,
+  then: Effect.Effect<void, E>
+) =>
+  dropped.length === 0
+    ? then
+    : Effect.zipRight(
+        Effect.logWarning(message).pipe(
+          Effect.annotateLogs({ identity: profile.identity, dropped: dropped.map((d) => d.reason).join("; ") })
+        ),
+        then
       )
-  )
 
-  const extract = method("IdentityExtractor.extract")((read: ProfileRead) => {
+/** The identity step's span: the headers' read, or the token's (its outcome and claims, never the token). */
+const identitySpans = ({ annotated, method }: Spans, exportIdentity: boolean) => ({
+  extract: method("IdentityExtractor.extract")((read: ProfileRead) => {
     if (read._tag === "Rejected") {
       const { rejection } = read
       return annotated(Either.left(rejection.error), () => ({ outcome: rejection._tag, header: rejection.header }))
@@ -72,17 +76,10 @@ export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdenti
     const extracted = exportIdentity
       ? annotated(Effect.void, () => ({ outcome: "extracted", identity: profile.identity }))
       : annotated(Effect.void, () => ({ outcome: "extracted" }))
-    if (dropped.length === 0) return extracted
-    return Effect.zipRight(
-      Effect.logWarning("dropped invalid profile metadata").pipe(
-        Effect.annotateLogs({ identity: profile.identity, dropped: dropped.map((d) => d.reason).join("; ") })
-      ),
-      extracted
-    )
-  })
+    return logDropped("dropped invalid profile metadata", profile, dropped, extracted)
+  }),
 
-  /** The token's step: its outcome and what it claimed (kid, alg, iss; never the token). */
-  const assertion = method("AssertionVerifier.read")((read: AssertionRead) => {
+  assertion: method("AssertionVerifier.read")((read: AssertionRead) => {
     if (read._tag === "Rejected") {
       const { error, facts, reason } = read.rejection
       return annotated(Either.left(error), () => ({
@@ -101,14 +98,26 @@ export const replaySteps = ({ annotate, annotated, method }: Spans, exportIdenti
       ...(exportIdentity ? { identity: profile.identity } : {})
     }))
     // A remembered token's dropped claims were logged when it was verified.
-    if (dropped.length === 0 || remembered) return verified
-    return Effect.zipRight(
-      Effect.logWarning("dropped invalid profile claims").pipe(
-        Effect.annotateLogs({ identity: profile.identity, dropped: dropped.map((d) => d.reason).join("; ") })
-      ),
-      verified
-    )
+    return remembered ? verified : logDropped("dropped invalid profile claims", profile, dropped, verified)
   })
+})
+
+/** `exportIdentity`: whether spans may name the person (telemetry.export_identity). */
+export const replaySteps = (spans: Spans, exportIdentity: boolean) => {
+  const { annotate, annotated, method } = spans
+  const { assertion, extract } = identitySpans(spans, exportIdentity)
+  const resolve = method("ClientIpResolver.resolve")((decision: Either.Either<ClientIpDecision, ClientIpRejection>) =>
+    annotated(Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void, () =>
+      clientIpAttributes(decision)
+    )
+  )
+
+  const checkCertificate = method("ClientCertificate.check")(
+    (decision: Either.Either<CertificateAccepted, CertificateRejection>) =>
+      annotated(Either.isLeft(decision) ? Either.left(decision.left.error) : Effect.void, () =>
+        certificateAttributes(decision)
+      )
+  )
 
   const step = (step: TrustStep): Effect.Effect<void, TrustError> => {
     switch (step._tag) {

@@ -9,8 +9,10 @@ import {
 } from "../../src/domain/clientCertificate.js"
 import { statusOf, UntrustedClientCertificate } from "../../src/domain/errors.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
-import { judgeTrust, pureStepDecisions, type TrustSettings } from "../../src/domain/trust.js"
+import { judgeTrust, pureStepDecisions, type StepDecisions, type TrustSettings } from "../../src/domain/trust.js"
+import { Identity } from "../../src/domain/User.js"
 import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
+import { assertionConfig } from "../fixtures/jwks.js"
 import { explainTrust, settled } from "../fixtures/judgement.js"
 
 /*
@@ -143,5 +145,47 @@ describe("judgeTrust with server.tls.client_ca_file", () => {
     expect(explanation.status).toBe(403)
     expect(explanation.outcome).toBe("UntrustedClientCertificate")
     expect(explanation.steps.join("\n")).toMatch(/names no client of server\.tls\.allowed_client_names \(CN "x"\)/)
+  })
+})
+
+describe("judgeTrust with a client certificate and a signed assertion together", () => {
+  const token = "header.payload.signature"
+  const settings: TrustSettings = {
+    ...testConfig().server.proxyAuth,
+    assertion: assertionConfig("https://keys.example/jwks"),
+    clientCertificates: policy("proxy.internal")
+  }
+  // The token's step as the verifier's memory answers it: a known token, its claims already checked.
+  const known: StepDecisions = {
+    ...pureStepDecisions(settings),
+    assertion: () => ({
+      _tag: "Ok",
+      profile: { identity: Identity.make("proxy:alice"), email: null, name: null, picture: null },
+      dropped: [],
+      facts: { kid: "k1", alg: "RS256" },
+      remembered: true
+    })
+  }
+  const judge = (c: PeerCertificate | undefined, headers: Record<string, string>) =>
+    judgeTrust(settings, known, { ...requestFacts("127.0.0.1", Object.entries(headers)), clientCertificate: c })
+
+  it("without the proxy's certificate a valid token is never read: 403 before the identity step", () => {
+    const judgement = judge(undefined, { "Cf-Access-Jwt-Assertion": token })
+    if (judgement._tag !== "Rejected") throw new Error(judgement._tag)
+    expect(judgement.error).toBeInstanceOf(UntrustedClientCertificate)
+    expect(judgement.steps.map((s) => s._tag)).toEqual(["ProxyAuth", "ClientCertificate"])
+  })
+
+  it("with the certificate, the token is the identity; the identity headers are not", () => {
+    const judgement = judge(cert(), { "Cf-Access-Jwt-Assertion": token, "Remote-User": "mallory" })
+    if (judgement._tag !== "Trusted") throw new Error(judgement._tag)
+    expect(judgement.profile.identity).toBe("proxy:alice")
+    expect(judgement.steps.map((s) => s._tag)).toEqual([
+      "ProxyAuth",
+      "ClientCertificate",
+      "ClientIp",
+      "AllowedCidrs",
+      "Assertion"
+    ])
   })
 })

@@ -38,6 +38,8 @@ export interface TargetResult extends WrkResult {
   readonly name: string
   /** Server CPU time per answered request: robust to other load on the machine, unlike req/s. */
   readonly serverCpuUsPerRequest: number
+  /** The same, round by round (the median above is over these). */
+  readonly serverCpuUsPerRequestByRound: ReadonlyArray<number>
 }
 
 interface Sample extends WrkResult {
@@ -92,6 +94,7 @@ export const benchHttp = async (options: { dir: string; rounds: number; seconds:
         requests: runs.reduce((sum, r) => sum + r.requests, 0),
         requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
         serverCpuUsPerRequest: median(runs.map((r) => r.serverCpuUsPerRequest)),
+        serverCpuUsPerRequestByRound: runs.map((r) => r.serverCpuUsPerRequest),
         p50Ms: median(runs.map((r) => r.p50Ms)),
         p99Ms: median(runs.map((r) => r.p99Ms)),
         errors: runs.reduce((sum, r) => sum + r.errors, 0)

@@ -1,10 +1,8 @@
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
-import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { Context, Schema, Struct } from "effect"
+import { Schema, Struct } from "effect"
 import { AuditEvent } from "../domain/AuditEvent.js"
 import {
   AuthenticationFailure,
@@ -24,31 +22,17 @@ import {
   HeadscaleUnavailable
 } from "../domain/headscaleErrors.js"
 import { Role, User, UserId, USERS_PAGE_MAX } from "../domain/User.js"
-import type { Authenticated } from "../services/Authenticator.js"
 
 /*
  * The HTTP contract, apart from its handlers so that clients and tests import it alone.
  * Every error body is `{ _tag, message }`.
  */
 
-/** The authenticated user of the current request, provided by the Authentication middleware. */
-export class CurrentUser extends Context.Tag("headtower/CurrentUser")<CurrentUser, Authenticated>() {}
-
-/** Runs `authenticate` for every `/api` route; its failures are authenticate's closed union. */
-export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("headtower/Authentication", {
-  provides: CurrentUser,
-  failure: AuthenticationFailure
-}) {}
-
 /**
- * Reads the body within the route's limit (src/http/limits.ts) and provides the request holding
- * it. Declared on a group *before* Authentication, which the platform then runs first: a
- * stranger is refused before a byte of their body is read.
+ * What a request with a body can be refused with: the body is read within the route's limit
+ * (src/http/limits.ts) only after authentication, so a stranger's is never read.
  */
-export class RequestBody extends HttpApiMiddleware.Tag<RequestBody>()("headtower/RequestBody", {
-  provides: HttpServerRequest.HttpServerRequest,
-  failure: Schema.Union(PayloadTooLarge, UnsupportedMediaType, MalformedBody)
-}) {}
+export const RequestBodyRefusal = Schema.Union(PayloadTooLarge, UnsupportedMediaType, MalformedBody)
 
 /** What `/api/me` shows of the signed-in user (`/api/users` shows the whole User). */
 export const Me = Schema.Struct(Struct.pick(User.fields, "id", "identity", "email", "name", "picture", "role"))
@@ -70,8 +54,7 @@ const pageLimit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Sc
 
 export class MeGroup extends HttpApiGroup.make("me")
   .add(HttpApiEndpoint.get("me", "/api/me").addSuccess(Me))
-  .middleware(RequestBody)
-  .middleware(Authentication) {}
+  .addError(AuthenticationFailure) {}
 
 export class UsersGroup extends HttpApiGroup.make("users")
   .add(
@@ -100,8 +83,7 @@ export class UsersGroup extends HttpApiGroup.make("users")
       .addError(Forbidden)
   )
   .addError(UserStoreUnavailable)
-  .middleware(RequestBody)
-  .middleware(Authentication) {}
+  .addError(AuthenticationFailure) {}
 
 export class HeadscaleGroup extends HttpApiGroup.make("headscale")
   .add(HttpApiEndpoint.get("users", "/api/headscale/users").addSuccess(ListUsersResponse))
@@ -112,8 +94,7 @@ export class HeadscaleGroup extends HttpApiGroup.make("headscale")
   .addError(HeadscaleBadResponse)
   .addError(Forbidden)
   .addError(UserStoreUnavailable)
-  .middleware(RequestBody)
-  .middleware(Authentication) {}
+  .addError(AuthenticationFailure) {}
 
 /** Ready or not, nothing more: anyone may ask, so which dependency failed and why is logged instead. */
 export const Readiness = Schema.Struct({ status: Schema.Literal("ready") })
@@ -127,11 +108,15 @@ export class NotReady extends Schema.TaggedError<NotReady>()(
 /** Liveness and readiness need no authentication: load balancers call them. */
 export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
-  .add(HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Readiness).addError(NotReady))
-  .middleware(RequestBody) {}
+  .add(HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Readiness).addError(NotReady)) {}
 
+/**
+ * Every route takes its body within a limit; the groups that need the signed-in user answer
+ * authenticate's failures too (src/http/Authentication.ts serves them behind it).
+ */
 export class HeadtowerApi extends HttpApi.make("headtower")
   .add(MeGroup)
   .add(UsersGroup)
   .add(HeadscaleGroup)
-  .add(HealthGroup) {}
+  .add(HealthGroup)
+  .addError(RequestBodyRefusal) {}

@@ -1,18 +1,22 @@
-import * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Layer } from "effect"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { Effect } from "effect"
 import type { ProxyAuthConfig } from "../domain/AppConfig.js"
-import { Authenticator } from "../services/Authenticator.js"
+import type { AuthenticationError } from "../domain/errors.js"
+import { type Authenticated, Authenticator } from "../services/Authenticator.js"
 import { Settings } from "../services/Settings.js"
-import { Authentication, RequestBody } from "./Api.js"
-import { boundedBody } from "./requestBody.js"
+import { HeadtowerApi } from "./Api.js"
+import { apiRouter } from "./apiRoutes.js"
 import { requestFactsOf } from "./requestFacts.js"
 
 /**
  * What every answer of an authenticated route says to caches: it depends on who asked, and
  * who asked travels in request headers no shared cache keys on. `no-store` keeps it out of
- * every cache; `Vary` names those headers for any cache that would keep it anyway.
+ * every cache; `Vary` names those headers for any cache that would keep it anyway. Set on Node's
+ * response before the route answers, so every answer carries them, whoever makes it (a refusal,
+ * an answer, the server's 500): Node adds them to the head it writes. (Set on the platform's
+ * response instead, each answer was copied twice and a failure needed a pre-response handler:
+ * ~3 µs a request, docs/performance.md.)
  */
 const identityDependent = (proxyAuth: ProxyAuthConfig) => {
   const names = [
@@ -22,30 +26,36 @@ const identityDependent = (proxyAuth: ProxyAuthConfig) => {
     proxyAuth.pictureHeader,
     proxyAuth.ipHeader
   ]
-  const headers = { "cache-control": "no-store", vary: names.filter((name) => name !== undefined).join(", ") }
-  return HttpApp.appendPreResponseHandler((_request, response) =>
-    Effect.succeed(HttpServerResponse.setHeaders(response, headers))
-  )
+  const vary = names.filter((name) => name !== undefined).join(", ")
+  return (request: HttpServerRequest.HttpServerRequest): void => {
+    const response = NodeHttpServerRequest.toServerResponse(request)
+    response.setHeader("cache-control", "no-store")
+    response.setHeader("vary", vary)
+  }
 }
 
-/** One request through authenticate (which counts and times itself): the API middleware and the pages share it. */
-export const authenticateRequest = (authenticator: Authenticator, proxyAuth: ProxyAuthConfig) => {
+/**
+ * One request through authenticate (which counts, times and logs itself), its answers marked
+ * as depending on who asked: the API routes and the pages share it.
+ */
+export const requestAuthentication = (authenticator: Authenticator, proxyAuth: ProxyAuthConfig) => {
   const markIdentityDependent = identityDependent(proxyAuth)
-  return (request: HttpServerRequest.HttpServerRequest) =>
-    Effect.zipRight(markIdentityDependent, authenticator.authenticate(requestFactsOf(request)))
+  return (request: HttpServerRequest.HttpServerRequest) => {
+    markIdentityDependent(request)
+    return authenticator.authenticate(requestFactsOf(request))
+  }
 }
 
-/** The middleware every `/api` route passes through: authenticate, then provide CurrentUser. */
-export const AuthenticationLive = Layer.effect(
-  Authentication,
-  Effect.gen(function* () {
-    const authenticate = authenticateRequest(yield* Authenticator, (yield* Settings).server.proxyAuth)
-    return Effect.flatMap(HttpServerRequest.HttpServerRequest, authenticate)
-  })
-)
-
-/** Every API route's body, bounded (after Authentication on the routes that have it). */
-export const RequestBodyLive = Layer.succeed(
-  RequestBody,
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, boundedBody)
-)
+/**
+ * The API's routes for signed-in users (`authenticated.route(group, endpoint, handler)`):
+ * authenticate decides before the body is read, and the handler receives the user as its second
+ * argument. A handler that takes the user has no other way to be served: `route`, for the
+ * routes anyone may call, passes none, and the compiler refuses it there
+ * (test/http/authenticated-routes.test.ts). Passed, not provided: `Effect.provideService` would
+ * cost each request a fiber-ref `locally` (~15 µs, docs/performance.md).
+ */
+export const authenticatedApi = Effect.gen(function* () {
+  const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
+  const api = yield* apiRouter(HeadtowerApi)
+  return api.admitted<Authenticated, AuthenticationError>(authenticate)
+})

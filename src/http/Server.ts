@@ -9,14 +9,12 @@ import { HeadscaleClient, headscaleHttpClientLayer } from "../services/Headscale
 import { withTracing } from "../services/Tracing.js"
 import { UserCache } from "../services/UserCache.js"
 import { UserRepository } from "../services/UserRepository.js"
-import { HeadtowerApi } from "./Api.js"
-import { AuthenticationLive, RequestBodyLive } from "./Authentication.js"
 import { limitConnections } from "./connections.js"
 import { EdgeLive, onClientError, refuse } from "./edge.js"
-import { HeadscaleLive } from "./handlers/headscale.js"
-import { HealthLive } from "./handlers/health.js"
-import { MeLive } from "./handlers/me.js"
-import { UsersLive } from "./handlers/users.js"
+import { HeadscaleRoutes } from "./handlers/headscale.js"
+import { HealthRoutes } from "./handlers/health.js"
+import { MeRoutes } from "./handlers/me.js"
+import { UsersRoutes } from "./handlers/users.js"
 import { MAX_HEADER_LINES, serverOptions } from "./limits.js"
 import { MetricsRoute } from "./metricsRoute.js"
 import { PageRoutes } from "./pages/routes.js"
@@ -32,10 +30,8 @@ export const ServicesLive = Layer.mergeAll(
   HeadscaleClient.Default.pipe(Layer.provide(headscaleHttpClientLayer))
 ).pipe(Layer.provideMerge(UserRepository.Default))
 
-const ApiRoutes = HttpLayerRouter.addHttpApi(HeadtowerApi).pipe(
-  Layer.provide([MeLive, UsersLive, HeadscaleLive, HealthLive]),
-  Layer.provide([AuthenticationLive, RequestBodyLive])
-)
+/** The API's routes (Api.ts; src/http/apiRoutes.ts serves them). */
+const ApiRoutes = Layer.mergeAll(MeRoutes, UsersRoutes, HeadscaleRoutes, HealthRoutes)
 
 /** Every route, served by whichever HttpServer is provided, under whatever tracer is set. */
 export const ServedRoutes = HttpLayerRouter.serve(Layer.mergeAll(EdgeLive, ApiRoutes, PageRoutes, MetricsRoute), {

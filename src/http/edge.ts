@@ -1,6 +1,5 @@
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
-import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -8,6 +7,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 import type { ServerResponse } from "node:http"
 import type { Socket } from "node:net"
+import { changeAnswer } from "./answers.js"
 import { MalformedBody, PayloadTooLarge, RequestHeadersTooLarge, UnsupportedMediaType } from "../domain/errors.js"
 import { MAX_HEADER_BYTES, MAX_HEADER_LINES } from "./limits.js"
 
@@ -82,9 +82,10 @@ const boundedErrorBody = (response: HttpServerResponse.HttpServerResponse) => {
  * discards it, within REQUEST_TIMEOUT_MS, so a proxy can reuse the connection and the client
  * reads the answer instead of a reset.)
  */
-const edgeResponse = HttpApp.appendPreResponseHandler((_request, response) =>
-  Effect.succeed(HttpServerResponse.setHeader(boundedErrorBody(response), "x-content-type-options", "nosniff"))
-)
+const edgeHeaders = (response: HttpServerResponse.HttpServerResponse) =>
+  HttpServerResponse.setHeader(boundedErrorBody(response), "x-content-type-options", "nosniff")
+
+const withEdgeHeaders = changeAnswer(edgeHeaders)
 
 /** How long a closing connection keeps reading what the client still sends (nginx's `lingering_time` idea). */
 const LINGER_MS = 5_000
@@ -133,8 +134,7 @@ const delimitedPath = (url: string): boolean => /[;#]/.test(url.split("?", 1)[0]
  */
 export const EdgeLive = HttpLayerRouter.middleware(
   (app: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
-    Effect.zipRight(
-      edgeResponse,
+    withEdgeHeaders(
       Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
         lingerOnClose(request)
         if (delimitedPath(request.url)) return Effect.succeed(HttpServerResponse.empty({ status: 404 }))

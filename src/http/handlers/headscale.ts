@@ -1,9 +1,9 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect } from "effect"
 import { canViewUsers } from "../../domain/permissions.js"
 import { HeadscaleClient } from "../../services/HeadscaleClient.js"
 import { UserRepository } from "../../services/UserRepository.js"
-import { HeadtowerApi } from "../Api.js"
+import { authenticatedApi } from "../Authentication.js"
 import { roleCheck } from "./roles.js"
 
 /**
@@ -11,20 +11,22 @@ import { roleCheck } from "./roles.js"
  * are the whole tailnet's users and nodes (emails, keys, addresses), read with the operator's
  * API key: owners and admins only, like the Users page.
  */
-export const HeadscaleLive = HttpApiBuilder.group(HeadtowerApi, "headscale", (handlers) =>
+export const HeadscaleRoutes = HttpLayerRouter.addAll(
   Effect.gen(function* () {
+    const authenticated = yield* authenticatedApi
     const headscale = yield* HeadscaleClient
     const inventory = roleCheck(yield* UserRepository)(canViewUsers, "read Headscale's users and nodes")
-    return handlers
-      .handle("users", () =>
-        Effect.flatMap(inventory, ({ credentials }) => headscale.listUsers(credentials)).pipe(
+    return [
+      authenticated.route("headscale", "users", (_, current) =>
+        Effect.flatMap(inventory(current), ({ credentials }) => headscale.listUsers(credentials)).pipe(
           Effect.map((users) => ({ users }))
         )
-      )
-      .handle("nodes", () =>
-        Effect.flatMap(inventory, ({ credentials }) => headscale.listNodes(credentials)).pipe(
+      ),
+      authenticated.route("headscale", "nodes", (_, current) =>
+        Effect.flatMap(inventory(current), ({ credentials }) => headscale.listNodes(credentials)).pipe(
           Effect.map((nodes) => ({ nodes }))
         )
       )
+    ]
   })
 )

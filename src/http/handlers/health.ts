@@ -1,9 +1,10 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Duration, Effect, Option } from "effect"
 import { HeadscaleClient } from "../../services/HeadscaleClient.js"
 import { Settings } from "../../services/Settings.js"
 import { HeadtowerApi, NotReady } from "../Api.js"
+import { apiRouter } from "../apiRoutes.js"
 
 /** A readiness probe must answer quickly even when a dependency hangs. */
 const CHECK_TIMEOUT = Duration.seconds(3)
@@ -22,8 +23,9 @@ const check = <E, R>(effect: Effect.Effect<unknown, E, R>) =>
     Effect.catchAllDefect(() => Effect.succeed("failed"))
   )
 
-export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers) =>
+export const HealthRoutes = HttpLayerRouter.addAll(
   Effect.gen(function* () {
+    const { route } = yield* apiRouter(HeadtowerApi)
     const sql = yield* SqlClient.SqlClient
     const headscale = yield* HeadscaleClient
     const { apiKey } = (yield* Settings).headscale
@@ -40,9 +42,9 @@ export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers
       ),
       HEADSCALE_READINESS_TTL
     )
-    return handlers
-      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
-      .handle("readyz", () =>
+    return [
+      route("health", "healthz", () => Effect.succeed({ status: "ok" as const })),
+      route("health", "readyz", () =>
         Effect.gen(function* () {
           const [userStore, headscaleCheck] = yield* Effect.all([check(sql`SELECT 1`), headscaleReady], {
             concurrency: 2
@@ -54,5 +56,6 @@ export const HealthLive = HttpApiBuilder.group(HeadtowerApi, "health", (handlers
           return { status: "ready" as const }
         })
       )
+    ]
   })
 )

@@ -1,8 +1,10 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect } from "effect"
-import { CurrentUser, HeadtowerApi } from "../Api.js"
+import { authenticatedApi } from "../Authentication.js"
 
-export const MeLive = HttpApiBuilder.group(HeadtowerApi, "me", (handlers) =>
-  // The Me schema shows only its own fields of the user.
-  handlers.handle("me", () => Effect.map(CurrentUser, ({ user }) => user))
+export const MeRoutes = HttpLayerRouter.addAll(
+  Effect.map(authenticatedApi, (authenticated) => [
+    // The Me schema shows only its own fields of the user.
+    authenticated.route("me", "me", (_, { user }) => Effect.succeed(user))
+  ])
 )

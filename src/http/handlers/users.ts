@@ -1,12 +1,12 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 import { canManageUsers, canViewUsers } from "../../domain/permissions.js"
 import type { UserId } from "../../domain/User.js"
 import { UserCache } from "../../services/UserCache.js"
 import { UserRepository } from "../../services/UserRepository.js"
-import { HeadtowerApi } from "../Api.js"
+import { authenticatedApi } from "../Authentication.js"
 import { roleCheck } from "./roles.js"
 
 /** The next page, as RFC 8288 `Link` (GitHub's and Gitea's listings do the same). */
@@ -17,22 +17,26 @@ const linkNext = (limit: number | undefined, after: UserId) => {
   )
 }
 
-export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) =>
+export const UsersRoutes = HttpLayerRouter.addAll(
   Effect.gen(function* () {
+    const authenticated = yield* authenticatedApi
     const users = yield* UserRepository
     const cache = yield* UserCache
     const requireRole = roleCheck(users)
-    return handlers
-      .handle("list", ({ urlParams }) =>
-        requireRole(canViewUsers, "list users").pipe(
+    return [
+      authenticated.route("users", "list", ({ urlParams }, current) =>
+        requireRole(
+          canViewUsers,
+          "list users"
+        )(current).pipe(
           Effect.zipRight(users.list(urlParams)),
           Effect.tap(({ next }) => (next === undefined ? Effect.void : linkNext(urlParams.limit, next))),
           Effect.map(({ users }) => users)
         )
-      )
-      .handle("update", ({ path, payload }) =>
+      ),
+      authenticated.route("users", "update", ({ path, payload }, signedIn) =>
         Effect.gen(function* () {
-          const current = yield* requireRole(canManageUsers, "change users")
+          const current = yield* requireRole(canManageUsers, "change users")(signedIn)
           const actor = { userId: current.user.id, identity: current.user.identity, clientIp: current.clientIp }
           const id = path.id
           const before = yield* users.get(id)
@@ -51,9 +55,13 @@ export const UsersLive = HttpApiBuilder.group(HeadtowerApi, "users", (handlers) 
             Effect.ensuring(cache.invalidate(before.identity))
           )
         })
+      ),
+      authenticated.route("users", "audit", ({ urlParams }, current) =>
+        requireRole(
+          canViewUsers,
+          "read the audit log"
+        )(current).pipe(Effect.zipRight(users.audit(urlParams.limit ?? 100)))
       )
-      .handle("audit", ({ urlParams }) =>
-        requireRole(canViewUsers, "read the audit log").pipe(Effect.zipRight(users.audit(urlParams.limit ?? 100)))
-      )
+    ]
   })
 )

@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { statusOf } from "../../domain/errors.js"
 import { Authenticator } from "../../services/Authenticator.js"
 import { Settings } from "../../services/Settings.js"
-import { authenticateRequest } from "../Authentication.js"
+import { requestAuthentication } from "../Authentication.js"
 import { withoutBody } from "../requestBody.js"
 import { makePages } from "./usersPage.js"
 import { type Asset, loadWebFiles } from "./webFiles.js"
@@ -18,7 +18,7 @@ import { type Asset, loadWebFiles } from "./webFiles.js"
 export const PageRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function* () {
     const { proxyAuth } = (yield* Settings).server
-    const authenticate = authenticateRequest(yield* Authenticator, proxyAuth)
+    const authenticate = requestAuthentication(yield* Authenticator, proxyAuth)
     const { logoutUrl } = proxyAuth
     const files = yield* loadWebFiles
     const { usersPage, errorPage } = yield* Effect.sync(() => makePages(files))

@@ -1,0 +1,172 @@
+import type * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
+import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Context, Effect, ParseResult, Schema } from "effect"
+import type * as Types from "effect/Types"
+import { boundedBody } from "./requestBody.js"
+
+/*
+ * The API contract (Api.ts) served as plain router routes. `HttpApiBuilder` serves the same
+ * contract at ~60 µs more per request (per endpoint it merges contexts and provides each
+ * middleware's service, each a fiber-ref `locally`; docs/performance.md): here each endpoint
+ * decodes its parameters and body and encodes its answer with the contract's own schemas, and
+ * every failure is encoded by HttpApiBuilder's own error encoder, so statuses and bodies are
+ * the ones HttpApi answers.
+ */
+
+type Endpoint<
+  Groups extends HttpApiGroup.HttpApiGroup.Any,
+  GroupName extends string,
+  Name extends string
+> = HttpApiEndpoint.HttpApiEndpoint.WithName<HttpApiGroup.HttpApiGroup.EndpointsWithName<Groups, GroupName>, Name>
+
+/**
+ * The handler of endpoint `Name` of group `GroupName`, typed by the contract as
+ * `HttpApiBuilder.handler` types it, and given what the route's admission hands it (`Args`:
+ * nothing, or the signed-in user).
+ */
+export type EndpointHandler<
+  Groups extends HttpApiGroup.HttpApiGroup.Any,
+  ApiError,
+  GroupName extends string,
+  Name extends string,
+  Args extends ReadonlyArray<unknown>,
+  R
+> = (
+  request: Types.Simplify<HttpApiEndpoint.HttpApiEndpoint.Request<Endpoint<Groups, GroupName, Name>>>,
+  ...args: Args
+) => Effect.Effect<
+  HttpApiEndpoint.HttpApiEndpoint.Success<Endpoint<Groups, GroupName, Name>> | HttpServerResponse.HttpServerResponse,
+  | HttpApiEndpoint.HttpApiEndpoint.Error<Endpoint<Groups, GroupName, Name>>
+  | ApiError
+  | HttpApiGroup.HttpApiGroup.ErrorWithName<Groups, GroupName>,
+  R
+>
+
+/**
+ * How a route admits a request before its body is read: it decides, and hands the handler what
+ * it established (the signed-in user).
+ */
+export type Admission<A, E> = (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<A, E>
+
+/**
+ * Every failure of an API route as the contract's response (`{ _tag, message }` with its
+ * status, a decode error with its issues); anything the contract does not name (a defect)
+ * stays a failure, which the server answers 500 without a body.
+ */
+type ApiErrors = <E, R>(
+  effect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+
+/**
+ * The routes of `api`: `route` serves an endpoint anyone may call, `admitted(admission).route`
+ * one whose handler takes what the admission establishes. A handler that takes the signed-in
+ * user therefore cannot be given to `route`: the compiler refuses it
+ * (test/http/authenticated-routes.test.ts).
+ */
+export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, ApiError, ApiR>(
+  api: HttpApi.HttpApi<ApiId, Groups, ApiError, ApiR>
+) =>
+  // The encoder keeps the context it was built in and needs nothing per request.
+  Effect.map(HttpApiBuilder.buildMiddleware(api), (encode) => {
+    const errors = encode as unknown as ApiErrors
+    const serve = (
+      groupName: string,
+      name: string,
+      admission: Admission<unknown, unknown> | undefined,
+      handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>
+    ): HttpLayerRouter.Route<unknown, unknown> => {
+      const endpoint = (api as unknown as HttpApi.HttpApi.AnyWithProps).groups[groupName]!.endpoints[name]!
+      return HttpLayerRouter.route(
+        endpoint.method as "GET" | "PATCH",
+        endpoint.path,
+        errors(endpointEffect(endpoint, admission, handler))
+      )
+    }
+    const route = <
+      const GroupName extends HttpApiGroup.HttpApiGroup.Name<Groups>,
+      const Name extends HttpApiGroup.HttpApiGroup.EndpointsWithName<Groups, GroupName>["name"],
+      R
+    >(
+      groupName: GroupName,
+      name: Name,
+      handler: EndpointHandler<Groups, ApiError, GroupName, Name, [], R>
+    ) => serve(groupName, name, undefined, handler as never) as HttpLayerRouter.Route<unknown, R>
+    const admitted = <A, E>(admission: Admission<A, E>) => ({
+      route: <
+        const GroupName extends HttpApiGroup.HttpApiGroup.Name<Groups>,
+        const Name extends HttpApiGroup.HttpApiGroup.EndpointsWithName<Groups, GroupName>["name"],
+        R
+      >(
+        groupName: GroupName,
+        name: Name,
+        handler: EndpointHandler<Groups, ApiError, GroupName, Name, [A], R>
+      ) =>
+        serve(groupName, name, admission as Admission<unknown, unknown>, handler as never) as HttpLayerRouter.Route<
+          unknown,
+          R
+        >
+    })
+    return { route, admitted }
+  })
+
+/**
+ * One endpoint's request → response: admitted, its body read within its limit, path, query
+ * and body decoded, the handler's answer encoded; failing with the admission's, the body's,
+ * the handler's or a decode error.
+ */
+const endpointEffect = (
+  endpoint: HttpApiEndpoint.HttpApiEndpoint.AnyWithProps,
+  admit: ((request: HttpServerRequest.HttpServerRequest) => Effect.Effect<unknown, unknown>) | undefined,
+  handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown> => {
+  const decodePath = endpoint.pathSchema._tag === "Some" ? Schema.decodeUnknown(endpoint.pathSchema.value) : undefined
+  const decodeQuery =
+    endpoint.urlParamsSchema._tag === "Some" ? Schema.decodeUnknown(endpoint.urlParamsSchema.value) : undefined
+  const decodePayload =
+    endpoint.payloadSchema._tag === "Some" ? Schema.decodeUnknown(endpoint.payloadSchema.value) : undefined
+  // Synchronously: the contract's success schemas need no services.
+  const encodeSuccess = Schema.encodeEither(endpoint.successSchema as Schema.Schema<unknown, unknown>)
+  const status = HttpApiSchema.getStatusSuccess(endpoint.successSchema)
+  const respond = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> => {
+    if (HttpServerResponse.isServerResponse(value)) return Effect.succeed(value)
+    const body = encodeSuccess(value)
+    return body._tag === "Left" ? Effect.fail(body.left) : HttpServerResponse.json(body.right, { status })
+  }
+  const decodeAndHandle = (
+    context: Context.Context<never>,
+    httpRequest: HttpServerRequest.HttpServerRequest,
+    admitted: unknown
+  ) => {
+    const request: Record<string, unknown> = { request: httpRequest }
+    if (decodePath === undefined && decodeQuery === undefined && decodePayload === undefined) {
+      return Effect.flatMap(handler(request, admitted), respond)
+    }
+    return Effect.gen(function* () {
+      if (decodePath !== undefined) {
+        request.path = yield* decodePath(Context.unsafeGet(context, HttpLayerRouter.RouteContext).params)
+      }
+      if (decodeQuery !== undefined) {
+        request.urlParams = yield* decodeQuery(Context.unsafeGet(context, HttpServerRequest.ParsedSearchParams))
+      }
+      // boundedBody left only JSON bodies within the limit to the methods that take one.
+      if (decodePayload !== undefined) request.payload = yield* decodePayload(yield* Effect.orDie(httpRequest.json))
+      return yield* Effect.flatMap(handler(request, admitted), respond)
+    })
+  }
+  return Effect.contextWithEffect((context: Context.Context<never>) => {
+    const httpRequest = Context.unsafeGet(context, HttpServerRequest.HttpServerRequest)
+    // What the admission established is the handler's second argument (a public handler gets none and takes none).
+    const answer = (admitted: unknown) =>
+      Effect.flatMap(boundedBody(httpRequest), (bounded) => decodeAndHandle(context, bounded, admitted))
+    return (admit === undefined ? answer(undefined) : Effect.flatMap(admit(httpRequest), answer)).pipe(
+      Effect.catchIf(ParseResult.isParseError, HttpApiDecodeError.refailParseError)
+    )
+  })
+}

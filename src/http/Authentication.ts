@@ -1,4 +1,6 @@
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import type * as HttpApi from "@effect/platform/HttpApi"
+import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect } from "effect"
 import type { ProxyAuthConfig } from "../domain/AppConfig.js"
@@ -47,15 +49,24 @@ export const requestAuthentication = (authenticator: Authenticator, proxyAuth: P
 }
 
 /**
- * The API's routes for signed-in users (`authenticated.route(group, endpoint, handler)`):
- * authenticate decides before the body is read, and the handler receives the user as its second
- * argument. A handler that takes the user has no other way to be served: `route`, for the
- * routes anyone may call, passes none, and the compiler refuses it there
- * (test/http/authenticated-routes.test.ts). Passed, not provided: `Effect.provideService` would
- * cost each request a fiber-ref `locally` (~15 µs, docs/performance.md).
+ * The routes of an API contract (Headtower's, or an embedding backend's): `route` for those
+ * anyone may call, `authenticated.route(group, endpoint, handler)` for signed-in users:
+ * authenticate decides before the body is read, and the handler receives what it established
+ * (the user, the Headscale credentials, the client IP) as its second argument. A handler that
+ * takes the user has no other way to be served: `route` passes none, and the compiler refuses
+ * it there (test/http/authenticated-routes.test.ts). Passed, not provided:
+ * `Effect.provideService` would cost each request a fiber-ref `locally` (~15 µs,
+ * docs/performance.md). The contract's groups declare `AuthenticationFailure` among their
+ * errors, so each refusal is answered with its own status.
  */
-export const authenticatedApi = Effect.gen(function* () {
-  const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
-  const api = yield* apiRouter(HeadtowerApi)
-  return api.admitted<Authenticated, AuthenticationError>(authenticate)
-})
+export const apiAuthentication = <ApiId extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, ApiError, ApiR>(
+  api: HttpApi.HttpApi<ApiId, Groups, ApiError, ApiR>
+) =>
+  Effect.gen(function* () {
+    const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
+    const router = yield* apiRouter(api)
+    return { route: router.route, authenticated: router.admitted<Authenticated, AuthenticationError>(authenticate) }
+  })
+
+/** Headtower's own API routes for signed-in users (`authenticated.route`, above). */
+export const authenticatedApi = Effect.map(apiAuthentication(HeadtowerApi), (api) => api.authenticated)

@@ -11,7 +11,7 @@ import { statusOf, UntrustedClientCertificate } from "../../src/domain/errors.js
 import { explainTrust } from "../../src/domain/explain.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { judgeTrust, pureStepDecisions, type TrustSettings } from "../../src/domain/trust.js"
-import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
+import { type ProxyAuthOverrides, testConfig } from "../../src/testing/config.js"
 
 /*
  * The client-certificate step: which names count, what each refusal says, and its place in

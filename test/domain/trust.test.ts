@@ -11,7 +11,7 @@ import {
 import { explainProvisioning, explainTrust } from "../../src/domain/explain.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { admitUser, judgeTrust, pureStepDecisions, trustSettings } from "../../src/domain/trust.js"
-import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
+import { type ProxyAuthOverrides, testConfig } from "../../src/testing/config.js"
 
 /*
  * The one judgement authenticate and explain share: the order of its checks, what it hands

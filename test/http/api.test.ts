@@ -9,8 +9,8 @@ import { join } from "node:path"
 import { RoutesLive } from "../../src/http/Server.js"
 import { Settings } from "../../src/services/Settings.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
-import { TEST_API_KEY, testConfig } from "../fixtures/config.js"
-import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { TEST_API_KEY, testConfig } from "../../src/testing/config.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 
 /*
  * The HTTP contract over a real socket, with the server built in process from the same

@@ -9,7 +9,7 @@ import type { AuditActor } from "../../src/domain/AuditEvent.js"
 import { Identity, Profile, type User, UserId, USERS_PAGE_MAX } from "../../src/domain/User.js"
 import { DatabaseLive } from "../../src/services/Database.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
-import { testConfigLayer } from "../fixtures/config.js"
+import { testConfigLayer } from "../../src/testing/config.js"
 import { type PostgresServer, startPostgres } from "../fixtures/postgres.js"
 
 /*

@@ -5,7 +5,7 @@
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import type { AuthenticationError } from "../domain/errors.js"
 import { UserStoreUnavailable } from "../domain/errors.js"
-import type { User } from "../domain/User.js"
+import { Identity, User, UserId } from "../domain/User.js"
 import { type Authenticated, Authenticator } from "../services/Authenticator.js"
 import { HeadscaleClient, headscaleHttpClientLayer } from "../services/HeadscaleClient.js"
 import { Settings } from "../services/Settings.js"
@@ -29,6 +29,23 @@ export {
   type WireNode,
   type WireUser
 } from "./fakeHeadscale.js"
+
+/** A signed-in user for specs: `proxy:<name>`, a member unless told, enabled, seen now. */
+export const testUser = (name: string, fields: Partial<Omit<User, "identity">> = {}): User => {
+  const now = new Date()
+  return new User({
+    id: UserId.make(`user-${name}`),
+    identity: Identity.make(`proxy:${name}`),
+    email: null,
+    name: null,
+    picture: null,
+    role: "member",
+    disabled: false,
+    createdAt: now,
+    lastSeenAt: now,
+    ...fields
+  })
+}
 
 /**
  * An Authenticator whose every request signs in `user` (with the test API key and client IP

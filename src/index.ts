@@ -15,7 +15,7 @@ export { ConfigError, loadConfig, Settings } from "./services/Settings.js"
 
 // The domain: users, roles, request facts, and the closed error union with its statuses.
 export { Identity, type Profile, Role, User, UserId } from "./domain/User.js"
-export { canManageUsers, canViewUsers } from "./domain/permissions.js"
+export { Capability, can, canManageUsers, canViewUsers, capabilitiesOf } from "./domain/permissions.js"
 export { type HeaderLookup, type RequestFacts, requestFacts } from "./domain/RequestFacts.js"
 export type { HeadscaleCredentials } from "./domain/Headscale.js"
 export {

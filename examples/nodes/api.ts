@@ -4,6 +4,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { Schema } from "effect"
 import {
   AuthenticationFailure,
+  Forbidden,
   HeadscaleBadResponse,
   HeadscaleTimeout,
   HeadscaleUnauthorized,
@@ -14,8 +15,8 @@ import {
 
 /*
  * The contract of a small backend of its own (a nodes page of a Headscale console): its routes
- * for signed-in users declare proxy authentication's refusals among their errors, so each is
- * answered with its own status.
+ * for signed-in users declare proxy authentication's refusals (and the capability guard's
+ * Forbidden) among their errors, so each is answered with its own status.
  */
 
 export const NodesPage = Schema.Struct({
@@ -30,6 +31,7 @@ export class NodesGroup extends HttpApiGroup.make("nodes")
   .addError(HeadscaleUnavailable)
   .addError(HeadscaleTimeout)
   .addError(HeadscaleBadResponse)
+  .addError(Forbidden)
   .addError(AuthenticationFailure) {}
 
 export class HealthGroup extends HttpApiGroup.make("health").add(

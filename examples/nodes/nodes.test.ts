@@ -7,7 +7,7 @@ import { FakeHeadscale, FakeHeadscaleLive, refusedWith, sampleNodes, signedIn, t
 import { NodesRoutes } from "./routes.js"
 
 /** The example backend on a test socket, its proxy authentication swapped for `authentication`. */
-const served = (authentication: ReturnType<typeof signedIn>) =>
+const served = (authentication: ReturnType<typeof signedIn | typeof refusedWith>) =>
   serveRoutes(NodesRoutes).pipe(
     Layer.provide(authentication),
     Layer.provideMerge(FakeHeadscaleLive({ nodes: sampleNodes })),
@@ -24,7 +24,16 @@ describe("the nodes backend", () => {
       expect(body.nodes.map((node) => node.name)).toHaveLength(sampleNodes.length)
       // With the credentials authenticate handed over.
       expect((yield* FakeHeadscale).requests.map((request) => request.auth)).toEqual(["valid"])
-    }).pipe(Effect.provide(served(signedIn(testUser("alice")))))
+    }).pipe(Effect.provide(served(signedIn(testUser("alice", { role: "viewer" })))))
+  )
+
+  it.scoped("a user whose role lacks read_machines is refused 403 Forbidden before the handler runs", () =>
+    Effect.gen(function* () {
+      const response = yield* HttpClient.get("/api/nodes")
+      expect(response.status).toBe(403)
+      expect(yield* response.json).toMatchObject({ _tag: "Forbidden" })
+      expect((yield* FakeHeadscale).requests).toEqual([])
+    }).pipe(Effect.provide(served(signedIn(testUser("bob", { role: "member" })))))
   )
 
   it.scoped("a refused request is answered with the refusal's status, and the handler never runs", () =>

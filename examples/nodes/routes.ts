@@ -4,15 +4,16 @@ import { apiAuthentication, HeadscaleClient } from "headtower"
 import { NodesApi } from "./api.js"
 
 /**
- * The backend's routes: `/api/nodes` for signed-in users (the handler is handed who they are and
- * the Headscale credentials of the request), `/healthz` for anyone.
+ * The backend's routes: `/api/nodes` for signed-in users whose role may read machines (the
+ * handler is handed who they are and the Headscale credentials of the request), `/healthz` for
+ * anyone.
  */
 export const NodesRoutes = HttpLayerRouter.addAll(
   Effect.gen(function* () {
     const api = yield* apiAuthentication(NodesApi)
     const headscale = yield* HeadscaleClient
     return [
-      api.authenticated.route("nodes", "list", (_, { user, credentials }) =>
+      api.requiring("read_machines").route("nodes", "list", (_, { user, credentials }) =>
         Effect.map(headscale.listNodes(credentials), (nodes) => ({
           viewer: user.identity,
           nodes: nodes.map((node) => ({ name: node.givenName || node.name, online: node.online }))

@@ -4,11 +4,14 @@ import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect } from "effect"
 import type { ProxyAuthConfig } from "../domain/AppConfig.js"
-import type { AuthenticationError } from "../domain/errors.js"
+import type { AuthenticationError, Forbidden } from "../domain/errors.js"
+import { can, type Capability } from "../domain/permissions.js"
 import { type Authenticated, Authenticator } from "../services/Authenticator.js"
 import { Settings } from "../services/Settings.js"
+import { UserRepository } from "../services/UserRepository.js"
 import { HeadtowerApi } from "./Api.js"
 import { apiRouter } from "./apiRoutes.js"
+import { roleCheck } from "./handlers/roles.js"
 import { requestFactsOf } from "./requestFacts.js"
 
 /**
@@ -56,17 +59,36 @@ export const requestAuthentication = (authenticator: Authenticator, proxyAuth: P
  * takes the user has no other way to be served: `route` passes none, and the compiler refuses
  * it there (test/http/authenticated-routes.test.ts). Passed, not provided:
  * `Effect.provideService` would cost each request a fiber-ref `locally` (~15 µs,
- * docs/performance.md). The contract's groups declare `AuthenticationFailure` among their
- * errors, so each refusal is answered with its own status.
+ * docs/performance.md). `requiring(capability).route` also checks the user's role.
+ * The contract's groups declare `AuthenticationFailure` (and `Forbidden`) among their errors,
+ * so each refusal is answered with its own status.
  */
 export const apiAuthentication = <ApiId extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, ApiError, ApiR>(
   api: HttpApi.HttpApi<ApiId, Groups, ApiError, ApiR>
 ) =>
   Effect.gen(function* () {
     const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
+    const allowed = roleCheck(yield* UserRepository)
     const router = yield* apiRouter(api)
-    return { route: router.route, authenticated: router.admitted<Authenticated, AuthenticationError>(authenticate) }
+    /**
+     * Routes for signed-in users whose role has `capability` (permissions.ts), judged on the
+     * role the store holds now: anyone else is refused 403 Forbidden before the handler runs.
+     */
+    const requiring = (capability: Capability) => {
+      const check = allowed((role) => can(role, capability), capability.replace("_", " "))
+      return router.admitted<Authenticated, AuthenticationError | Forbidden>((request) =>
+        Effect.flatMap(authenticate(request), check)
+      )
+    }
+    return {
+      route: router.route,
+      authenticated: router.admitted<Authenticated, AuthenticationError>(authenticate),
+      requiring
+    }
   })
 
+/** Headtower's own API routes (above). */
+export const headtowerApi = apiAuthentication(HeadtowerApi)
+
 /** Headtower's own API routes for signed-in users (`authenticated.route`, above). */
-export const authenticatedApi = Effect.map(apiAuthentication(HeadtowerApi), (api) => api.authenticated)
+export const authenticatedApi = Effect.map(headtowerApi, (api) => api.authenticated)

@@ -4,7 +4,7 @@
  */
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import type { AuthenticationError } from "../domain/errors.js"
-import { UserStoreUnavailable } from "../domain/errors.js"
+import { UserNotFound, UserStoreUnavailable } from "../domain/errors.js"
 import { Identity, User, UserId } from "../domain/User.js"
 import { type Authenticated, Authenticator } from "../services/Authenticator.js"
 import { HeadscaleClient, headscaleHttpClientLayer } from "../services/HeadscaleClient.js"
@@ -49,7 +49,9 @@ export const testUser = (name: string, fields: Partial<Omit<User, "identity">> =
 
 /**
  * An Authenticator whose every request signs in `user` (with the test API key and client IP
- * 127.0.0.1), with the test configuration as `Settings` (the routes read its header names).
+ * 127.0.0.1), the test configuration as `Settings` (the routes read its header names), and a
+ * user store that holds `user` alone, as it is (so a capability guard judges its role); any
+ * other store method dies loudly.
  */
 export const signedIn = (user: User, settings = testConfig()) => {
   const authenticated: Authenticated = {
@@ -57,12 +59,45 @@ export const signedIn = (user: User, settings = testConfig()) => {
     credentials: { apiKey: Option.getOrElse(settings.headscale.apiKey, () => Redacted.make(TEST_API_KEY)) },
     clientIp: "127.0.0.1"
   }
-  return authenticatorLayer(() => Effect.succeed(authenticated), settings)
+  const notFound = new UserNotFound({ message: "No such user" })
+  const store = storeWith({
+    get: (id) => (id === user.id ? Effect.succeed(user) : Effect.fail(notFound)),
+    findByIdentity: (identity) => Effect.succeed(identity === user.identity ? Option.some(user) : Option.none())
+  })
+  return Layer.merge(
+    authenticatorLayer(() => Effect.succeed(authenticated), settings),
+    store
+  )
 }
 
-/** An Authenticator that refuses every request with `error` (its status is the error's own). */
+/**
+ * An Authenticator that refuses every request with `error` (its status is the error's own), the
+ * test `Settings`, and a user store no refused request may reach (each method dies loudly).
+ */
 export const refusedWith = (error: AuthenticationError, settings = testConfig()) =>
-  authenticatorLayer(() => Effect.fail(error), settings)
+  Layer.merge(
+    authenticatorLayer(() => Effect.fail(error), settings),
+    storeWith({})
+  )
+
+/** A user store with only `methods`; any other dies loudly, naming itself. */
+const storeWith = (methods: Partial<UserRepository>) => {
+  const unused = (name: string) => () => Effect.die(`UserRepository.${name} is not part of this test's store`)
+  return Layer.succeed(
+    UserRepository,
+    UserRepository.make({
+      get: unused("get"),
+      findByIdentity: unused("findByIdentity"),
+      list: unused("list"),
+      touchLastSeen: unused("touchLastSeen"),
+      provision: unused("provision"),
+      setRole: unused("setRole"),
+      setDisabled: unused("setDisabled"),
+      audit: unused("audit"),
+      ...methods
+    })
+  )
+}
 
 const authenticatorLayer = (authenticate: Authenticator["authenticate"], settings: ReturnType<typeof testConfig>) =>
   Layer.merge(Layer.succeed(Authenticator, Authenticator.make({ authenticate })), Layer.succeed(Settings, settings))

@@ -53,7 +53,7 @@ export { requestFactsOf } from "./http/requestFacts.js"
 export { apiAuthentication } from "./http/Authentication.js"
 export { RequestBodyRefusal } from "./http/Api.js"
 export { HttpServerLive, serveRoutes } from "./http/Server.js"
-export { withTracing } from "./services/Tracing.js"
+export { redactHeadersInSpans, withTracing } from "./services/Tracing.js"
 
 /**
  * The proxy-authentication services (Authenticator, UserRepository, HeadscaleClient and their

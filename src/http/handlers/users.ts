@@ -5,7 +5,9 @@ import { Effect } from "effect"
 import type { UserId } from "../../domain/User.js"
 import { UserCache } from "../../services/UserCache.js"
 import { UserRepository } from "../../services/UserRepository.js"
+import { canManageUsers } from "../../domain/permissions.js"
 import { headtowerApi } from "../Authentication.js"
+import { roleCheck } from "./roles.js"
 
 /** The next page, as RFC 8288 `Link` (GitHub's and Gitea's listings do the same). */
 const linkNext = (limit: number | undefined, after: UserId) => {
@@ -20,6 +22,7 @@ export const UsersRoutes = HttpLayerRouter.addAll(
     const api = yield* headtowerApi
     const users = yield* UserRepository
     const cache = yield* UserCache
+    const changeUsers = roleCheck(users)(canManageUsers, "change users")
     return [
       api.requiring("read_users").route("users", "list", ({ urlParams }) =>
         users.list(urlParams).pipe(
@@ -27,9 +30,10 @@ export const UsersRoutes = HttpLayerRouter.addAll(
           Effect.map(({ users }) => users)
         )
       ),
-      // Judged before the body is read: whoever may not change users never sends one.
-      api.requiring("write_users").route("users", "update", ({ path, payload }, current) =>
+      // The role is judged after the body's limit, so an oversized body is a 413 for anyone signed in.
+      api.authenticated.route("users", "update", ({ path, payload }, signedIn) =>
         Effect.gen(function* () {
+          const current = yield* changeUsers(signedIn)
           const actor = { userId: current.user.id, identity: current.user.identity, clientIp: current.clientIp }
           const id = path.id
           const before = yield* users.get(id)

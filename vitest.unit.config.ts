@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config"
+import { packageAliases } from "./examples/aliases.js"
 
 /*
  * `npm run test:unit`: the tier that needs no nginx, Caddy, Chromium, PostgreSQL or child
@@ -6,13 +7,16 @@ import { defineConfig } from "vitest/config"
  * in this process. Under a minute; `npm test` runs everything.
  */
 export default defineConfig({
+  // The examples import Headtower by its package name (examples/tsconfig.json maps it alike).
+  resolve: { alias: packageAliases },
   test: {
     include: [
       "test/domain/**/*.test.ts",
       "test/services/**/*.test.ts",
       "test/http/**/*.test.ts",
       "test/telemetry/tracing-layer.test.ts",
-      "test/telemetry/untraced.test.ts"
+      "test/telemetry/untraced.test.ts",
+      "examples/**/*.test.ts"
     ],
     // The repository suite runs over PostgreSQL as well as SQLite.
     exclude: ["test/services/user-repository.test.ts"],

@@ -1,6 +1,11 @@
 import { Schema } from "effect"
 
-export const Role = Schema.Literal("owner", "admin", "member")
+/**
+ * The roles, as Headscale operators know them from Headplane; what each may do is its set of
+ * capabilities (permissions.ts). `owner`, `admin` and `member` mean what they meant before the
+ * others existed: the owner changes users, admins see them, members see only themselves.
+ */
+export const Role = Schema.Literal("owner", "admin", "network_admin", "it_admin", "auditor", "viewer", "member")
 export type Role = typeof Role.Type
 
 /** The stable proxy identity, `proxy:<header value>`. */

@@ -1,14 +1,24 @@
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { Effect } from "effect"
+import type * as HttpApi from "@effect/platform/HttpApi"
+import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import type * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Context, Effect } from "effect"
 import type { ServerResponse } from "node:http"
 import type { ProxyAuthConfig } from "../domain/AppConfig.js"
-import type { AuthenticationError } from "../domain/errors.js"
+import { type AuthenticationError, type Forbidden, statusOf } from "../domain/errors.js"
+import { can, type Capability } from "../domain/permissions.js"
 import { type Authenticated, Authenticator } from "../services/Authenticator.js"
 import { Settings } from "../services/Settings.js"
+import { UserRepository } from "../services/UserRepository.js"
 import { HeadtowerApi } from "./Api.js"
 import { apiRouter } from "./apiRoutes.js"
+import { roleCheck } from "./handlers/roles.js"
+import { refusalResponse } from "./edge.js"
 import { requestFactsOf } from "./requestFacts.js"
+import { boundedBody } from "./requestBody.js"
 
 /**
  * What every answer of an authenticated route says to caches: it depends on who asked, and
@@ -50,15 +60,82 @@ export const requestAuthentication = (authenticator: Authenticator, proxyAuth: P
 }
 
 /**
- * The API's routes for signed-in users (`authenticated.route(group, endpoint, handler)`):
- * authenticate decides before the body is read, and the handler receives the user as its second
- * argument. A handler that takes the user has no other way to be served: `route`, for the
- * routes anyone may call, passes none, and the compiler refuses it there
- * (test/http/authenticated-routes.test.ts). Passed, not provided: `Effect.provideService` would
- * cost each request a fiber-ref `locally` (docs/performance.md).
+ * The routes of an API contract (Headtower's, or an embedding backend's): `route` for those
+ * anyone may call, `authenticated.route(group, endpoint, handler)` for signed-in users:
+ * authenticate decides before the body is read, and the handler receives what it established
+ * (the user, the Headscale credentials, the client IP) as its second argument. A handler that
+ * takes the user has no other way to be served: `route` passes none, and the compiler refuses
+ * it there (test/http/authenticated-routes.test.ts). Passed, not provided:
+ * `Effect.provideService` would cost each request a fiber-ref `locally` (~15 µs,
+ * docs/performance.md). `requiring(capability).route` also checks the user's role.
+ * The contract's groups declare `AuthenticationFailure` (and `Forbidden`) among their errors,
+ * so each refusal is answered with its own status.
  */
-export const authenticatedApi = Effect.gen(function* () {
-  const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
-  const api = yield* apiRouter(HeadtowerApi)
-  return api.admitted<Authenticated, AuthenticationError>(authenticate)
-})
+export const apiAuthentication = <ApiId extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, ApiError, ApiR>(
+  api: HttpApi.HttpApi<ApiId, Groups, ApiError, ApiR>
+) =>
+  Effect.gen(function* () {
+    const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
+    const allowed = roleCheck(yield* UserRepository)
+    const router = yield* apiRouter(api)
+    /**
+     * Routes for signed-in users whose role has `capability` (permissions.ts), judged on the
+     * role the store holds now: anyone else is refused 403 Forbidden before the handler runs.
+     */
+    const requiring = (capability: Capability) => {
+      const check = allowed((role) => can(role, capability), capability.replace("_", " "))
+      return router.admitted<Authenticated, AuthenticationError | Forbidden>((request) =>
+        Effect.flatMap(authenticate(request), check)
+      )
+    }
+    return {
+      route: router.route,
+      authenticated: router.admitted<Authenticated, AuthenticationError>(authenticate),
+      requiring
+    }
+  })
+
+/** Headtower's own API routes (above). */
+export const headtowerApi = apiAuthentication(HeadtowerApi)
+
+/** Headtower's own API routes for signed-in users (`authenticated.route`, above). */
+export const authenticatedApi = Effect.map(headtowerApi, (api) => api.authenticated)
+
+/** The signed-in user of the request, for a plain route's handler to read (`authenticatedRoute`). */
+export class CurrentUser extends Context.Tag("headtower/CurrentUser")<CurrentUser, Authenticated>() {}
+
+/** A refusal of authenticate as the API answers it: `{ _tag, message }` with the error's status. */
+const authenticationRefusal = (error: AuthenticationError) =>
+  HttpServerResponse.unsafeJson({ _tag: error._tag, message: error.message }, { status: statusOf(error) })
+
+/**
+ * A plain router route for signed-in users, for a host that does not describe its routes as an
+ * `HttpApi` contract: authenticate decides first (a refusal is answered as the API's are and the
+ * handler never runs), then the body is read within the route's limit as the API's are (JSON, on
+ * the methods that take one), and `handler` reads the user from `CurrentUser`. Providing it costs
+ * a fiber-ref `locally` per request (~15 µs), which `apiAuthentication`'s routes avoid.
+ */
+export const authenticatedRoute = <E, R>(
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
+  path: HttpRouter.PathInput,
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+) =>
+  HttpLayerRouter.use((router) =>
+    Effect.gen(function* () {
+      const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
+      yield* router.add(method, path, (request) =>
+        Effect.matchEffect(authenticate(request), {
+          onFailure: (error) => Effect.succeed(authenticationRefusal(error)),
+          onSuccess: (user) =>
+            Effect.matchEffect(boundedBody(request), {
+              onFailure: (refusal) => Effect.succeed(refusalResponse(refusal)),
+              onSuccess: (bounded) =>
+                handler.pipe(
+                  Effect.provideService(CurrentUser, user),
+                  Effect.provideService(HttpServerRequest.HttpServerRequest, bounded)
+                )
+            })
+        })
+      )
+    })
+  )

@@ -36,13 +36,22 @@ export const ServicesLive = Layer.mergeAll(
 /** The API's routes (Api.ts; src/http/apiRoutes.ts serves them). */
 const ApiRoutes = Layer.mergeAll(MeRoutes, UsersRoutes, HeadscaleRoutes, HealthRoutes)
 
+/**
+ * `routes` served behind the edge (edge.ts) by whichever HttpServer is provided: Headtower's
+ * own routes, or an embedding backend's.
+ */
+export const serveRoutes = <E, R>(routes: Layer.Layer<never, E, R>) =>
+  HttpLayerRouter.serve(Layer.merge(EdgeLive, routes), {
+    disableLogger: true,
+    // One spelling per route: the router's defaults (any letter case, a trailing or doubled slash)
+    // would let `/METRICS` past a proxy rule written for `/metrics`.
+    routerConfig: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false }
+  })
+
 /** Every route, served by whichever HttpServer is provided, under whatever tracer is set. */
-export const ServedRoutes = HttpLayerRouter.serve(Layer.mergeAll(EdgeLive, ApiRoutes, PageRoutes, MetricsRoute), {
-  disableLogger: true,
-  // One spelling per route: the router's defaults (any letter case, a trailing or doubled slash)
-  // would let `/METRICS` past a proxy rule written for `/metrics`.
-  routerConfig: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false }
-}).pipe(Layer.provide(ServicesLive))
+export const ServedRoutes = serveRoutes(Layer.mergeAll(ApiRoutes, PageRoutes, MetricsRoute)).pipe(
+  Layer.provide(ServicesLive)
+)
 
 /** Every route, traced as the configuration says (a real socket in main and tests). */
 export const RoutesLive = withTracing(ServedRoutes)

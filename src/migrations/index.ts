@@ -1,11 +1,13 @@
 import * as Migrator from "@effect/sql/Migrator"
 import users from "./0001_users.js"
 import audit from "./0002_audit.js"
+import roles from "./0003_roles.js"
 
 /** Every migration, keyed `<id>_<name>`; ids only grow, applied ones are never edited. */
 const all = {
   "0001_users": users,
-  "0002_audit": audit
+  "0002_audit": audit,
+  "0003_roles": roles
 }
 
 export const migrations = Migrator.fromRecord(all)

@@ -21,7 +21,7 @@ export const tracesUrl = (endpoint: string) => `${endpoint.replace(/\/+$/, "")}/
  * the decision instead.
  */
 const HEADERS_SHOWN_IN_SPANS = ["host", "accept", "content-type", "content-length", "user-agent", "traceparent"]
-const redactHeadersInSpans = Layer.locallyScoped(Headers.currentRedactedNames, [
+export const redactHeadersInSpans = Layer.locallyScoped(Headers.currentRedactedNames, [
   new RegExp(`^(?!(?:${HEADERS_SHOWN_IN_SPANS.join("|")})$)`, "i")
 ])
 

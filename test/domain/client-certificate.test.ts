@@ -11,7 +11,7 @@ import { statusOf, UntrustedClientCertificate } from "../../src/domain/errors.js
 import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { judgeTrust, pureStepDecisions, type StepDecisions, type TrustSettings } from "../../src/domain/trust.js"
 import { Identity } from "../../src/domain/User.js"
-import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
+import { type ProxyAuthOverrides, testConfig } from "../../src/testing/config.js"
 import { assertionConfig } from "../fixtures/jwks.js"
 import { explainTrust, settled } from "../fixtures/judgement.js"
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
 import { type ClientIpDecision, type ClientIpRejection, decideClientIp } from "../../src/domain/ClientIp.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
-import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
+import { type ProxyAuthOverrides, testConfig } from "../../src/testing/config.js"
 
 const proxyAuth = (overrides: ProxyAuthOverrides = {}) => testConfig(overrides).server.proxyAuth
 

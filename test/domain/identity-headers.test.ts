@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { decodeHeaderValue, extractProfile, LIMITS } from "../../src/domain/IdentityHeaders.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
-import { testConfig } from "../fixtures/config.js"
+import { testConfig } from "../../src/testing/config.js"
 
 const config = testConfig().server.proxyAuth
 /** Headers as Node delivers them: UTF-8 bytes read as Latin-1. */

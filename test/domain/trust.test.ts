@@ -11,7 +11,7 @@ import {
 import { explainProvisioning } from "../../src/domain/explain.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { admitUser, type Judgement, judgeTrust, pureStepDecisions, trustSettings } from "../../src/domain/trust.js"
-import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
+import { type ProxyAuthOverrides, testConfig } from "../../src/testing/config.js"
 import { explainTrust, settled } from "../fixtures/judgement.js"
 
 /*

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 import { caddyPasswordHash, startCaddy } from "./support/caddy.js"
 import { E2E_API_KEY, type Headtower, startHeadtower } from "./support/headtower.js"
 import { freePort, type RawRequest, rawRequest } from "./support/net.js"

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 import { caddyPasswordHash, startCaddy } from "./support/caddy.js"
 import { ALLOWED_CLIENT, type KeyPair, makePki, type Pki } from "./support/certificates.js"
 import { renderDocsProxy } from "./support/docsProxies.js"

@@ -1,7 +1,7 @@
 import { copyFileSync, writeFileSync } from "node:fs"
 import { Agent } from "node:https"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 import { ALLOWED_CLIENT, makePki, type Pki } from "./support/certificates.js"
 import { E2E_API_KEY, type Headtower, startHeadtower } from "./support/headtower.js"
 import { type TlsRequest, tlsRequest } from "./support/tlsClient.js"

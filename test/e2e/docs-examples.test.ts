@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 import { caddyPasswordHash, startCaddy } from "./support/caddy.js"
 import { renderDocsProxy } from "./support/docsProxies.js"
 import { E2E_API_KEY, type Headtower, startHeadtower } from "./support/headtower.js"

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 import { E2E_API_KEY, type Headtower, type ProxyAuthYaml, startHeadtower } from "./support/headtower.js"
 import { freePort, type RawRequest, rawRequest } from "./support/net.js"
 import { basicAuthServer, htpasswdLine, type Nginx, profileMaps, startNginx } from "./support/nginx.js"

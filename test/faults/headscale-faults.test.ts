@@ -9,7 +9,7 @@ import {
   sampleNodes,
   sampleUsers,
   startFakeHeadscale
-} from "../fixtures/fakeHeadscale.js"
+} from "../../src/testing/fakeHeadscale.js"
 
 /*
  * Headscale misbehaving under a real Headtower process, over real sockets. Every failure must

@@ -3,7 +3,7 @@ import { Agent, request } from "node:http"
 import { E2E_API_KEY } from "../e2e/support/headtower.js"
 import { startHeadtower } from "../e2e/support/headtower.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
-import { sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 
 /*
  * The soak: a real Headtower process (SQLite in a temp dir, fake Headscale) under mixed

@@ -6,7 +6,7 @@ import { E2E_API_KEY } from "../e2e/support/headtower.js"
 import { type Headtower as HeadtowerProcess, startHeadtower } from "../e2e/support/headtower.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
-import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 
 /*
  * The SQLite user store failing under a real Headtower process. Tests run as root, and root

@@ -9,8 +9,8 @@ import { join } from "node:path"
 import { RoutesLive } from "../../src/http/Server.js"
 import { Settings } from "../../src/services/Settings.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
-import { TEST_API_KEY, testConfig } from "../fixtures/config.js"
-import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { TEST_API_KEY, testConfig } from "../../src/testing/config.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 
 /*
  * The HTTP contract over a real socket, with the server built in process from the same
@@ -194,6 +194,38 @@ describe("HTTP API", () => {
       409,
       "LastOwner"
     )
+  })
+
+  it("PATCH /api/users/{id} assigns each of Headplane's roles, and each role's capabilities decide what it reads", async () => {
+    const dave = (await call("/api/me", "roles-dave")).json
+    // Role → [GET /api/users (read_users), GET /api/headscale/nodes (read_machines)].
+    const expected: Record<string, readonly [number, number]> = {
+      owner: [200, 200],
+      admin: [200, 200],
+      network_admin: [403, 200],
+      it_admin: [200, 200],
+      auditor: [200, 200],
+      viewer: [403, 200],
+      member: [403, 403]
+    }
+    for (const [role, [users, nodes]] of Object.entries(expected)) {
+      const changed = await call(`/api/users/${dave.id}`, "alice", { method: "PATCH", body: { role } })
+      expect(changed.status, role).toBe(200)
+      expect(changed.json.role).toBe(role)
+      expect((await call("/api/users?limit=1", "roles-dave")).status, `${role} listing users`).toBe(users)
+      expect((await call("/api/headscale/nodes", "roles-dave")).status, `${role} listing nodes`).toBe(nodes)
+    }
+    // Only the owner changes users, whatever else a role may do.
+    await call(`/api/users/${dave.id}`, "alice", { method: "PATCH", body: { role: "it_admin" } })
+    expectError(
+      await call(`/api/users/${dave.id}`, "roles-dave", { method: "PATCH", body: { role: "owner" } }),
+      403,
+      "Forbidden"
+    )
+    // The Users page offers every role.
+    const page = (await call("/users", "alice")).body
+    const data = JSON.parse(page.match(/data-page="([^"]*)"/)![1]!.replaceAll("&#34;", '"'))
+    expect(data.roles).toEqual(Object.keys(expected))
   })
 
   it("a disabled user is refused with 403 UserDisabled on the next request, and enabled again", async () => {

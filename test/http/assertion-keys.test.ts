@@ -11,8 +11,8 @@ import { AssertionKeyTiming } from "../../src/services/AssertionVerifier.js"
 import { DEFAULT_KEY_TIMING } from "../../src/services/assertion/keySet.js"
 import { Settings } from "../../src/services/Settings.js"
 import { rawRequest } from "../e2e/support/net.js"
-import { TEST_API_KEY, testConfig } from "../fixtures/config.js"
-import { type FakeHeadscale, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { TEST_API_KEY, testConfig } from "../../src/testing/config.js"
+import { type FakeHeadscale, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 import { assertionConfig, type JwksServer, makeKey, sign, startJwksServer, type TestKey } from "../fixtures/jwks.js"
 
 /*

@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { RoutesLive } from "../../src/http/Server.js"
 import { Settings } from "../../src/services/Settings.js"
 import { rawRequest } from "../e2e/support/net.js"
-import { testConfig } from "../fixtures/config.js"
+import { testConfig } from "../../src/testing/config.js"
 
 /*
  * The sign-in cache seen from outside, over a real socket, with a long sync_ttl: a change

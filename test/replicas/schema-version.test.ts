@@ -7,7 +7,7 @@ import { join } from "node:path"
 import type { DatabaseConfig } from "../../src/domain/AppConfig.js"
 import { LATEST_MIGRATION } from "../../src/migrations/index.js"
 import { DatabaseLive } from "../../src/services/Database.js"
-import { testConfigLayer } from "../fixtures/config.js"
+import { testConfigLayer } from "../../src/testing/config.js"
 import { type PostgresServer, startPostgres } from "../fixtures/postgres.js"
 
 /*

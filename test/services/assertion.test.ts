@@ -9,7 +9,7 @@ import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { AssertionKeyTiming, AssertionVerifier } from "../../src/services/AssertionVerifier.js"
 import { DEFAULT_KEY_TIMING } from "../../src/services/assertion/keySet.js"
 import { Authenticator } from "../../src/services/Authenticator.js"
-import { testConfigLayer } from "../fixtures/config.js"
+import { testConfigLayer } from "../../src/testing/config.js"
 import {
   assertionConfig,
   AUDIENCE,

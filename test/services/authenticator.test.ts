@@ -1,65 +1,56 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { decideClientIp } from "../../src/domain/ClientIp.js"
-import { UserStoreUnavailable } from "../../src/domain/errors.js"
 import { extractProfile } from "../../src/domain/IdentityHeaders.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
-import { type Profile, User, type UserId } from "../../src/domain/User.js"
+import type { Profile } from "../../src/domain/User.js"
 import { AssertionVerifier } from "../../src/services/AssertionVerifier.js"
 import { Authenticator } from "../../src/services/Authenticator.js"
 import { ClientIpResolver } from "../../src/services/ClientIpResolver.js"
 import { IdentityExtractor } from "../../src/services/IdentityExtractor.js"
 import { UserCache } from "../../src/services/UserCache.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
-import { type ProxyAuthOverrides, TEST_API_KEY, testConfig, testConfigLayer } from "../fixtures/config.js"
+import { type ProxyAuthOverrides, TEST_API_KEY, testConfig, testConfigLayer } from "../../src/testing/config.js"
+import { InMemoryUserStore, UnavailableUserStore } from "../../src/testing/index.js"
 import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
 
-/** An in-memory repository that records every provision; methods outside the login path die loudly. */
-const fakeUsers = (options: { readonly disabled?: boolean; readonly failing?: boolean } = {}) => {
-  const provisioned: Array<{ profile: Profile; clientIp: string }> = []
-  const byIdentity = new Map<string, User>()
-  const unavailable = () => new UserStoreUnavailable({ message: "The user store is unavailable" })
-  const unimplemented = (name: string) => () => Effect.die(`UserRepository.${name} is not part of this test`)
-  const layer = Layer.succeed(
-    UserRepository,
-    UserRepository.make({
-      provision: (profile: Profile, context: { readonly clientIp: string }) => {
-        if (options.failing) return Effect.fail(unavailable())
-        provisioned.push({ profile, clientIp: context.clientIp })
-        const existing = byIdentity.get(profile.identity)
-        const now = new Date()
-        const user = new User({
-          id: existing?.id ?? (`u${byIdentity.size + 1}` as UserId),
-          identity: profile.identity,
-          email: profile.email,
-          name: profile.name,
-          picture: profile.picture,
-          role: existing?.role ?? (byIdentity.size === 0 ? "owner" : "member"),
-          disabled: options.disabled ?? false,
-          createdAt: existing?.createdAt ?? now,
-          lastSeenAt: now
-        })
-        byIdentity.set(profile.identity, user)
-        return Effect.succeed({ user, created: existing === undefined })
-      },
-      findByIdentity: (identity: string) =>
-        options.failing ? Effect.fail(unavailable()) : Effect.succeed(Option.fromNullable(byIdentity.get(identity))),
-      get: unimplemented("get"),
-      list: unimplemented("list"),
-      setRole: unimplemented("setRole"),
-      setDisabled: unimplemented("setDisabled"),
-      touchLastSeen: () => Effect.void,
-      audit: unimplemented("audit")
-    } as unknown as UserRepository)
+/**
+ * The in-memory user store of headtower/testing, built for one test: `provisioned` reads who
+ * was provisioned, and from which client IP, from its audit log.
+ */
+const inMemoryUsers = Effect.gen(function* () {
+  const context = yield* Layer.build(InMemoryUserStore)
+  const repository = Context.get(context, UserRepository)
+  const provisioned = Effect.map(repository.audit(100), (events) =>
+    events
+      .filter((event) => event.kind === "user_provisioned")
+      .map((event) => ({ identity: event.subjectIdentity, clientIp: event.clientIp }))
   )
-  return { layer, provisioned }
-}
+  return { layer: Layer.succeedContext(context), repository, provisioned }
+})
+
+/** The in-memory store with alice disabled by its owner (whom the last-owner rule keeps enabled). */
+const withAliceDisabled = Effect.gen(function* () {
+  const users = yield* inMemoryUsers
+  const { repository } = users
+  const root = (yield* repository.provision(profile("root"), { clientIp: "127.0.0.1" })).user
+  const alice = (yield* repository.provision(profile("alice"), { clientIp: "127.0.0.1" })).user
+  yield* repository.setDisabled(alice.id, true, { userId: root.id, identity: root.identity, clientIp: "127.0.0.1" })
+  return users
+})
+
+const profile = (name: string): Profile => ({
+  identity: `proxy:${name}` as Profile["identity"],
+  email: null,
+  name: null,
+  picture: null
+})
 
 const run = (
   peer: string | undefined,
   headers: Record<string, string | ReadonlyArray<string>>,
   config: ProxyAuthOverrides = {},
-  users = fakeUsers()
+  users: { readonly layer: Layer.Layer<UserRepository> } = { layer: InMemoryUserStore.pipe(Layer.orDie) }
 ) =>
   Effect.gen(function* () {
     const auth = yield* Authenticator
@@ -77,11 +68,11 @@ const failureTag = (exit: Exit.Exit<unknown, { readonly _tag: string }>): string
   })
 
 describe("Authenticator.authenticate", () => {
-  it.effect(
+  it.scoped(
     "a localhost request with Remote-User authenticates as proxy:<value> and carries the configured API key",
     () =>
       Effect.gen(function* () {
-        const users = fakeUsers()
+        const users = yield* inMemoryUsers
         const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice", "Remote-Email": "a@example.com" }, {}, users)
         const result = Exit.getOrElse(exit, () => {
           throw new Error("rejected")
@@ -89,68 +80,65 @@ describe("Authenticator.authenticate", () => {
         expect(result.user.identity).toBe("proxy:alice")
         expect(result.user.role).toBe("owner")
         expect(Redacted.value(result.credentials.apiKey)).toBe(TEST_API_KEY)
-        expect(users.provisioned).toEqual([
-          {
-            profile: expect.objectContaining({ identity: "proxy:alice", email: "a@example.com" }),
-            clientIp: "127.0.0.1"
-          }
-        ])
+        expect(yield* users.provisioned).toEqual([{ identity: "proxy:alice", clientIp: "127.0.0.1" }])
+        const stored = yield* users.repository.findByIdentity(result.user.identity)
+        expect(Option.map(stored, (user) => user.email)).toEqual(Option.some("a@example.com"))
       })
   )
 
-  it.effect("proxy auth disabled → ProxyAuthDisabled and nothing provisioned", () =>
+  it.scoped("proxy auth disabled → ProxyAuthDisabled and nothing provisioned", () =>
     Effect.gen(function* () {
-      const users = fakeUsers()
+      const users = yield* inMemoryUsers
       const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, { enabled: false }, users)
       expect(failureTag(exit)).toBe("ProxyAuthDisabled")
-      expect(users.provisioned).toEqual([])
+      expect(yield* users.provisioned).toEqual([])
     })
   )
 
-  it.effect("a peer outside allowed_cidrs → ClientNotAllowed before headers are even read, nothing provisioned", () =>
+  it.scoped("a peer outside allowed_cidrs → ClientNotAllowed before headers are even read, nothing provisioned", () =>
     Effect.gen(function* () {
-      const users = fakeUsers()
+      const users = yield* inMemoryUsers
       for (const headers of [{ "Remote-User": "alice" }, {}, { "Remote-User": ["a", "b"] }]) {
         const { exit } = yield* run("10.1.2.3", headers, {}, users)
         expect(failureTag(exit)).toBe("ClientNotAllowed")
       }
-      expect(users.provisioned).toEqual([])
+      expect(yield* users.provisioned).toEqual([])
     })
   )
 
-  it.effect("an IPv4 peer reported as ::ffff:127.0.0.1 is 127.0.0.1 for allowed_cidrs (Decision 1)", () =>
+  it.scoped("an IPv4 peer reported as ::ffff:127.0.0.1 is 127.0.0.1 for allowed_cidrs (Decision 1)", () =>
     Effect.gen(function* () {
       const { exit } = yield* run("::ffff:127.0.0.1", { "Remote-User": "alice" })
       expect(Exit.isSuccess(exit)).toBe(true)
     })
   )
 
-  it.effect("an unknown peer (no socket address) fails closed", () =>
+  it.scoped("an unknown peer (no socket address) fails closed", () =>
     Effect.gen(function* () {
       const { exit } = yield* run(undefined, { "Remote-User": "alice" })
       expect(failureTag(exit)).toBe("ClientNotAllowed")
     })
   )
 
-  it.effect("an allowed client without the user header → MissingIdentityHeader, nothing provisioned", () =>
+  it.scoped("an allowed client without the user header → MissingIdentityHeader, nothing provisioned", () =>
     Effect.gen(function* () {
-      const users = fakeUsers()
+      const users = yield* inMemoryUsers
       const { exit } = yield* run("::1", { "Remote-Email": "a@example.com" }, {}, users)
       expect(failureTag(exit)).toBe("MissingIdentityHeader")
-      expect(users.provisioned).toEqual([])
+      expect(yield* users.provisioned).toEqual([])
     })
   )
 
-  it.effect("Decision 4: the identity header twice → AmbiguousHeader, nothing provisioned", () =>
+  it.scoped("Decision 4: the identity header twice → AmbiguousHeader, nothing provisioned", () =>
     Effect.gen(function* () {
-      const users = fakeUsers()
+      const users = yield* inMemoryUsers
       const { exit } = yield* run("127.0.0.1", { "Remote-User": ["alice", "bob"] }, {}, users)
       expect(failureTag(exit)).toBe("AmbiguousHeader")
-      expect(users.provisioned).toEqual([])
+      expect(yield* users.provisioned).toEqual([])
     })
   )
 
-  it.effect("by default X-Forwarded-For and X-Real-IP are ignored: the socket address decides", () =>
+  it.scoped("by default X-Forwarded-For and X-Real-IP are ignored: the socket address decides", () =>
     Effect.gen(function* () {
       const spoofed = { "Remote-User": "alice", "X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1" }
       expect(failureTag((yield* run("10.0.0.9", spoofed)).exit)).toBe("ClientNotAllowed")
@@ -165,7 +153,7 @@ describe("Authenticator.authenticate", () => {
       trustedProxyCidrs: ["127.0.0.1/32"],
       allowedCidrs: ["10.0.0.0/8"]
     }
-    it.effect("a trusted proxy's header names the client, checked against allowed_cidrs", () =>
+    it.scoped("a trusted proxy's header names the client, checked against allowed_cidrs", () =>
       Effect.gen(function* () {
         const ok = yield* run("127.0.0.1", { "Remote-User": "alice", "X-Forwarded-For": "10.1.1.1" }, config)
         expect(Exit.isSuccess(ok.exit)).toBe(true)
@@ -174,7 +162,7 @@ describe("Authenticator.authenticate", () => {
       })
     )
 
-    it.effect("Decision 2: from an untrusted peer the header is ignored and the peer is the client", () =>
+    it.scoped("Decision 2: from an untrusted peer the header is ignored and the peer is the client", () =>
       Effect.gen(function* () {
         const inside = yield* run("10.2.2.2", { "Remote-User": "alice", "X-Forwarded-For": "192.0.2.1" }, config)
         expect(Exit.isSuccess(inside.exit)).toBe(true)
@@ -183,11 +171,11 @@ describe("Authenticator.authenticate", () => {
       })
     )
 
-    it.effect(
+    it.scoped(
       "Decision 2: a trusted peer with the header missing, empty or garbage is rejected, never judged by its own address",
       () =>
         Effect.gen(function* () {
-          const users = fakeUsers()
+          const users = yield* inMemoryUsers
           // allowed_cidrs contains the proxy itself here: a fallback to the peer would let these in.
           const lax = { ...config, allowedCidrs: ["10.0.0.0/8", "127.0.0.1/32"] }
           for (const xff of [undefined, "", "  ", "garbage", "unknown"]) {
@@ -196,11 +184,11 @@ describe("Authenticator.authenticate", () => {
             const { exit } = yield* run("127.0.0.1", headers, lax, users)
             expect(failureTag(exit)).toBe("InvalidForwardedAddress")
           }
-          expect(users.provisioned).toEqual([])
+          expect(yield* users.provisioned).toEqual([])
         })
     )
 
-    it.effect("Decision 3: rightmost_untrusted skips trusted proxies and ignores a client-chosen first entry", () =>
+    it.scoped("Decision 3: rightmost_untrusted skips trusted proxies and ignores a client-chosen first entry", () =>
       Effect.gen(function* () {
         const mode = { ...config, ipHeaderMode: "rightmost_untrusted" as const }
         const forged = { "Remote-User": "alice", "X-Forwarded-For": "10.9.9.9, 192.0.2.1" }
@@ -211,21 +199,21 @@ describe("Authenticator.authenticate", () => {
     )
   })
 
-  it.effect("a disabled user → UserDisabled", () =>
+  it.scoped("a disabled user → UserDisabled", () =>
     Effect.gen(function* () {
-      const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, {}, fakeUsers({ disabled: true }))
+      const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, {}, yield* withAliceDisabled)
       expect(failureTag(exit)).toBe("UserDisabled")
     })
   )
 
-  it.effect("a failing user store → UserStoreUnavailable (typed, not a defect)", () =>
+  it.scoped("a failing user store → UserStoreUnavailable (typed, not a defect)", () =>
     Effect.gen(function* () {
-      const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, {}, fakeUsers({ failing: true }))
+      const { exit } = yield* run("127.0.0.1", { "Remote-User": "alice" }, {}, { layer: UnavailableUserStore })
       expect(failureTag(exit)).toBe("UserStoreUnavailable")
     })
   )
 
-  it.effect("spans: named steps with the decision as attributes, never the API key or header values dumped", () =>
+  it.scoped("spans: named steps with the decision as attributes, never the API key or header values dumped", () =>
     Effect.gen(function* () {
       const ok = yield* run("::ffff:127.0.0.1", { "Remote-User": "alice", "X-Secret-Header": "s3cr3t" })
       const names = ok.spans.map((s) => s.name)
@@ -251,32 +239,35 @@ describe("Authenticator.authenticate", () => {
     })
   )
 
-  it.effect("spans name the user by user id; the identity only when telemetry.export_identity is on", () =>
+  it.scoped("spans name the user by user id; the identity only when telemetry.export_identity is on", () =>
     Effect.gen(function* () {
       const spansWith = (exportIdentity: boolean) =>
         Effect.gen(function* () {
           const auth = yield* Authenticator
-          return (yield* recordSpans(auth.authenticate(requestFacts("127.0.0.1", [["Remote-User", "ident-k4pw"]]))))
-            .spans
+          const { exit, spans } = yield* recordSpans(
+            auth.authenticate(requestFacts("127.0.0.1", [["Remote-User", "ident-k4pw"]]))
+          )
+          return { spans, userId: Exit.isSuccess(exit) ? exit.value.user.id : undefined }
         }).pipe(
           Effect.provide(
             Authenticator.Default.pipe(
-              Layer.provide(fakeUsers().layer),
+              Layer.provide(InMemoryUserStore),
               Layer.provide(testConfigLayer({}, { telemetry: { ...testConfig().telemetry, exportIdentity } }))
             )
           )
         )
       const off = yield* spansWith(false)
-      expect(allAttributeText(off)).not.toContain("ident-k4pw")
-      const authOff = off.find((s) => s.name === "Authenticator.authenticate")!
-      expect(authOff.attributes.get("auth.user_id")).toBe("u1")
+      expect(allAttributeText(off.spans)).not.toContain("ident-k4pw")
+      const authOff = off.spans.find((s) => s.name === "Authenticator.authenticate")!
+      expect(off.userId).toBeDefined()
+      expect(authOff.attributes.get("auth.user_id")).toBe(off.userId)
       const on = yield* spansWith(true)
-      const authOn = on.find((s) => s.name === "Authenticator.authenticate")!
+      const authOn = on.spans.find((s) => s.name === "Authenticator.authenticate")!
       expect(authOn.attributes.get("auth.identity")).toBe("proxy:ident-k4pw")
     })
   )
 
-  it.effect("authenticate needs nothing from its caller (R = never)", () =>
+  it.scoped("authenticate needs nothing from its caller (R = never)", () =>
     Effect.gen(function* () {
       const auth = yield* Authenticator
       const effect: Effect.Effect<unknown, { readonly _tag: string }, never> = auth.authenticate(
@@ -284,13 +275,16 @@ describe("Authenticator.authenticate", () => {
       )
       expect(Effect.isEffect(effect)).toBe(true)
     }).pipe(
-      Effect.provide(Authenticator.Default.pipe(Layer.provide(fakeUsers().layer), Layer.provide(testConfigLayer())))
+      Effect.provide(Authenticator.Default.pipe(Layer.provide(InMemoryUserStore), Layer.provide(testConfigLayer())))
     )
   )
 
   describe("the judgement's steps are layers a spec can swap", () => {
     /** Authenticator over the given step layers, a fake store and the default test config. */
-    const withSteps = (steps: Layer.Layer<ClientIpResolver | IdentityExtractor, never, never>, users = fakeUsers()) =>
+    const withSteps = (
+      steps: Layer.Layer<ClientIpResolver | IdentityExtractor, never, never>,
+      users: { readonly layer: Layer.Layer<UserRepository> }
+    ) =>
       Authenticator.DefaultWithoutDependencies.pipe(
         Layer.provide(Layer.mergeAll(UserCache.Default, AssertionVerifier.Default, steps)),
         Layer.provide(users.layer),
@@ -301,26 +295,26 @@ describe("Authenticator.authenticate", () => {
         Effect.exit(auth.authenticate(requestFacts(peer, Object.entries(headers))))
       )
 
-    it.effect("a swapped ClientIpResolver names the client, and allowed_cidrs still judges it after", () => {
+    it.scoped("a swapped ClientIpResolver names the client, and allowed_cidrs still judges it after", () => {
       const settings = testConfig().server.proxyAuth
       // This resolver says every request comes from 10.0.0.9, whatever the socket peer.
       const resolver = Layer.succeed(
         ClientIpResolver,
         ClientIpResolver.make({ decide: (facts) => decideClientIp(settings, { ...facts, peer: "10.0.0.9" }) })
       )
-      const users = fakeUsers()
       return Effect.gen(function* () {
-        const exit = yield* authenticate("127.0.0.1", { "Remote-User": "alice" })
-        expect(failureTag(exit)).toBe("ClientNotAllowed")
-        expect(users.provisioned).toEqual([])
-      }).pipe(
-        Effect.provide(
-          withSteps(Layer.merge(resolver, IdentityExtractor.Default.pipe(Layer.provide(testConfigLayer()))), users)
+        const users = yield* inMemoryUsers
+        const exit = yield* authenticate("127.0.0.1", { "Remote-User": "alice" }).pipe(
+          Effect.provide(
+            withSteps(Layer.merge(resolver, IdentityExtractor.Default.pipe(Layer.provide(testConfigLayer()))), users)
+          )
         )
-      )
+        expect(failureTag(exit)).toBe("ClientNotAllowed")
+        expect(yield* users.provisioned).toEqual([])
+      })
     })
 
-    it.effect("a swapped IdentityExtractor decides who the user is", () => {
+    it.scoped("a swapped IdentityExtractor decides who the user is", () => {
       const other = testConfig({ userHeader: "X-Spec-User" }).server.proxyAuth
       const extractor = Layer.succeed(
         IdentityExtractor,
@@ -331,7 +325,9 @@ describe("Authenticator.authenticate", () => {
         expect(Exit.isSuccess(exit) && exit.value.user.identity).toBe("proxy:bob")
       }).pipe(
         Effect.provide(
-          withSteps(Layer.merge(ClientIpResolver.Default.pipe(Layer.provide(testConfigLayer())), extractor))
+          withSteps(Layer.merge(ClientIpResolver.Default.pipe(Layer.provide(testConfigLayer())), extractor), {
+            layer: InMemoryUserStore.pipe(Layer.orDie)
+          })
         )
       )
     })

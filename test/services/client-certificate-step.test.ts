@@ -5,7 +5,7 @@ import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { judgeTrust, pureStepDecisions, trustSettings } from "../../src/domain/trust.js"
 import { spans as tracing } from "../../src/services/spans.js"
 import { replaySteps } from "../../src/services/trustSteps.js"
-import { testConfig } from "../fixtures/config.js"
+import { testConfig } from "../../src/testing/config.js"
 import { settled } from "../fixtures/judgement.js"
 import { recordSpans } from "../fixtures/recordingTracer.js"
 

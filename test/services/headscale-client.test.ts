@@ -3,14 +3,14 @@ import { Duration, Effect, HashMap, Layer, Logger, Option, Redacted } from "effe
 import type { HeadscaleCredentials } from "../../src/domain/Headscale.js"
 import type { HeadscaleError } from "../../src/domain/headscaleErrors.js"
 import { HeadscaleClient, headscaleHttpClientLayer, MAX_BODY_BYTES } from "../../src/services/HeadscaleClient.js"
-import { TEST_API_KEY, testConfigLayer } from "../fixtures/config.js"
+import { TEST_API_KEY, testConfigLayer } from "../../src/testing/config.js"
 import {
   type FakeHeadscale,
   type FakeHeadscaleOptions,
   sampleNodes,
   sampleUsers,
   startFakeHeadscale
-} from "../fixtures/fakeHeadscale.js"
+} from "../../src/testing/fakeHeadscale.js"
 import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
 
 /*

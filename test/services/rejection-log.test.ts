@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Option, TestClock } from "effect"
+import { Effect, Layer, Logger, TestClock } from "effect"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { Authenticator } from "../../src/services/Authenticator.js"
 import { LINES_PER_WINDOW, MAX_SOURCES, rejectionLogBudget, WINDOW_MS } from "../../src/services/rejectionLog.js"
-import { UserRepository } from "../../src/services/UserRepository.js"
-import { testConfigLayer } from "../fixtures/config.js"
+import { testConfigLayer } from "../../src/testing/config.js"
+import { InMemoryUserStore } from "../../src/testing/index.js"
 
 const written = (verdicts: ReadonlyArray<{ readonly write: boolean }>) => verdicts.filter((v) => v.write).length
 
@@ -36,14 +36,6 @@ describe("the rejection log budget", () => {
 })
 
 describe("authenticate's rejection lines", () => {
-  const unusedUsers = Layer.succeed(
-    UserRepository,
-    UserRepository.make({
-      findByIdentity: () => Effect.succeed(Option.none()),
-      touchLastSeen: () => Effect.void
-    } as unknown as UserRepository)
-  )
-
   it.effect("a stranger's flood writes LINES_PER_WINDOW lines a minute, then one saying how many were left out", () =>
     Effect.gen(function* () {
       const lines: Array<Record<string, unknown>> = []
@@ -62,6 +54,8 @@ describe("authenticate's rejection lines", () => {
       yield* Effect.flip(auth.authenticate(stranger)).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
       expect(lines).toHaveLength(LINES_PER_WINDOW + 1)
       expect(lines.at(-1)).toMatchObject({ reason: "ClientNotAllowed", suppressed: 40 - LINES_PER_WINDOW })
-    }).pipe(Effect.provide(Authenticator.Default.pipe(Layer.provide(unusedUsers), Layer.provide(testConfigLayer({})))))
+    }).pipe(
+      Effect.provide(Authenticator.Default.pipe(Layer.provide(InMemoryUserStore), Layer.provide(testConfigLayer({}))))
+    )
   )
 })

@@ -6,7 +6,7 @@ import { type RequestFacts, requestFacts } from "../../src/domain/RequestFacts.j
 import { type Judgement, judgeTrust, pureStepDecisions } from "../../src/domain/trust.js"
 import { spans as tracing } from "../../src/services/spans.js"
 import { replaySteps } from "../../src/services/trustSteps.js"
-import { type ProxyAuthOverrides, testConfig } from "../fixtures/config.js"
+import { type ProxyAuthOverrides, testConfig } from "../../src/testing/config.js"
 import { recordSpans } from "../fixtures/recordingTracer.js"
 
 /*

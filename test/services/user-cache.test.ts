@@ -5,7 +5,7 @@ import { DatabaseLive } from "../../src/services/Database.js"
 import { MAX_ENTRIES, UserCache } from "../../src/services/UserCache.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
 import type { LastSeen } from "../../src/services/users/lastSeen.js"
-import { testConfigLayer } from "../fixtures/config.js"
+import { testConfigLayer } from "../../src/testing/config.js"
 
 /*
  * UserCache over the real repository on an in-memory SQLite store, with every repository

@@ -1,15 +1,19 @@
-import { SqlClient } from "@effect/sql"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { Migrator, SqlClient } from "@effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Either, Fiber, Layer, Option, Redacted } from "effect"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import type { DatabaseConfig } from "../../src/domain/AppConfig.js"
 import type { AuditActor } from "../../src/domain/AuditEvent.js"
-import { Identity, Profile, type User, UserId, USERS_PAGE_MAX } from "../../src/domain/User.js"
+import { Identity, Profile, Role, type User, UserId, USERS_PAGE_MAX } from "../../src/domain/User.js"
+import usersMigration from "../../src/migrations/0001_users.js"
+import auditMigration from "../../src/migrations/0002_audit.js"
 import { DatabaseLive } from "../../src/services/Database.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
-import { testConfigLayer } from "../fixtures/config.js"
+import { testConfigLayer } from "../../src/testing/config.js"
 import { type PostgresServer, startPostgres } from "../fixtures/postgres.js"
 
 /*
@@ -62,6 +66,17 @@ const layerFor = (database: DatabaseConfig) =>
     Layer.provideMerge(DatabaseLive),
     Layer.provide(testConfigLayer(undefined, { database }))
   )
+
+/** A bare client on `database`, with no migrations run. */
+const rawClient = (database: DatabaseConfig): Layer.Layer<SqlClient.SqlClient, unknown> =>
+  database.kind === "sqlite"
+    ? Layer.unwrapEffect(
+        Effect.sync(() => {
+          mkdirSync(dirname(database.path), { recursive: true })
+          return SqliteClient.layer({ filename: database.path })
+        })
+      )
+    : PgClient.layer({ url: database.url })
 
 /** Builds the repository (and its SqlClient) on `database`, for the enclosing scope. */
 const open = (database: DatabaseConfig) =>
@@ -340,8 +355,60 @@ describe.each(stores)("UserRepository on $name", (store) => {
       const applied = yield* sql<{
         migration_id: number
       }>`SELECT migration_id FROM headtower_migrations ORDER BY migration_id`
-      expect(applied.map((row) => Number(row.migration_id))).toEqual([1, 2])
+      expect(applied.map((row) => Number(row.migration_id))).toEqual([1, 2, 3])
     })
+  )
+
+  it.scopedLive(
+    "a store from before the new roles migrates with owner, admin and member kept, and takes every role after",
+    () =>
+      Effect.gen(function* () {
+        const database = yield* Effect.promise(() => store.fresh())
+        // The store as the previous release left it: migrations 1 and 2, three users.
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const sql = yield* SqlClient.SqlClient
+            yield* Migrator.make({})({
+              loader: Migrator.fromRecord({ "0001_users": usersMigration, "0002_audit": auditMigration }),
+              table: "headtower_migrations"
+            })
+            const at = new Date().toISOString()
+            for (const [n, role] of ["owner", "admin", "member"].entries()) {
+              yield* sql`INSERT INTO users ${sql.insert({
+                id: `old-${n}`,
+                identity: `proxy:old-${role}`,
+                role,
+                disabled: 0,
+                created_at: at,
+                last_seen_at: at
+              })}`
+            }
+            yield* sql`INSERT INTO instance_owner_claim ${sql.insert({ singleton: 1, user_id: "old-0", claimed_at: at })}`
+          }).pipe(Effect.provide(rawClient(database)))
+        )
+        const { repo } = yield* open(database)
+        const before = (yield* repo.list()).users
+        expect(before.map((user) => [user.identity, user.role])).toEqual([
+          ["proxy:old-owner", "owner"],
+          ["proxy:old-admin", "admin"],
+          ["proxy:old-member", "member"]
+        ])
+        const owner = before[0]!
+        for (const role of Role.literals.filter((role) => role !== "owner")) {
+          expect((yield* repo.setRole(UserId.make("old-2"), role, actorOf(owner))).role).toBe(role)
+        }
+        // The one-owner and last-owner rules still hold after the rebuild.
+        expect((yield* repo.provision(profile("newcomer"), ctx)).user.role).toBe("member")
+        const lastOwner = yield* Effect.either(repo.setRole(owner.id, "auditor", actorOf(owner)))
+        expect(Either.isLeft(lastOwner) && lastOwner.left._tag).toBe("LastOwner")
+        // Row order (seq) survives, and new rows come after the copied ones.
+        expect((yield* repo.list()).users.map((user) => user.identity)).toEqual([
+          "proxy:old-owner",
+          "proxy:old-admin",
+          "proxy:old-member",
+          "proxy:newcomer"
+        ])
+      })
   )
 
   it.scopedLive("a store that cannot be opened fails start-up with UserStoreUnavailable, not a defect", () =>

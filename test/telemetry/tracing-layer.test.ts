@@ -2,7 +2,7 @@ import { Effect, Layer, type Tracer } from "effect"
 import { describe, expect, it } from "vitest"
 import { quietTracer } from "../../src/services/spans.js"
 import { tracesUrl, withTracing } from "../../src/services/Tracing.js"
-import { testConfigLayer } from "../fixtures/config.js"
+import { testConfigLayer } from "../../src/testing/config.js"
 
 /** The tracer a layer served `withTracing` is built under. */
 const tracerWith = (otlpEndpoint: string | undefined) =>

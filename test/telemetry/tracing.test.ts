@@ -6,7 +6,7 @@ import {
 } from "../e2e/support/headtower.js"
 import { type RawRequest, rawRequest } from "../e2e/support/net.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
-import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../fixtures/fakeHeadscale.js"
+import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 import {
   type AttributeValue,
   type OtlpReceiver,

@@ -2,11 +2,11 @@ import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
-import { canManageUsers, canViewUsers } from "../../domain/permissions.js"
 import type { UserId } from "../../domain/User.js"
 import { UserCache } from "../../services/UserCache.js"
 import { UserRepository } from "../../services/UserRepository.js"
-import { authenticatedApi } from "../Authentication.js"
+import { canManageUsers } from "../../domain/permissions.js"
+import { headtowerApi } from "../Authentication.js"
 import { roleCheck } from "./roles.js"
 
 /** The next page, as RFC 8288 `Link` (GitHub's and Gitea's listings do the same). */
@@ -19,24 +19,21 @@ const linkNext = (limit: number | undefined, after: UserId) => {
 
 export const UsersRoutes = HttpLayerRouter.addAll(
   Effect.gen(function* () {
-    const authenticated = yield* authenticatedApi
+    const api = yield* headtowerApi
     const users = yield* UserRepository
     const cache = yield* UserCache
-    const requireRole = roleCheck(users)
+    const changeUsers = roleCheck(users)(canManageUsers, "change users")
     return [
-      authenticated.route("users", "list", ({ urlParams }, current) =>
-        requireRole(
-          canViewUsers,
-          "list users"
-        )(current).pipe(
-          Effect.zipRight(users.list(urlParams)),
+      api.requiring("read_users").route("users", "list", ({ urlParams }) =>
+        users.list(urlParams).pipe(
           Effect.tap(({ next }) => (next === undefined ? Effect.void : linkNext(urlParams.limit, next))),
           Effect.map(({ users }) => users)
         )
       ),
-      authenticated.route("users", "update", ({ path, payload }, signedIn) =>
+      // The role is judged after the body's limit, so an oversized body is a 413 for anyone signed in.
+      api.authenticated.route("users", "update", ({ path, payload }, signedIn) =>
         Effect.gen(function* () {
-          const current = yield* requireRole(canManageUsers, "change users")(signedIn)
+          const current = yield* changeUsers(signedIn)
           const actor = { userId: current.user.id, identity: current.user.identity, clientIp: current.clientIp }
           const id = path.id
           const before = yield* users.get(id)
@@ -56,12 +53,7 @@ export const UsersRoutes = HttpLayerRouter.addAll(
           )
         })
       ),
-      authenticated.route("users", "audit", ({ urlParams }, current) =>
-        requireRole(
-          canViewUsers,
-          "read the audit log"
-        )(current).pipe(Effect.zipRight(users.audit(urlParams.limit ?? 100)))
-      )
+      api.requiring("read_users").route("users", "audit", ({ urlParams }) => users.audit(urlParams.limit ?? 100))
     ]
   })
 )

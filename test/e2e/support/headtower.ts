@@ -63,6 +63,12 @@ export interface HeadtowerOptions {
   readonly compiled?: boolean
   /** Serve HTTPS (and with client_ca_file, require the proxy's client certificate). */
   readonly tls?: TlsYaml
+  /**
+   * Another program to run instead of `headtower serve` (a backend that embeds it), run by
+   * node under tsx with examples/tsconfig.json (which maps the package's names), and given the
+   * generated config as HEADTOWER_CONFIG. It must answer GET /healthz.
+   */
+  readonly program?: string
 }
 
 const ROOT = join(import.meta.dirname, "..", "..", "..")
@@ -101,10 +107,15 @@ export const startHeadtower = async (options: HeadtowerOptions): Promise<Headtow
   writeFileSync(configFile, stringify(config))
   const env: NodeJS.ProcessEnv = {
     ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("HEADTOWER_"))),
-    ...options.env
+    ...options.env,
+    ...(options.program === undefined
+      ? {}
+      : { HEADTOWER_CONFIG: configFile, TSX_TSCONFIG_PATH: join(ROOT, "examples", "tsconfig.json") })
   }
   const entry = options.compiled === true ? ["dist/main.js"] : ["--import", "tsx", "src/main.ts"]
-  const started = startProcess(process.execPath, [...entry, "serve", "--config", configFile], {
+  const args =
+    options.program === undefined ? [...entry, "serve", "--config", configFile] : ["--import", "tsx", options.program]
+  const started = startProcess(process.execPath, args, {
     cwd: ROOT,
     env,
     logFile: join(options.workDir, `${name}.log`)

@@ -98,19 +98,11 @@ const make = (config: AssertionConfig) =>
     )
 
     const memory = tokenMemory()
-    const bearer = config.header.toLowerCase() === "authorization"
-    const header = config.header.toLowerCase()
 
-    /** The step decision: a known, unexpired token from memory (no allocation, no signature); else the header's reading. */
+    /** The step decision: the header read once (readAssertionToken), then a known, unexpired token from memory (no signature). */
     const read = (facts: RequestFacts): AssertionLookup => {
-      const values = facts.headers.get(header)
-      if (values !== undefined && values.length === 1) {
-        const value = values[0]!
-        const token = bearer ? (/^bearer +/i.test(value) ? value.replace(/^bearer +/i, "") : undefined) : value
-        const known = token === undefined ? undefined : memory.recall(token, now())
-        if (known !== undefined) return known
-      }
-      return readAssertionToken(config, facts)
+      const lookup = readAssertionToken(config, facts)
+      return lookup._tag === "Unverified" ? (memory.recall(lookup.token, now()) ?? lookup) : lookup
     }
 
     const verify = method("AssertionVerifier.verify")((token: string): Effect.Effect<AssertionRead> =>

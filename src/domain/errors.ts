@@ -135,7 +135,8 @@ export const AssertionReason = Schema.Literal(
   "bad signature",
   "unknown key",
   "algorithm not allowed",
-  "missing identity claim"
+  "missing identity claim",
+  "invalid groups claim"
 )
 export type AssertionReason = typeof AssertionReason.Type
 

@@ -1,4 +1,4 @@
-import type { Role } from "./User.js"
+import type { Role, RoleSource } from "./User.js"
 
 /*
  * Roles from the proxy's groups (server.proxy_auth.role_mapping), decided once, here: the
@@ -34,3 +34,33 @@ export const mapRole = (mapping: ReadonlyArray<RoleRule>, groups: ReadonlyArray<
 
 /** The audit actor naming the groups that decided a role: `groups:ops,dev` (`groups:` when none matched). */
 export const groupsActor = (groups: ReadonlyArray<string>): string => `groups:${groups.join(",")}`
+
+const sameGroups = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
+  a.length === b.length && a.every((group, i) => group === b[i])
+
+/**
+ * The mapping's decision when it would change `user`'s role, its source or the groups shown
+ * beside it; undefined when it changes nothing: no groups known, an owner (outside the
+ * mapping), a disabled user (nothing is written for them), or the same mapped role.
+ */
+export const mappedChange = (
+  user: { readonly role: Role; readonly roleSource: RoleSource; readonly roleGroups: ReadonlyArray<string>; readonly disabled: boolean },
+  decision: MappedRoleDecision | undefined
+): MappedRoleDecision | undefined =>
+  decision === undefined ||
+  user.role === "owner" ||
+  user.disabled ||
+  (user.roleSource === "groups" && user.role === decision.role && sameGroups(user.roleGroups, decision.groups))
+    ? undefined
+    : decision
+
+/** The decision for a sign-in: undefined when the mapping is off or the groups are unknown (roles stay). */
+export const decideRole = (
+  mapping: ReadonlyArray<RoleRule> | undefined,
+  groups: ReadonlyArray<string> | undefined
+): MappedRoleDecision | undefined =>
+  mapping === undefined || groups === undefined ? undefined : mapRole(mapping, groups)
+
+/** The audit detail of a mapped role change: `member→admin (groups: ops)`. */
+export const mappedDetail = (from: Role, decision: MappedRoleDecision): string =>
+  `${from}→${decision.role} (${decision.groups.length === 0 ? "no mapped group" : `groups: ${decision.groups.join(", ")}`})`

@@ -44,7 +44,12 @@ const sameGroups = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
  * mapping), a disabled user (nothing is written for them), or the same mapped role.
  */
 export const mappedChange = (
-  user: { readonly role: Role; readonly roleSource: RoleSource; readonly roleGroups: ReadonlyArray<string>; readonly disabled: boolean },
+  user: {
+    readonly role: Role
+    readonly roleSource: RoleSource
+    readonly roleGroups: ReadonlyArray<string>
+    readonly disabled: boolean
+  },
   decision: MappedRoleDecision | undefined
 ): MappedRoleDecision | undefined =>
   decision === undefined ||

@@ -120,8 +120,7 @@ const load = (
     // A disabled user is refused: nothing about them is written, not even last_seen.
     if (
       Option.isSome(known) &&
-      (known.value.disabled ||
-        (sameProfile(known.value, profile) && mappedChange(known.value, mapped) === undefined))
+      (known.value.disabled || (sameProfile(known.value, profile) && mappedChange(known.value, mapped) === undefined))
     ) {
       if (!known.value.disabled) seen(known.value.id)
       yield* annotate(() => ({ "user_cache.outcome": "read" }))

@@ -16,7 +16,9 @@ const BASE = "server.proxy_auth"
 
 describe("role_mapping, groups_header and groups_separator", () => {
   it("the issue's example decodes into rules in the order written, separator defaulting to ','", () => {
-    const r = parse(`groups_header: Remote-Groups\nrole_mapping:\n  admin: ["headtower-admins", "ops"]\n  member: [staff]`)
+    const r = parse(
+      `groups_header: Remote-Groups\nrole_mapping:\n  admin: ["headtower-admins", "ops"]\n  member: [staff]`
+    )
     expect(r.errors).toEqual([])
     const pa = r.config!.server.proxyAuth
     expect(pa.groupsHeader).toBe("Remote-Groups")

@@ -46,7 +46,8 @@ export const profileFromClaims = (config: AssertionConfig, claims: Claims, facts
     return invalidAssertion("missing identity claim", `the ${config.identityClaim} claim is ${problem}`, facts)
   }
   const groups = groupsOf(config.groupsClaim, claims)
-  if (groups !== undefined && "problem" in groups) return invalidAssertion("invalid groups claim", groups.problem, facts)
+  if (groups !== undefined && "problem" in groups)
+    return invalidAssertion("invalid groups claim", groups.problem, facts)
   const dropped: Array<DroppedHeader> = []
   const optional = (claim: string, check: (v: string) => string | undefined): string | null => {
     const v = claims[claim]

@@ -94,8 +94,7 @@ export const applyEnv = (tree: RawTree, env: Readonly<Record<string, string | un
     if (value === undefined) {
       const kind = leaf.kind === "map" ? "JSON object" : leaf.kind
       issues.push({ path: name, message: `must be a ${kind}, got ${quoted(text)}` })
-    }
-    else setAt(tree, leaf.path, value)
+    } else setAt(tree, leaf.path, value)
   }
   const telemetry = tree.telemetry as RawTree
   if (telemetry.otlp_endpoint === undefined && env.OTEL_EXPORTER_OTLP_ENDPOINT) {

@@ -34,7 +34,8 @@ const entryProblem = (role: string, groups: unknown): string | undefined => {
   if (!Array.isArray(groups)) return `must be a list of group names, got ${describe(groups)}`
   if (groups.length === 0) return "is empty; list the groups that grant this role, or remove the role"
   const bad = groups.findIndex((g) => typeof g !== "string" || g.trim() === "" || /[\u0000-\u001f\u007f]/.test(g))
-  if (bad >= 0) return `[${bad}] must be a non-empty group name without control characters, got ${describe(groups[bad])}`
+  if (bad >= 0)
+    return `[${bad}] must be a non-empty group name without control characters, got ${describe(groups[bad])}`
   return undefined
 }
 

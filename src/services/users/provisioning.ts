@@ -96,7 +96,9 @@ const claimAndAudit = (sql: SqlClient.SqlClient, run: RunStatement, member: User
     // The first user is the owner, whatever the groups say: owners are outside the mapping.
     const owner = claim.length > 0
     if (owner) {
-      yield* run(sql`UPDATE users SET role = 'owner', role_source = 'manual', role_groups = '[]' WHERE id = ${member.id}`)
+      yield* run(
+        sql`UPDATE users SET role = 'owner', role_source = 'manual', role_groups = '[]' WHERE id = ${member.id}`
+      )
     }
     const user = owner ? new User({ ...member, role: "owner", roleSource: "manual", roleGroups: [] }, true) : member
     const subject = { subjectId: member.id, subjectIdentity: member.identity }

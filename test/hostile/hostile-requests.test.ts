@@ -30,7 +30,7 @@ const viaHeader = (ip_header: string, ip_header_mode: "first" | "rightmost_untru
 
 beforeAll(async () => {
   const configs: Record<(typeof DBS)[number], ProxyAuthYaml> = {
-    direct: { allowed_cidrs: [`${PROXY}/32`] },
+    direct: { allowed_cidrs: [`${PROXY}/32`], groups_header: "Remote-Groups", role_mapping: { admin: ["ops"] } },
     xff: viaHeader("X-Forwarded-For", "first"),
     forwarded: viaHeader("Forwarded", "rightmost_untrusted"),
     realip: viaHeader("X-Real-IP", "first")

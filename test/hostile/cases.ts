@@ -1,3 +1,4 @@
+import type { ProxyAuthYaml } from "../e2e/support/headtower.js"
 import type { HeaderLine } from "../e2e/support/rawSocket.js"
 
 /*
@@ -15,6 +16,13 @@ export const STRANGER = "127.0.0.3"
 export const CLIENT = "127.0.0.5"
 export const CLIENT_V6 = "2001:db8::5"
 export const OTHER_CLIENT = "127.0.0.6"
+
+/** The `direct` server's proxy_auth, wherever its rows are replayed (plain, over TLS). */
+export const DIRECT_PROXY_AUTH: ProxyAuthYaml = {
+  allowed_cidrs: [`${PROXY}/32`],
+  groups_header: "Remote-Groups",
+  role_mapping: { admin: ["ops"] }
+}
 
 export type Target = "direct" | "xff" | "forwarded" | "realip" | "nginx" | "nginxXff"
 

@@ -84,6 +84,18 @@ describe("role_mapping, groups_header and groups_separator", () => {
     }
   })
 
+  it("a mapped group holding the separator warns: the header would split it, so it never matches", () => {
+    const r = parse(`groups_header: X-Groups\nrole_mapping: { admin: ["ops,eu", ops] }`)
+    expect(r.errors).toEqual([])
+    expect(r.warnings).toContainEqual({
+      path: `${BASE}.role_mapping.admin`,
+      message: expect.stringContaining('"ops,eu"')
+    })
+    expect(
+      parse(`groups_header: X-Groups\ngroups_separator: "|"\nrole_mapping: { admin: ["ops,eu"] }`).warnings
+    ).toEqual([])
+  })
+
   it("a misspelt key gets a did-you-mean", () => {
     expect(parse(`role_mapings: { admin: [ops] }`).errors).toContainEqual({
       path: `${BASE}.role_mapings`,

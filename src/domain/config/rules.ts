@@ -161,6 +161,19 @@ const wideProxyWarnings = (trusted: CidrList, allowed: CidrList): Array<ConfigWa
       : []
   })
 
+/** A mapped group holding the separator can never be read from the header: it would never match. */
+const unmatchableGroups = (pa: Omit<AppConfig, "warnings">["server"]["proxyAuth"]): Array<ConfigWarning> =>
+  pa.groupsHeader === undefined || pa.assertion !== undefined
+    ? []
+    : (pa.roleMapping ?? []).flatMap(({ groups, role }) =>
+        groups
+          .filter((group) => group.includes(pa.groupsSeparator))
+          .map((group) => ({
+            path: `${BASE}.role_mapping.${role}`,
+            message: `group ${JSON.stringify(group)} contains the groups_separator ${JSON.stringify(pa.groupsSeparator)}: the header splits it, so it never matches`
+          }))
+      )
+
 /** The warnings of a valid configuration, from its values and from what was written. */
 export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree): Array<ConfigWarning> => {
   const pa = proxyAuthOf(written)
@@ -177,7 +190,7 @@ export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree
   for (const key of CIDR_KEYS) warnings.push(...cidrWarnings(key, (pa[key] as ReadonlyArray<string> | undefined) ?? []))
   const { allowedCidrs, ipHeader, ipHeaderMode, trustedProxyCidrs } = config.server.proxyAuth
   warnings.push(...wideProxyWarnings(trustedProxyCidrs, allowedCidrs), ...tlsWarnings(written))
-  warnings.push(...assertionWarnings(config, pa))
+  warnings.push(...assertionWarnings(config, pa), ...unmatchableGroups(config.server.proxyAuth))
   if (ipHeader !== undefined && ipHeaderMode === "first") {
     warnings.push({
       path: `${BASE}.ip_header_mode`,

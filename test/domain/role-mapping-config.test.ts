@@ -54,6 +54,16 @@ describe("role_mapping, groups_header and groups_separator", () => {
     )
   })
 
+  it("a group name with a control or formatting character is an error (no header could carry it)", () => {
+    expect(parse(`groups_header: X-Groups\nrole_mapping: { admin: ["ops\\u202e"] }`).errors).toContainEqual({
+      path: `${BASE}.role_mapping.admin`,
+      message: expect.stringContaining("without control or formatting characters")
+    })
+    expect(
+      parse(`groups_header: X-Groups\nrole_mapping: { admin: ["  ops  "] }`).config!.server.proxyAuth.roleMapping
+    ).toEqual([{ role: "admin", groups: ["ops"] }])
+  })
+
   it("role_mapping without groups_header is an error; in assertion mode it needs assertion.groups_claim", () => {
     expect(parse(`role_mapping: { admin: [ops] }`).errors).toContainEqual({
       path: `${BASE}.role_mapping`,

@@ -1,6 +1,7 @@
 import { ParseResult, Schema } from "effect"
 import { isNonEmptyArray } from "effect/Array"
 import { type MappedRole, type RoleRule } from "../roleMapping.js"
+import { FORBIDDEN } from "../IdentityHeaders.js"
 import { Role } from "../User.js"
 import { describe, Text } from "./fields.js"
 
@@ -33,9 +34,9 @@ const entryProblem = (role: string, groups: unknown): string | undefined => {
   }
   if (!Array.isArray(groups)) return `must be a list of group names, got ${describe(groups)}`
   if (groups.length === 0) return "is empty; list the groups that grant this role, or remove the role"
-  const bad = groups.findIndex((g) => typeof g !== "string" || g.trim() === "" || /[\u0000-\u001f\u007f]/.test(g))
+  const bad = groups.findIndex((g) => typeof g !== "string" || g.trim() === "" || FORBIDDEN.test(g))
   if (bad >= 0)
-    return `[${bad}] must be a non-empty group name without control characters, got ${describe(groups[bad])}`
+    return `[${bad}] must be a non-empty group name without control or formatting characters, got ${describe(groups[bad])}`
   return undefined
 }
 
@@ -54,7 +55,9 @@ export const RoleMapping = Schema.transformOrFail(
         if (problem !== undefined) {
           issues.push(new ParseResult.Pointer(role, written, new ParseResult.Type(ast, groups, problem)))
         } else {
-          rules.push({ role: role as MappedRole, groups: (groups as ReadonlyArray<string>).map((g) => g.trim()) })
+          // Trimmed as the header's items are (spaces and tabs only), so a written name matches a sent one.
+          const names = (groups as ReadonlyArray<string>).map((g) => g.replace(/^[ \t]+|[ \t]+$/g, ""))
+          rules.push({ role: role as MappedRole, groups: names })
         }
       }
       if (isNonEmptyArray(issues)) return ParseResult.fail(new ParseResult.Composite(ast, written, issues))

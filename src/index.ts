@@ -29,6 +29,7 @@ export {
   LastOwner,
   MissingIdentityHeader,
   ProxyAuthDisabled,
+  RoleManagedByGroups,
   statusOf,
   UntrustedClientCertificate,
   UserDisabled,

@@ -274,6 +274,18 @@ const roleControls = (u) => {
   return el("div", { className: "controls" }, [select, save])
 }
 
+/**
+ * The role, and beside it where a mapped one came from ("from groups: ops"), as the server records it.
+ * @param {UserJson} u
+ * @param {boolean} canManage
+ */
+const roleCell = (u, canManage) => {
+  const role = canManage ? roleControls(u) : el("span", { className: "badge " + u.role, text: u.role })
+  if (u.roleSource !== "groups") return el("td", {}, [role])
+  const groups = (u.roleGroups ?? []).join(", ") || "none mapped"
+  return el("td", {}, [role, el("span", { className: "sub role-source", text: "from groups: " + groups })])
+}
+
 /** @param {UserJson} u */
 const disableButton = (u) => {
   const verb = u.disabled ? "Enable" : "Disable"
@@ -313,7 +325,7 @@ const renderUsers = (me, users) => {
       el("tr", { "data-user-id": u.id, className: u.disabled ? "is-disabled" : "" }, [
         el("td", {}, [who]),
         el("td", { className: "email", text: u.email || "—" }),
-        el("td", {}, [canManage ? roleControls(u) : el("span", { className: "badge " + u.role, text: u.role })]),
+        roleCell(u, canManage),
         el("td", {}, [el("div", { className: "controls" }, [status, canManage ? disableButton(u) : null])]),
         el("td", {}, [timeEl(u.lastSeenAt)])
       ])

@@ -98,7 +98,7 @@ export const explainCommand = Command.make(
       if (trust.identity !== undefined) {
         const store = yield* lookUp(config, trust.identity)
         if (store.note) lines.push(store.note)
-        const provisioning = explainProvisioning(store.existing, store.anyUserExists)
+        const provisioning = explainProvisioning(store.existing, store.anyUserExists, trust.mapped)
         lines.push(provisioning.step)
         status = provisioning.status
         outcome = provisioning.outcome

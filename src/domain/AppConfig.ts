@@ -20,6 +20,7 @@ import {
   Text,
   wholeNumber
 } from "./config/fields.js"
+import { GroupsSeparator, RoleMapping } from "./config/roleMapping.js"
 import { TlsSection } from "./config/tls.js"
 
 /*
@@ -39,6 +40,11 @@ const ProxyAuth = Schema.Struct({
   emailHeader: optionalKey("email_header", HeaderName),
   nameHeader: optionalKey("name_header", HeaderName),
   pictureHeader: optionalKey("picture_header", HeaderName),
+  /** The proxy's groups, `groupsSeparator`-separated; absent leaves roles as they are (src/domain/groups.ts). */
+  groupsHeader: optionalKey("groups_header", HeaderName),
+  groupsSeparator: key("groups_separator", GroupsSeparator, ","),
+  /** Role → groups, in precedence order; undefined when roles are left to the Users page. */
+  roleMapping: optionalKey("role_mapping", RoleMapping),
   allowedCidrs: key("allowed_cidrs", Cidrs, LOCALHOST_CIDRS),
   ipHeader: optionalKey("ip_header", HeaderName),
   /**

@@ -19,6 +19,18 @@ export const LIMITS = {
   pictureChars: 2048
 } as const
 
+/**
+ * Documented limits of the groups a proxy sends (header or claim), in UTF-8 bytes. Beyond them
+ * the request is refused (400), never cut: a truncated list could drop the group that decides.
+ */
+export const GROUP_LIMITS = { count: 256, groupBytes: 256, totalBytes: 8192 } as const
+
+/**
+ * The user's groups as the proxy sent them: undefined when unknown (no groups header or claim
+ * configured, or none sent), which leaves the role as it is; an empty list means no groups.
+ */
+export type Groups = ReadonlyArray<string> | undefined
+
 /** Why the headers were refused: the error the client receives, and for operators the header and reason. */
 export interface HeaderRejection {
   readonly _tag: "Missing" | "Ambiguous" | "Invalid"
@@ -55,7 +67,12 @@ export interface DroppedHeader {
 }
 
 export type ProfileRead =
-  | { readonly _tag: "Ok"; readonly profile: Profile; readonly dropped: ReadonlyArray<DroppedHeader> }
+  | {
+      readonly _tag: "Ok"
+      readonly profile: Profile
+      readonly dropped: ReadonlyArray<DroppedHeader>
+      readonly groups: Groups
+    }
   | { readonly _tag: "Rejected"; readonly rejection: HeaderRejection }
 
 // ignoreBOM keeps a leading U+FEFF in the text (the default strips it, so "\ufeffowner" decoded
@@ -111,6 +128,56 @@ const readHeader = (facts: RequestFacts, header: string): Read => {
   // Nothing but Unicode spaces is no value at all; anything else is kept exactly.
   return { _tag: "Value", value: value.trim() === "" ? "" : value }
 }
+
+/**
+ * Why a list of groups is refused, or undefined: each group is checked like an identity
+ * (no control or formatting characters) and bounded (GROUP_LIMITS).
+ */
+export const groupsProblem = (groups: ReadonlyArray<string>): string | undefined => {
+  if (groups.length > GROUP_LIMITS.count) return `holds ${groups.length} groups, more than ${GROUP_LIMITS.count}`
+  let total = 0
+  for (const group of groups) {
+    if (FORBIDDEN.test(group)) return "holds a group with control or formatting characters"
+    const bytes = Buffer.byteLength(group, "utf8")
+    if (bytes > GROUP_LIMITS.groupBytes) return `holds a group longer than ${GROUP_LIMITS.groupBytes} bytes`
+    total += bytes
+  }
+  return total > GROUP_LIMITS.totalBytes ? `holds more than ${GROUP_LIMITS.totalBytes} bytes of groups` : undefined
+}
+
+/** A groups header's value as its groups: split on the separator, each trimmed, empty items ignored. */
+export const splitGroups = (value: string, separator: string): Array<string> =>
+  value
+    .split(separator)
+    .map(trimOws)
+    .filter((group) => group.trim() !== "")
+
+/** The groups header, when configured: unknown when absent; sent twice, invalid or beyond the limits, refused. */
+const readGroups = (config: ProxyAuthConfig, facts: RequestFacts): Groups | HeaderRejection => {
+  const header = config.groupsHeader
+  if (header === undefined) return undefined
+  const raw = facts.headers.get(header.toLowerCase())
+  // Bounded before it is decoded or split: a 16 KiB line of separators is not split into 8,000 items.
+  if (raw !== undefined && raw.length === 1 && raw[0]!.length > GROUP_LIMITS.totalBytes) {
+    return invalid(header, `${header} is longer than ${GROUP_LIMITS.totalBytes} bytes`)
+  }
+  const read = readHeader(facts, header)
+  switch (read._tag) {
+    case "Absent":
+      return undefined
+    case "Ambiguous":
+      return ambiguous(header, read.reason)
+    case "Invalid":
+      return invalid(header, read.reason)
+    case "Value": {
+      const groups = splitGroups(read.value, config.groupsSeparator)
+      const problem = groupsProblem(groups)
+      return problem === undefined ? groups : invalid(header, `${header} ${problem}`)
+    }
+  }
+}
+
+const isRejection = (v: unknown): v is HeaderRejection => typeof v === "object" && v !== null && "error" in v
 
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/u
 
@@ -179,6 +246,8 @@ export const extractProfile = (config: ProxyAuthConfig, facts: RequestFacts): Pr
   for (const v of [email, name, picture]) {
     if (typeof v === "object" && v !== null) return { _tag: "Rejected", rejection: v }
   }
+  const groups = readGroups(config, facts)
+  if (isRejection(groups)) return { _tag: "Rejected", rejection: groups }
 
   return {
     _tag: "Ok",
@@ -188,6 +257,7 @@ export const extractProfile = (config: ProxyAuthConfig, facts: RequestFacts): Pr
       name: name as string | null,
       picture: picture as string | null
     },
-    dropped
+    dropped,
+    groups
   }
 }

@@ -30,10 +30,20 @@ export const Profile = Schema.Struct({
 })
 export type Profile = typeof Profile.Type
 
+/**
+ * Where a user's role came from: `manual` (provisioning or an owner, on the Users page) or
+ * `groups` (server.proxy_auth.role_mapping, at sign-in).
+ */
+export const RoleSource = Schema.Literal("manual", "groups")
+export type RoleSource = typeof RoleSource.Type
+
 export class User extends Schema.Class<User>("User")({
   id: UserId,
   ...Profile.fields,
   role: Role,
+  roleSource: Schema.optionalWith(RoleSource, { default: () => "manual" }),
+  /** The groups that decided a `groups` role (empty for a manual one, or when none matched: member). */
+  roleGroups: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
   disabled: Schema.Boolean,
   // ISO-8601 text when encoded, as the API sends them and the store keeps them.
   createdAt: Schema.Date,

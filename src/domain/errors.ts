@@ -81,6 +81,17 @@ export class LastOwner extends Schema.TaggedError<LastOwner>()(
   HttpApiSchema.annotations({ status: 409 })
 ) {}
 
+/**
+ * With server.proxy_auth.role_mapping on, a role the mapping set (role source `groups`) is the
+ * proxy's to change: a hand-made admin/member change would be undone at the next sign-in.
+ * Promoting to owner and disabling still work.
+ */
+export class RoleManagedByGroups extends Schema.TaggedError<RoleManagedByGroups>()(
+  "RoleManagedByGroups",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
 export class Forbidden extends Schema.TaggedError<Forbidden>()(
   "Forbidden",
   { message: Schema.String },
@@ -135,7 +146,8 @@ export const AssertionReason = Schema.Literal(
   "bad signature",
   "unknown key",
   "algorithm not allowed",
-  "missing identity claim"
+  "missing identity claim",
+  "invalid groups claim"
 )
 export type AssertionReason = typeof AssertionReason.Type
 

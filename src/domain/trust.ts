@@ -19,7 +19,7 @@ import {
   type UntrustedClientCertificate,
   UserDisabled
 } from "./errors.js"
-import { type DroppedHeader, extractProfile, type ProfileRead } from "./IdentityHeaders.js"
+import { type DroppedHeader, extractProfile, type Groups, type ProfileRead } from "./IdentityHeaders.js"
 import type { RequestFacts } from "./RequestFacts.js"
 import type { Profile } from "./User.js"
 
@@ -73,6 +73,8 @@ export interface Trusted {
   readonly profile: Profile
   /** Profile headers dropped as invalid; login goes on without them. */
   readonly dropped: ReadonlyArray<DroppedHeader>
+  /** The proxy's groups for this request (groups_header or assertion.groups_claim); undefined when unknown. */
+  readonly groups: Groups
   readonly steps: ReadonlyArray<TrustStep>
 }
 
@@ -239,6 +241,9 @@ class TrustedJudgement implements Trusted {
   }
   get dropped() {
     return this.read.dropped
+  }
+  get groups() {
+    return this.read.groups
   }
   get steps() {
     return trustedSteps(this.before, this.decision, this.client, this.rule, this.read)

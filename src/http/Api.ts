@@ -10,6 +10,7 @@ import {
   LastOwner,
   MalformedBody,
   PayloadTooLarge,
+  RoleManagedByGroups,
   UnsupportedMediaType,
   UserNotFound,
   UserStoreUnavailable
@@ -75,6 +76,7 @@ export class UsersGroup extends HttpApiGroup.make("users")
       .addError(Forbidden)
       .addError(UserNotFound)
       .addError(LastOwner)
+      .addError(RoleManagedByGroups)
   )
   .add(
     HttpApiEndpoint.get("audit", "/api/audit")

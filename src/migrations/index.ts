@@ -2,12 +2,14 @@ import * as Migrator from "@effect/sql/Migrator"
 import users from "./0001_users.js"
 import audit from "./0002_audit.js"
 import roles from "./0003_roles.js"
+import roleSource from "./0004_role_source.js"
 
 /** Every migration, keyed `<id>_<name>`; ids only grow, applied ones are never edited. */
 const all = {
   "0001_users": users,
   "0002_audit": audit,
-  "0003_roles": roles
+  "0003_roles": roles,
+  "0004_role_source": roleSource
 }
 
 export const migrations = Migrator.fromRecord(all)

@@ -83,7 +83,7 @@ const cachedGrant =
   (recall: UserCache["recall"], grant: (user: User, client: ClientIpDecision) => Authenticated) =>
   (judgement: Judgement | Pending, now: number): Authenticated | undefined => {
     if (judgement._tag !== "Trusted" || judgement.dropped.length > 0) return undefined
-    const user = recall(judgement.profile, now)
+    const user = recall(judgement.profile, judgement.groups, now)
     return user === undefined || admitUser(user) !== undefined ? undefined : grant(user, judgement.client)
   }
 
@@ -121,9 +121,9 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
 
     const concludeSettled = (facts: RequestFacts, judgement: Judgement) =>
       Effect.gen(function* () {
-        const { client, profile } = yield* replay(judgement)
+        const { client, groups, profile } = yield* replay(judgement)
         // Usually answered from memory; the store is read or written only when something changed.
-        const user = yield* users.signIn(profile, { clientIp: client.clientIp.text })
+        const user = yield* users.signIn(profile, { clientIp: client.clientIp.text, groups })
         const refusal = admitUser(user)
         if (refusal !== undefined) return yield* refusal
         yield* tracing.annotate(() => authenticatedAttributes(user, exportIdentity))

@@ -282,6 +282,32 @@ describe("headtower explain", SLOW, () => {
     expect(existsSync(db)).toBe(false)
   })
 
+  it("prints the groups it read and the role they map to (role_mapping), writing nothing", async () => {
+    const db = join(dir, "explain-groups.db")
+    const mapped = GOOD(db).replace(
+      "    allowed_cidrs:",
+      "    groups_header: Remote-Groups\n    role_mapping: { admin: [ops], auditor: [audit] }\n    allowed_cidrs:"
+    )
+    const r = await headtower([
+      "explain",
+      "--config",
+      file("explain-groups.yaml", mapped),
+      "--peer",
+      "127.0.0.1",
+      "-H",
+      "X-Forwarded-For: 10.1.2.3",
+      "-H",
+      "Remote-User: alice",
+      "-H",
+      "Remote-Groups: dev, audit,ops"
+    ])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('groups: "dev", "audit", "ops" (from Remote-Groups)')
+    expect(r.stdout).toContain("role mapping: admin (groups: ops)")
+    expect(r.stdout).toContain("would be created as OWNER")
+    expect(existsSync(db)).toBe(false)
+  })
+
   it("says why a client is refused", async () => {
     const r = await headtower([
       "explain",

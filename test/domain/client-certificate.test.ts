@@ -163,6 +163,7 @@ describe("judgeTrust with a client certificate and a signed assertion together",
       profile: { identity: Identity.make("proxy:alice"), email: null, name: null, picture: null },
       dropped: [],
       facts: { kid: "k1", alg: "RS256" },
+      groups: undefined,
       remembered: true
     })
   }

@@ -28,6 +28,9 @@ describe("check-config's effective configuration", () => {
           email_header: null,
           name_header: null,
           picture_header: null,
+          groups_header: null,
+          groups_separator: ",",
+          role_mapping: null,
           allowed_cidrs: ["127.0.0.1/32", "::1/128"],
           ip_header: null,
           ip_header_mode: "first",
@@ -46,7 +49,8 @@ describe("check-config's effective configuration", () => {
             identity_claim: null,
             email_claim: null,
             name_claim: null,
-            picture_claim: null
+            picture_claim: null,
+            groups_claim: null
           }
         },
         tls: { cert_file: null, key_file: null, client_ca_file: null, allowed_client_names: [] }

@@ -1,3 +1,4 @@
+import type { ProxyAuthYaml } from "../e2e/support/headtower.js"
 import type { HeaderLine } from "../e2e/support/rawSocket.js"
 
 /*
@@ -16,6 +17,13 @@ export const CLIENT = "127.0.0.5"
 export const CLIENT_V6 = "2001:db8::5"
 export const OTHER_CLIENT = "127.0.0.6"
 
+/** The `direct` server's proxy_auth, wherever its rows are replayed (plain, over TLS). */
+export const DIRECT_PROXY_AUTH: ProxyAuthYaml = {
+  allowed_cidrs: [`${PROXY}/32`],
+  groups_header: "Remote-Groups",
+  role_mapping: { admin: ["ops"] }
+}
+
 export type Target = "direct" | "xff" | "forwarded" | "realip" | "nginx" | "nginxXff"
 
 /** Profile fields as stored; null means "must not be stored". */
@@ -23,7 +31,7 @@ export interface Stored {
   readonly email?: string | null
   readonly name?: string | null
   readonly picture?: string | null
-  readonly role?: "owner" | "member"
+  readonly role?: "owner" | "admin" | "member"
 }
 
 export type Expectation =
@@ -581,7 +589,76 @@ const nginxCases: Array<HostileCase> = [
   )
 ]
 
+/** `direct` maps Remote-Groups with `role_mapping: { admin: [ops] }` (issue 17). */
+const groupsHeader = (value: string) => h("Remote-Groups", value)
+const groupsCases: Array<HostileCase> = [
+  direct(
+    "groups",
+    "Remote-Groups sent twice: ambiguous, never joined",
+    [user("g-dup"), groupsHeader("staff"), groupsHeader("ops")],
+    ambiguous
+  ),
+  direct(
+    "groups",
+    "dev, ops maps to admin",
+    [user("g-admin"), groupsHeader("dev, ops")],
+    ok("g-admin", { role: "admin" })
+  ),
+  direct(
+    "groups",
+    "empty Remote-Groups: no groups, a member",
+    [user("g-empty"), groupsHeader("")],
+    ok("g-empty", { role: "member" })
+  ),
+  direct(
+    "groups",
+    "another separator inside a value: 'ops|x' is one unmapped group",
+    [user("g-pipe"), groupsHeader("ops|x")],
+    ok("g-pipe", { role: "member" })
+  ),
+  direct(
+    "groups",
+    'a quoted "ops,dev" is split like any value: no group named ops',
+    [user("g-quoted"), groupsHeader('"ops,dev"')],
+    ok("g-quoted", { role: "member" })
+  ),
+  direct("groups", "a tab inside a group", [user("g-tab"), groupsHeader("ops\tadmin")], invalid),
+  direct("groups", "NUL inside a group", [user("g-nul"), rawValue("Remote-Groups", bytes("ops\x00"))], parser400),
+  direct(
+    "groups",
+    "bytes that are not UTF-8",
+    [user("g-latin1"), rawValue("Remote-Groups", [0x6f, 0x70, 0x73, 0xe9])],
+    invalid
+  ),
+  direct(
+    "groups",
+    "a bidi override in a group",
+    [user("g-bidi"), rawValue("Remote-Groups", Buffer.from("ops,\u202eadmin", "utf8"))],
+    invalid
+  ),
+  direct(
+    "groups",
+    "257 groups: beyond the limit, refused whole (not the first 256)",
+    [user("g-257"), groupsHeader(["ops", ...Array.from({ length: 256 }, (_, i) => `g${i}`)].join(","))],
+    invalid
+  ),
+  direct("groups", "a group of 257 bytes", [user("g-long"), groupsHeader(`ops,${"g".repeat(257)}`)], invalid),
+  direct(
+    "groups",
+    "10,000 separators (9.8 KiB, no group)",
+    [user("g-seps"), groupsHeader(",".repeat(10_000))],
+    invalid
+  ),
+  direct(
+    "groups",
+    "10,000 groups (58 KiB)",
+    [user("g-10k"), groupsHeader(Array.from({ length: 10_000 }, (_, i) => `g${i}`).join(","))],
+    tooLarge
+  )
+]
+
 export const CASES: ReadonlyArray<HostileCase> = [
+  ...groupsCases,
   ...duplicates,
   ...underscores,
   ...framing,

@@ -5,7 +5,7 @@ import { ALLOWED_CLIENT, type KeyPair, makePki, type Pki } from "../e2e/support/
 import { startHeadtower } from "../e2e/support/headtower.js"
 import { requestBytes, sendRaw } from "../e2e/support/rawSocket.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
-import { CASES, PROXY } from "./cases.js"
+import { CASES, DIRECT_PROXY_AUTH, PROXY } from "./cases.js"
 import { snapshot } from "./db.js"
 
 /*
@@ -34,7 +34,7 @@ beforeAll(async () => {
     // Headscale is never called by these routes; nothing listens on port 1.
     headscaleUrl: "http://127.0.0.1:1",
     name: "mtls",
-    proxyAuth: { allowed_cidrs: [`${PROXY}/32`] },
+    proxyAuth: DIRECT_PROXY_AUTH,
     tls: {
       cert_file: pki.server.cert,
       key_file: pki.server.key,

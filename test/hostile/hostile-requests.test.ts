@@ -5,7 +5,7 @@ import { freePort } from "../e2e/support/net.js"
 import { basicAuthServer, htpasswdLine, profileMaps, startNginx } from "../e2e/support/nginx.js"
 import { requestBytes, sendRaw } from "../e2e/support/rawSocket.js"
 import { makeWorkDir } from "../e2e/support/workdir.js"
-import { CASES, CLIENT, CLIENT_V6, LOOKALIKES, PROXY, type Target } from "./cases.js"
+import { CASES, DIRECT_PROXY_AUTH, CLIENT, CLIENT_V6, LOOKALIKES, PROXY, type Target } from "./cases.js"
 import { type Snapshot, snapshot } from "./db.js"
 
 /*
@@ -30,7 +30,7 @@ const viaHeader = (ip_header: string, ip_header_mode: "first" | "rightmost_untru
 
 beforeAll(async () => {
   const configs: Record<(typeof DBS)[number], ProxyAuthYaml> = {
-    direct: { allowed_cidrs: [`${PROXY}/32`] },
+    direct: DIRECT_PROXY_AUTH,
     xff: viaHeader("X-Forwarded-For", "first"),
     forwarded: viaHeader("Forwarded", "rightmost_untrusted"),
     realip: viaHeader("X-Real-IP", "first")

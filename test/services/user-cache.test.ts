@@ -210,7 +210,9 @@ describe("UserCache", () => {
           if (i === MAX_ENTRIES - 1) yield* cache.signIn(profile("user-0"), ctx) // user-0 recently used again
         }
         const now = yield* Clock.currentTimeMillis
-        const held = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => cache.recall(profile(`user-${i}`), now))
+        const held = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) =>
+          cache.recall(profile(`user-${i}`), undefined, now)
+        )
         expect(held.filter((user) => user !== undefined)).toHaveLength(MAX_ENTRIES)
         const reads = calls.reads
         yield* cache.signIn(profile("user-0"), ctx)

@@ -355,7 +355,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
       const applied = yield* sql<{
         migration_id: number
       }>`SELECT migration_id FROM headtower_migrations ORDER BY migration_id`
-      expect(applied.map((row) => Number(row.migration_id))).toEqual([1, 2, 3])
+      expect(applied.map((row) => Number(row.migration_id))).toEqual([1, 2, 3, 4])
     })
   )
 

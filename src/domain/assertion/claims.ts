@@ -1,4 +1,13 @@
-import { checkEmail, checkName, checkPicture, type DroppedHeader, FORBIDDEN, LIMITS } from "../IdentityHeaders.js"
+import {
+  checkEmail,
+  checkName,
+  checkPicture,
+  type DroppedHeader,
+  FORBIDDEN,
+  type Groups,
+  groupsProblem,
+  LIMITS
+} from "../IdentityHeaders.js"
 import type { Identity, Profile } from "../User.js"
 import type { AssertionConfig } from "./config.js"
 import { type AssertionFacts, type AssertionRead, invalidAssertion } from "./read.js"
@@ -18,12 +27,27 @@ const identityProblem = (value: unknown): string | undefined => {
   return undefined
 }
 
+/** The groups claim: unknown when not configured or absent; a JSON array of strings within GROUP_LIMITS, or refused. */
+const groupsOf = (claim: string | undefined, claims: Claims): Groups | { readonly problem: string } => {
+  if (claim === undefined || claims[claim] === undefined) return undefined
+  const value = claims[claim]
+  if (!Array.isArray(value) || !value.every((g): g is string => typeof g === "string")) {
+    return { problem: `the ${claim} claim is not an array of strings` }
+  }
+  const groups = value.map((g) => g.trim()).filter((g) => g !== "")
+  const problem = groupsProblem(groups)
+  return problem === undefined ? groups : { problem: `the ${claim} claim ${problem}` }
+}
+
 export const profileFromClaims = (config: AssertionConfig, claims: Claims, facts: AssertionFacts): AssertionRead => {
   const value = claims[config.identityClaim]
   const problem = identityProblem(value)
   if (problem !== undefined) {
     return invalidAssertion("missing identity claim", `the ${config.identityClaim} claim is ${problem}`, facts)
   }
+  const groups = groupsOf(config.groupsClaim, claims)
+  if (groups !== undefined && "problem" in groups)
+    return invalidAssertion("invalid groups claim", groups.problem, facts)
   const dropped: Array<DroppedHeader> = []
   const optional = (claim: string, check: (v: string) => string | undefined): string | null => {
     const v = claims[claim]
@@ -40,5 +64,5 @@ export const profileFromClaims = (config: AssertionConfig, claims: Claims, facts
     name: optional(config.nameClaim, checkName),
     picture: optional(config.pictureClaim, checkPicture)
   }
-  return { _tag: "Ok", profile, dropped, facts, remembered: false }
+  return { _tag: "Ok", profile, dropped, facts, groups, remembered: false }
 }

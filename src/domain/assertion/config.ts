@@ -88,7 +88,9 @@ const Written = Schema.Struct({
   identityClaim: optionalKey("identity_claim", ClaimName),
   emailClaim: optionalKey("email_claim", ClaimName),
   nameClaim: optionalKey("name_claim", ClaimName),
-  pictureClaim: optionalKey("picture_claim", ClaimName)
+  pictureClaim: optionalKey("picture_claim", ClaimName),
+  /** A claim holding the user's groups as a JSON array of strings; no default (roles stay as they are). */
+  groupsClaim: optionalKey("groups_claim", ClaimName)
 })
 
 const DEFAULTS = {
@@ -115,6 +117,7 @@ export interface AssertionConfig {
   readonly emailClaim: string
   readonly nameClaim: string
   readonly pictureClaim: string
+  readonly groupsClaim?: string | undefined
 }
 
 const AssertionConfigSelf = Schema.declare(
@@ -161,7 +164,8 @@ export const AssertionSection = Schema.transformOrFail(Written, Schema.Undefined
       identityClaim: w.identityClaim ?? DEFAULTS.identityClaim,
       emailClaim: w.emailClaim ?? DEFAULTS.emailClaim,
       nameClaim: w.nameClaim ?? DEFAULTS.nameClaim,
-      pictureClaim: w.pictureClaim ?? DEFAULTS.pictureClaim
+      pictureClaim: w.pictureClaim ?? DEFAULTS.pictureClaim,
+      groupsClaim: w.groupsClaim
     })
   },
   encode: (config) =>
@@ -179,7 +183,8 @@ export const AssertionSection = Schema.transformOrFail(Written, Schema.Undefined
             identityClaim: undefined,
             emailClaim: undefined,
             nameClaim: undefined,
-            pictureClaim: undefined
+            pictureClaim: undefined,
+            groupsClaim: undefined
           }
         : {
             ...config,

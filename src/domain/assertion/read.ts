@@ -5,7 +5,7 @@ import {
   InvalidAssertion,
   MissingAssertion
 } from "../errors.js"
-import type { DroppedHeader } from "../IdentityHeaders.js"
+import type { DroppedHeader, Groups } from "../IdentityHeaders.js"
 import type { RequestFacts } from "../RequestFacts.js"
 import type { Profile } from "../User.js"
 import type { AssertionConfig } from "./config.js"
@@ -38,6 +38,8 @@ export type AssertionRead =
       readonly profile: Profile
       readonly dropped: ReadonlyArray<DroppedHeader>
       readonly facts: AssertionFacts
+      /** The groups claim (assertion.groups_claim); undefined when not configured or not in the token. */
+      readonly groups: Groups
       /** Answered from memory: verified earlier, not yet expired. */
       readonly remembered: boolean
     }

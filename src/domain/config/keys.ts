@@ -8,7 +8,8 @@ import { Shown } from "./fields.js"
  * onto, and how `check-config` prints each value.
  */
 
-export type LeafKind = "string" | "boolean" | "number" | "list"
+/** `map`: a mapping whose keys the file chooses (role_mapping), a value as a whole. */
+export type LeafKind = "string" | "boolean" | "number" | "list" | "map"
 
 type ConfigKey =
   | { readonly kind: LeafKind; readonly shown: Shown | undefined; readonly secret: boolean }
@@ -56,6 +57,7 @@ const keyOf = (schema: AST.AST): ConfigKey => {
   const leaf = (kind: LeafKind): ConfigKey => ({ kind, shown, secret: holdsSecret(schema) })
   switch (ast._tag) {
     case "TypeLiteral":
+      if (ast.indexSignatures.length > 0) return leaf("map")
       return { kind: "section", keys: new Map(ast.propertySignatures.map((p) => [String(p.name), keyOf(p.type)])) }
     case "StringKeyword":
       return leaf("string")

@@ -55,6 +55,15 @@ const coerce = (kind: LeafKind, text: string): unknown => {
         .filter((s) => s !== "")
     case "string":
       return text
+    case "map": {
+      // JSON keeps the order written, which is role_mapping's precedence.
+      try {
+        const value: unknown = JSON.parse(text)
+        return typeof value === "object" && value !== null && !Array.isArray(value) ? value : undefined
+      } catch {
+        return undefined
+      }
+    }
   }
 }
 
@@ -66,7 +75,8 @@ const setAt = (tree: RawTree, path: ReadonlyArray<string>, value: unknown) => {
 
 /**
  * Environment overrides: `HEADTOWER_<SECTION>__<KEY>` (path segments joined by `__`), e.g.
- * `HEADTOWER_HEADSCALE__API_KEY`, `HEADTOWER_SERVER__PROXY_AUTH__ALLOWED_CIDRS=10.0.0.0/8,::1`.
+ * `HEADTOWER_HEADSCALE__API_KEY`, `HEADTOWER_SERVER__PROXY_AUTH__ALLOWED_CIDRS=10.0.0.0/8,::1`;
+ * a mapping as JSON, `HEADTOWER_SERVER__PROXY_AUTH__ROLE_MAPPING={"admin":["ops"]}`.
  * The standard OpenTelemetry variables feed the telemetry section when it is not set.
  */
 export const applyEnv = (tree: RawTree, env: Readonly<Record<string, string | undefined>>): Array<ConfigIssue> => {
@@ -81,8 +91,10 @@ export const applyEnv = (tree: RawTree, env: Readonly<Record<string, string | un
       continue
     }
     const value = coerce(leaf.kind, text)
-    if (value === undefined) issues.push({ path: name, message: `must be a ${leaf.kind}, got ${quoted(text)}` })
-    else setAt(tree, leaf.path, value)
+    if (value === undefined) {
+      const kind = leaf.kind === "map" ? "JSON object" : leaf.kind
+      issues.push({ path: name, message: `must be a ${kind}, got ${quoted(text)}` })
+    } else setAt(tree, leaf.path, value)
   }
   const telemetry = tree.telemetry as RawTree
   if (telemetry.otlp_endpoint === undefined && env.OTEL_EXPORTER_OTLP_ENDPOINT) {

@@ -14,7 +14,14 @@ import { tlsRelations, tlsWarnings } from "./tls.js"
 
 const BASE = "server.proxy_auth"
 /** The keys that name a header a proxy sends, in the file's order. */
-const HEADER_KEYS = ["user_header", "email_header", "name_header", "picture_header", "ip_header"] as const
+const HEADER_KEYS = [
+  "user_header",
+  "email_header",
+  "name_header",
+  "picture_header",
+  "groups_header",
+  "ip_header"
+] as const
 const CIDR_KEYS = ["allowed_cidrs", "trusted_proxy_cidrs"] as const
 
 /** Rules wider than these are almost never "the proxy's address" (0.0.0.0/1 + 128.0.0.0/1 is everyone). */
@@ -51,9 +58,34 @@ const oneMeaningPerHeader = (pa: RawTree): Array<ConfigIssue> => {
   })
 }
 
+/** role_mapping needs the groups it maps: the groups header, or in assertion mode the token's groups claim. */
+const mappingNeedsGroups = (pa: RawTree): Array<ConfigIssue> => {
+  if (pa.role_mapping === undefined) return []
+  const assertion = pa.assertion as RawTree
+  if (Object.keys(assertion).length > 0) {
+    return assertion.groups_claim === undefined
+      ? [
+          {
+            path: `${BASE}.role_mapping`,
+            message: `maps groups, but ${BASE}.assertion.groups_claim is not set: in assertion mode the groups come from the signed token's claim`
+          }
+        ]
+      : []
+  }
+  return pa.groups_header === undefined
+    ? [
+        {
+          path: `${BASE}.role_mapping`,
+          message: `maps groups, but ${BASE}.groups_header is not set: name the header your proxy sends the user's groups in (e.g. "Remote-Groups")`
+        }
+      ]
+    : []
+}
+
 export const relations = (written: RawTree): Array<ConfigIssue> => {
   const headscale = written.headscale as RawTree
-  const issues = [...oneMeaningPerHeader(proxyAuthOf(written)), ...tlsRelations(written)]
+  const pa = proxyAuthOf(written)
+  const issues = [...oneMeaningPerHeader(pa), ...mappingNeedsGroups(pa), ...tlsRelations(written)]
   if (headscale.api_key !== undefined && headscale.api_key_path !== undefined) {
     issues.push({
       path: "headscale.api_key_path",
@@ -129,6 +161,19 @@ const wideProxyWarnings = (trusted: CidrList, allowed: CidrList): Array<ConfigWa
       : []
   })
 
+/** A mapped group holding the separator can never be read from the header: it would never match. */
+const unmatchableGroups = (pa: Omit<AppConfig, "warnings">["server"]["proxyAuth"]): Array<ConfigWarning> =>
+  pa.groupsHeader === undefined || pa.assertion !== undefined
+    ? []
+    : (pa.roleMapping ?? []).flatMap(({ groups, role }) =>
+        groups
+          .filter((group) => group.includes(pa.groupsSeparator))
+          .map((group) => ({
+            path: `${BASE}.role_mapping.${role}`,
+            message: `group ${JSON.stringify(group)} contains the groups_separator ${JSON.stringify(pa.groupsSeparator)}: the header splits it, so it never matches`
+          }))
+      )
+
 /** The warnings of a valid configuration, from its values and from what was written. */
 export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree): Array<ConfigWarning> => {
   const pa = proxyAuthOf(written)
@@ -145,7 +190,7 @@ export const warningsOf = (config: Omit<AppConfig, "warnings">, written: RawTree
   for (const key of CIDR_KEYS) warnings.push(...cidrWarnings(key, (pa[key] as ReadonlyArray<string> | undefined) ?? []))
   const { allowedCidrs, ipHeader, ipHeaderMode, trustedProxyCidrs } = config.server.proxyAuth
   warnings.push(...wideProxyWarnings(trustedProxyCidrs, allowedCidrs), ...tlsWarnings(written))
-  warnings.push(...assertionWarnings(config, pa))
+  warnings.push(...assertionWarnings(config, pa), ...unmatchableGroups(config.server.proxyAuth))
   if (ipHeader !== undefined && ipHeaderMode === "first") {
     warnings.push({
       path: `${BASE}.ip_header_mode`,

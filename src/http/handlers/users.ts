@@ -4,6 +4,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 import type { UserId } from "../../domain/User.js"
 import { UserCache } from "../../services/UserCache.js"
+import { Settings } from "../../services/Settings.js"
 import { UserRepository } from "../../services/UserRepository.js"
 import { canManageUsers } from "../../domain/permissions.js"
 import { headtowerApi } from "../Authentication.js"
@@ -22,6 +23,7 @@ export const UsersRoutes = HttpLayerRouter.addAll(
     const api = yield* headtowerApi
     const users = yield* UserRepository
     const cache = yield* UserCache
+    const roleMapping = (yield* Settings).server.proxyAuth.roleMapping !== undefined
     const changeUsers = roleCheck(users)(canManageUsers, "change users")
     return [
       api.requiring("read_users").route("users", "list", ({ urlParams }) =>
@@ -40,7 +42,7 @@ export const UsersRoutes = HttpLayerRouter.addAll(
           return yield* Effect.gen(function* () {
             let user = before
             if (payload.role !== undefined && payload.role !== user.role) {
-              user = yield* users.setRole(id, payload.role, actor)
+              user = yield* users.setRole(id, payload.role, actor, roleMapping)
             }
             if (payload.disabled !== undefined && payload.disabled !== user.disabled) {
               user = yield* users.setDisabled(id, payload.disabled, actor)

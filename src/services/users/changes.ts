@@ -2,7 +2,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import type { AuditActor, AuditKind } from "../../domain/AuditEvent.js"
-import { LastOwner, UserNotFound } from "../../domain/errors.js"
+import { LastOwner, RoleManagedByGroups, UserNotFound } from "../../domain/errors.js"
 import type { Role, User, UserId } from "../../domain/User.js"
 import type { Spans } from "../spans.js"
 import { selectUsers } from "./accounts.js"
@@ -44,7 +44,7 @@ const guardedChange = (
   id: UserId,
   actor: AuditActor,
   removesOwner: (target: User) => boolean,
-  update: (target: User) => Update | undefined
+  update: (target: User) => Update | RoleManagedByGroups | undefined
 ) =>
   sql.withTransaction(
     Effect.gen(function* () {
@@ -58,6 +58,7 @@ const guardedChange = (
       }
       const change = update(target)
       if (change === undefined) return target
+      if (change instanceof RoleManagedByGroups) return yield* change
       yield* change.statement
       yield* auditInsert(
         sql,
@@ -77,9 +78,21 @@ const guardedChange = (
     })
   )
 
+/** Judged on the locked row, so a sign-in that maps the role meanwhile is seen. */
+const managedByGroups = (target: User, role: Role, roleMapping: boolean) =>
+  roleMapping && target.roleSource === "groups" && target.role !== "owner" && role !== "owner"
+    ? new RoleManagedByGroups({
+        message: `This role comes from the proxy's groups (${target.roleGroups.join(", ") || "none mapped"}) under server.proxy_auth.role_mapping; change the user's groups at the proxy, or promote them to owner`
+      })
+    : undefined
+
 /** Role and disabled changes by an owner or admin, each with its audit event, never leaving no owner. */
 export const makeChanges = (sql: SqlClient.SqlClient, { annotate, method }: Spans) => {
-  const setRole = method("UserRepository.setRole")((id: UserId, role: Role, actor: AuditActor) =>
+  /**
+   * `roleMapping`: whether server.proxy_auth.role_mapping is on; then a mapped user's role is
+   * refused (RoleManagedByGroups) unless it becomes owner. A role set here is manual.
+   */
+  const setRole = method("UserRepository.setRole")((id: UserId, role: Role, actor: AuditActor, roleMapping = false) =>
     storeErrors(
       Effect.zipRight(
         annotate(() => ({ "user.id": id, "user.role": role })),
@@ -89,13 +102,14 @@ export const makeChanges = (sql: SqlClient.SqlClient, { annotate, method }: Span
           actor,
           (target) => isEnabledOwner(target) && role !== "owner",
           (target) =>
-            target.role === role
+            managedByGroups(target, role, roleMapping) ??
+            (target.role === role
               ? undefined
               : {
-                  statement: sql`UPDATE users SET role = ${role} WHERE id = ${id}`,
+                  statement: sql`UPDATE users SET role = ${role}, role_source = 'manual', role_groups = '[]' WHERE id = ${id}`,
                   kind: "role_changed",
                   detail: `${target.role}→${role}`
-                }
+                })
         )
       )
     )

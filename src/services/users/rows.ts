@@ -1,6 +1,6 @@
 import { Schema, SchemaAST as AST, Struct } from "effect"
 import { AuditEvent } from "../../domain/AuditEvent.js"
-import { User } from "../../domain/User.js"
+import { RoleSource, User } from "../../domain/User.js"
 
 /*
  * How users and audit events are stored: one schema each, decoding a row (as SQLite and
@@ -32,7 +32,9 @@ const intoClass = <From extends Schema.Schema.Any, A>(
 
 export const UserFromRow = intoClass(
   Schema.Struct({
-    ...Struct.omit(User.fields, "disabled", "createdAt", "lastSeenAt"),
+    ...Struct.omit(User.fields, "roleSource", "roleGroups", "disabled", "createdAt", "lastSeenAt"),
+    roleSource: column(RoleSource, "role_source"),
+    roleGroups: column(Schema.parseJson(Schema.Array(Schema.String)), "role_groups"),
     disabled: BooleanFromInteger,
     createdAt: column(User.fields.createdAt, "created_at"),
     lastSeenAt: column(User.fields.lastSeenAt, "last_seen_at")
@@ -69,6 +71,8 @@ export const encodeUserRow = (user: User): typeof UserFromRow.Encoded => ({
   name: user.name,
   picture: user.picture,
   role: user.role,
+  role_source: user.roleSource,
+  role_groups: JSON.stringify(user.roleGroups),
   disabled: user.disabled ? 1 : 0,
   created_at: user.createdAt.toISOString(),
   last_seen_at: user.lastSeenAt.toISOString()

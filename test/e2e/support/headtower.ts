@@ -13,6 +13,10 @@ export interface ProxyAuthYaml {
   readonly email_header?: string
   readonly name_header?: string
   readonly picture_header?: string
+  readonly groups_header?: string
+  readonly groups_separator?: string
+  /** Role → the proxy's groups that grant it, in precedence order. */
+  readonly role_mapping?: Readonly<Record<string, ReadonlyArray<string>>>
   /** Defaults to 127.0.0.1 alone, so any other loopback address is a stranger. */
   readonly allowed_cidrs?: ReadonlyArray<string>
   readonly ip_header?: string

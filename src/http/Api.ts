@@ -53,7 +53,9 @@ const UserIdParam = UserId.pipe(Schema.pattern(/^[^\u0000-\u001f\u007f]{1,128}$/
  * A search (`q`): at most USERS_QUERY_MAX characters and no control character, else a 400 at
  * the edge (a bounded pattern; PostgreSQL cannot compare a string holding NUL).
  */
-const UsersQueryParam = Schema.String.pipe(Schema.pattern(new RegExp(`^[^\\u0000-\\u001f\\u007f]{0,${USERS_QUERY_MAX}}$`)))
+const UsersQueryParam = Schema.String.pipe(
+  Schema.pattern(new RegExp(`^[^\\u0000-\\u001f\\u007f]{0,${USERS_QUERY_MAX}}$`))
+)
 
 /** A `limit` query parameter: an integer from 1 to `max`. */
 const pageLimit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max))

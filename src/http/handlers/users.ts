@@ -20,7 +20,10 @@ interface ListingQuery {
  * The pages on either side, as RFC 8288 `Link` values (GitHub's and Gitea's listings do the
  * same), each repeating the search and filter; none when there is neither.
  */
-const linkPages = (asked: ListingQuery, page: { readonly next: UserId | undefined; readonly prev: UserId | undefined }) => {
+const linkPages = (
+  asked: ListingQuery,
+  page: { readonly next: UserId | undefined; readonly prev: UserId | undefined }
+) => {
   const link = (cursor: "after" | "before", id: UserId, rel: string) => {
     const query = new URLSearchParams({
       ...(asked.limit === undefined ? {} : { limit: String(asked.limit) }),

@@ -188,35 +188,45 @@ const apiResponse = async (method, path, body) => {
 const api = async (method, path, body) => /** @type {T} */ ((await apiResponse(method, path, body)).data)
 
 /**
- * The target of rel="next" among a Link header's comma-separated values, or null.
+ * The target of `rel` among a Link header's comma-separated values, or null.
  * @param {string | null} header
+ * @param {"next" | "prev"} rel
  */
-const nextLink = (header) => {
+const linkTo = (header, rel) => {
   for (const value of (header || "").split(",")) {
-    const m = /^\s*<([^>]*)>\s*;\s*rel="?next"?\s*$/i.exec(value)
-    if (m) return m[1] ?? ""
+    const m = /^\s*<([^>]*)>\s*;\s*rel="?([a-z]+)"?\s*$/i.exec(value)
+    if (m && m[2]?.toLowerCase() === rel) return m[1] ?? ""
   }
   return null
 }
 
+/** How many users one screen shows: the server pages, the page never fetches them all. */
+const PAGE_SIZE = 50
+const USERS_PATH = "/api/users"
+
 /**
- * Every page of a listing, following its Link rel="next" — never outside the listing.
- * @template T
- * @param {string} path
- * @returns {Promise<Array<T>>}
+ * What the table shows: the search and filter, the URL of the page on screen, the links on
+ * either side (only ever within the listing) and the page's number, counted from the first.
+ * @type {{ q: string, role: string, path: string, next: string | null, prev: string | null, number: number }}
  */
-const apiPages = async (path) => {
-  /** @type {Array<T>} */
-  const all = []
-  let current = path
-  for (;;) {
-    const { data, link } = await apiResponse("GET", current)
-    for (const item of /** @type {ReadonlyArray<T>} */ (data)) all.push(item)
-    const next = nextLink(link)
-    if (next === null) return all
-    if (!next.startsWith(path + "?")) throw new ApiError(0, "", "the server named an unexpected next page.")
-    current = next
-  }
+const listing = { q: "", role: "", path: "", next: null, prev: null, number: 1 }
+
+/** The first page of the current search and filter. */
+const firstPage = () => {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) })
+  if (listing.q !== "") query.set("q", listing.q)
+  if (listing.role !== "") query.set("role", listing.role)
+  return `${USERS_PATH}?${query}`
+}
+
+/**
+ * A link the server named, if it stays within the listing; a foreign one is an error.
+ * @param {string | null} link
+ * @param {"next" | "prev"} rel
+ */
+const withinListing = (link, rel) => {
+  if (link === null || link.startsWith(USERS_PATH + "?")) return link
+  throw new ApiError(0, "", `the server named an unexpected ${rel} page.`)
 }
 
 /** @param {unknown} err */
@@ -331,7 +341,17 @@ const renderUsers = (me, users) => {
       ])
     )
   }
-  byId("users-count").textContent = users.length === 1 ? "1 user" : `${users.length} users`
+  const from = (listing.number - 1) * PAGE_SIZE + 1
+  const shown = users.length === 0 ? "no users" : `users ${from}–${from + users.length - 1}`
+  const filtered = listing.q !== "" || listing.role !== "" ? " matching" : ""
+  byId("users-count").textContent =
+    `· page ${listing.number}, ${shown}${filtered}${listing.next ? ", more follow" : ""}`
+  const prev = /** @type {HTMLButtonElement} */ (byId("users-prev"))
+  const next = /** @type {HTMLButtonElement} */ (byId("users-next"))
+  prev.disabled = listing.prev === null
+  next.disabled = listing.next === null
+  // Which page the table shows, for whoever waits for an answer (the browser test does).
+  body.setAttribute("data-listing", listing.path)
 }
 
 /** @param {ReadonlyArray<AuditJson>} events */
@@ -375,21 +395,37 @@ const update = async (u, patch, doneText, controls) => {
   return true
 }
 
-/** Reloads everything the current role may see; the owner's own role may just have changed. */
-const refresh = async () => {
+/** Counts the answers asked for, so a slow one never replaces a later search's. */
+let asked = 0
+
+/**
+ * Reloads everything the current role may see, with the page of users at `path` (the page
+ * on screen when absent); the owner's own role may just have changed.
+ * @param {string} [path]
+ * @param {number} [number] the page's number, when it moves
+ */
+const refresh = async (path = listing.path || firstPage(), number = listing.number) => {
+  const mine = ++asked
   try {
     /** @type {MeJson} */
     const me = await api("GET", "/api/me")
+    if (mine !== asked) return false
     renderProfile(me)
     const staff = page.viewers.includes(me.role)
     byId("users-section").hidden = !staff
     byId("audit-section").hidden = !staff
     byId("members-notice").hidden = staff
     if (!staff) return true
-    /** @type {[Array<UserJson>, Array<AuditJson>]} */
-    const [users, events] = await Promise.all([apiPages("/api/users"), api("GET", "/api/audit?limit=20")])
-    renderUsers(me, users)
-    renderAudit(events)
+    const [users, events] = await Promise.all([apiResponse("GET", path), api("GET", "/api/audit?limit=20")])
+    if (mine !== asked) return false
+    Object.assign(listing, {
+      path,
+      number,
+      next: withinListing(linkTo(users.link, "next"), "next"),
+      prev: withinListing(linkTo(users.link, "prev"), "prev")
+    })
+    renderUsers(me, /** @type {ReadonlyArray<UserJson>} */ (users.data))
+    renderAudit(/** @type {ReadonlyArray<AuditJson>} */ (events))
     return true
   } catch (err) {
     showError(`Could not load users: ${describe(err)}`)
@@ -397,5 +433,39 @@ const refresh = async () => {
   }
 }
 
+/** A new search or filter starts again from its first page. */
+const search = () => {
+  listing.q = /** @type {HTMLInputElement} */ (byId("users-search")).value.trim()
+  listing.role = /** @type {HTMLSelectElement} */ (byId("users-role")).value
+  void refresh(firstPage(), 1)
+}
+
+/** Typing waits for a pause before it asks the server: one request per search, not per key. */
+const SEARCH_DELAY_MS = 250
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let typing
+
+const wire = () => {
+  const roleFilter = byId("users-role")
+  for (const role of page.roles) roleFilter.appendChild(el("option", { value: role, text: role }))
+  roleFilter.addEventListener("change", search)
+  byId("users-search").addEventListener("input", () => {
+    clearTimeout(typing)
+    typing = setTimeout(search, SEARCH_DELAY_MS)
+  })
+  byId("users-filter").addEventListener("submit", (event) => {
+    event.preventDefault()
+    clearTimeout(typing)
+    search()
+  })
+  byId("users-next").addEventListener("click", () => {
+    if (listing.next !== null) void refresh(listing.next, listing.number + 1)
+  })
+  byId("users-prev").addEventListener("click", () => {
+    if (listing.prev !== null) void refresh(listing.prev, Math.max(1, listing.number - 1))
+  })
+}
+
+wire()
 await refresh()
 document.body.setAttribute("data-ready", "true")

@@ -18,6 +18,9 @@ export type UserId = typeof UserId.Type
 /** The most users one page of a listing holds, and its size when none is asked for. */
 export const USERS_PAGE_MAX = 1000
 
+/** The longest search (`q`) a listing takes, in characters; a longer one is refused with a 400. */
+export const USERS_QUERY_MAX = 100
+
 /**
  * What the proxy says about a user: the identity, and profile facts that are each optional
  * metadata. Read from the headers on every request; a user's stored profile is the last one read.

@@ -22,7 +22,7 @@ import {
   HeadscaleUnauthorized,
   HeadscaleUnavailable
 } from "../domain/headscaleErrors.js"
-import { Role, User, UserId, USERS_PAGE_MAX } from "../domain/User.js"
+import { Role, User, UserId, USERS_PAGE_MAX, USERS_QUERY_MAX } from "../domain/User.js"
 
 /*
  * The HTTP contract, apart from its handlers so that clients and tests import it alone.
@@ -50,6 +50,14 @@ export const UserPatch = Schema.Struct({
  */
 const UserIdParam = UserId.pipe(Schema.pattern(/^[^\u0000-\u001f\u007f]{1,128}$/))
 
+/**
+ * A search (`q`): at most USERS_QUERY_MAX characters and no control character, else a 400 at
+ * the edge (a bounded pattern; PostgreSQL cannot compare a string holding NUL).
+ */
+const UsersQueryParam = Schema.String.pipe(
+  Schema.pattern(new RegExp(`^[^\\u0000-\\u001f\\u007f]{0,${USERS_QUERY_MAX}}$`))
+)
+
 /** A `limit` query parameter: an integer from 1 to `max`. */
 const pageLimit = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max))
 
@@ -59,10 +67,21 @@ export class MeGroup extends HttpApiGroup.make("me")
 
 export class UsersGroup extends HttpApiGroup.make("users")
   .add(
-    // A page in creation order; a `Link: <…>; rel="next"` header names the next one.
+    // A page in creation order, optionally searched (`q`) and filtered (`role`); `Link` headers
+    // (rel="next", rel="prev") name the pages on either side, with the same search and filter.
     HttpApiEndpoint.get("list", "/api/users")
       .setUrlParams(
-        Schema.Struct({ limit: Schema.optional(pageLimit(USERS_PAGE_MAX)), after: Schema.optional(UserIdParam) })
+        Schema.Struct({
+          limit: Schema.optional(pageLimit(USERS_PAGE_MAX)),
+          after: Schema.optional(UserIdParam),
+          before: Schema.optional(UserIdParam),
+          q: Schema.optional(UsersQueryParam),
+          role: Schema.optional(Role)
+        }).pipe(
+          Schema.filter((params) => params.after === undefined || params.before === undefined, {
+            message: () => "`after` and `before` cannot both be given"
+          })
+        )
       )
       .addSuccess(Schema.Array(User))
       .addError(Forbidden)

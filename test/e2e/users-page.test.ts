@@ -225,7 +225,7 @@ describe("the Users page through nginx, in Chromium", () => {
     }
   })
 
-  it("follows the listing's Link header: with more users than one page holds, the owner sees every one", async () => {
+  it("shows one page at a time: with more users than a page holds, Next and Previous move between pages", async () => {
     const db = new Sqlite(work.path("headtower.db"))
     try {
       const now = new Date().toISOString()
@@ -244,8 +244,18 @@ describe("the Users page through nginx, in Chromium", () => {
     const { page } = owner
     await page.reload()
     await page.locator("body[data-ready=true]").waitFor()
-    await expect.poll(() => page.locator("#users-body tr").count()).toBe(1_204)
-    expect(await page.locator("#users-body").innerText()).toContain("proxy:bulk-1199")
+    const rows = page.locator("#users-body tr")
+    expect(await rows.count()).toBe(50)
+    expect(await page.locator("#users-count").innerText()).toBe("· page 1, users 1–50, more follow")
+    expect(await page.getByRole("button", { name: "Previous" }).isDisabled()).toBe(true)
+    await page.getByRole("button", { name: "Next" }).click()
+    await expect.poll(() => page.locator("#users-count").innerText()).toBe("· page 2, users 51–100, more follow")
+    expect(await rows.count()).toBe(50)
+    // The four signed-in users, then bulk-0…: the second page starts at bulk-46.
+    expect(await rows.first().innerText()).toContain("proxy:bulk-46")
+    await page.getByRole("button", { name: "Previous" }).click()
+    await expect.poll(() => page.locator("#users-count").innerText()).toBe("· page 1, users 1–50, more follow")
+    expect(await rows.first().innerText()).toContain("proxy:alice")
     expect(await page.locator("#error").innerText()).toBe("")
   })
 
@@ -253,7 +263,7 @@ describe("the Users page through nginx, in Chromium", () => {
     const foreign: Array<string> = []
     const { context, page } = await openUsersPage("alice", async (page) => {
       // The listing's real answer, with its Link pointing elsewhere.
-      await page.route("**/api/users", async (route) => {
+      await page.route(/\/api\/users\?/, async (route) => {
         const response = await route.fetch()
         await route.fulfill({
           response,

@@ -1,3 +1,4 @@
+import { USERS_QUERY_MAX } from "../../src/domain/User.js"
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
@@ -135,8 +136,9 @@ describe("HTTP API", () => {
       seen.push(...page.json.map((u: { identity: string }) => u.identity))
       const link = page.headers["link"]
       path =
-        link === undefined ? undefined : /^<(\/api\/users\?limit=2&after=[^>]+)>; rel="next"$/.exec(String(link))?.[1]
-      if (link !== undefined) expect(path).toBeDefined()
+        link === undefined ? undefined : /<(\/api\/users\?limit=2&after=[^>]+)>; rel="next"/.exec(String(link))?.[1]
+      // The last page links back only.
+      if (link !== undefined && path === undefined) expect(String(link)).toMatch(/^<[^>]+>; rel="prev"$/)
     }
     expect(seen).toEqual(everyone)
     // Every user fits the default page here: no Link.
@@ -153,6 +155,45 @@ describe("HTTP API", () => {
     }
     const patch = await call("/api/users/%00", "alice", { method: "PATCH", body: { disabled: true } })
     expect([patch.status, patch.json._tag]).toEqual([400, "HttpApiDecodeError"])
+  })
+
+  it("GET /api/users?q=&role=: Link rel=next and rel=prev repeat the search and filter; over-long q, unknown role, after with before are 400s", async () => {
+    for (const name of ["linked-1", "linked-2", "linked-3"]) await call("/api/me", name)
+    const first = await call("/api/users?limit=1&q=LINKED&role=member", "alice")
+    expect(first.json.map((u: { identity: string }) => u.identity)).toEqual(["proxy:linked-1"])
+    const next = /^<(\/api\/users\?limit=1&after=[^&>]+&q=LINKED&role=member)>; rel="next"$/.exec(
+      String(first.headers["link"])
+    )
+    expect(next).not.toBeNull()
+    const second = await call(next![1]!, "alice")
+    expect(second.json.map((u: { identity: string }) => u.identity)).toEqual(["proxy:linked-2"])
+    const links = String(second.headers["link"]).split(", ")
+    expect(links).toHaveLength(2)
+    expect(links[0]).toMatch(/^<\/api\/users\?limit=1&after=[^&>]+&q=LINKED&role=member>; rel="next"$/)
+    const prev = /^<(\/api\/users\?limit=1&before=[^&>]+&q=LINKED&role=member)>; rel="prev"$/.exec(links[1]!)
+    expect(prev).not.toBeNull()
+    const back = await call(prev![1]!, "alice")
+    expect(back.json.map((u: { identity: string }) => u.identity)).toEqual(["proxy:linked-1"])
+    expect(back.headers["link"]).toMatch(/; rel="next"$/)
+    // A q with LIKE's wildcards is sent on literally, encoded.
+    const wild = await call("/api/users?limit=1&q=a%25_b", "alice")
+    expect([wild.status, wild.json, wild.headers["link"]]).toEqual([200, [], undefined])
+    expect((await call(`/api/users?q=${"a".repeat(USERS_QUERY_MAX)}`, "alice")).status).toBe(200)
+    for (const path of [
+      `/api/users?q=${"a".repeat(USERS_QUERY_MAX + 1)}`,
+      "/api/users?q=a%00b",
+      "/api/users?role=superuser",
+      "/api/users?after=x&before=y"
+    ]) {
+      const bad = await call(path, "alice")
+      expect([path, bad.status, bad.json._tag, bad.headers["link"]]).toEqual([
+        path,
+        400,
+        "HttpApiDecodeError",
+        undefined
+      ])
+    }
+    expectError(await call("/api/users?before=no-such-user", "alice"), 404, "UserNotFound")
   })
 
   it("a member asking for a page learns nothing: 403 before any read, with no Link and no cursor check", async () => {

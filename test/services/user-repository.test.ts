@@ -302,10 +302,86 @@ describe.each(stores)("UserRepository on $name", (store) => {
         const all = yield* repo.list({ limit: 5 })
         expect([all.users.length, all.next]).toEqual([5, undefined])
         // After the last user: an empty page, not an error.
-        expect(yield* repo.list({ after: all.users[4]!.id })).toEqual({ users: [], next: undefined })
+        expect(yield* repo.list({ after: all.users[4]!.id })).toEqual({ users: [], next: undefined, prev: undefined })
         const unknown = yield* Effect.flip(repo.list({ after: UserId.make("no-such-user") }))
         expect(unknown._tag).toBe("UserNotFound")
         expect((yield* repo.list({ limit: 0 })).users).toHaveLength(1)
+      })
+  )
+
+  it.scopedLive("q matches identity, email or name as a substring, ignoring ASCII case; % and _ match literally", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      yield* repo.provision(profile("alice", { email: "Alice@Example.test", name: "Alice Liddell" }), ctx)
+      yield* repo.provision(profile("bob", { email: "bob@corp.test", name: "100% Bob" }), ctx)
+      yield* repo.provision(profile("carol_x", { email: null, name: "Carol" }), ctx)
+      yield* repo.provision(profile("carolax", { email: null, name: "Carola" }), ctx)
+      yield* repo.provision(profile("back\\slash", { email: null, name: null }), ctx)
+      const found = (q: string) => Effect.map(repo.list({ q }), (page) => page.users.map((u) => u.identity))
+      expect(yield* found("LIDDELL")).toEqual(["proxy:alice"])
+      expect(yield* found("example.TEST")).toEqual(["proxy:alice"])
+      expect(yield* found("proxy:BOB")).toEqual(["proxy:bob"])
+      expect(yield* found("%")).toEqual(["proxy:bob"])
+      expect(yield* found("0% b")).toEqual(["proxy:bob"])
+      expect(yield* found("carol_")).toEqual(["proxy:carol_x"])
+      expect(yield* found("_")).toEqual(["proxy:carol_x"])
+      expect(yield* found("\\")).toEqual(["proxy:back\\slash"])
+      expect(yield* found("nobody")).toEqual([])
+      expect((yield* found("")).length).toBe(5)
+    })
+  )
+
+  it.scopedLive("role filters the page, and q and role together narrow it", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const alice = (yield* repo.provision(profile("alice"), ctx)).user
+      const names = ["bob", "carol", "dave", "erin"]
+      const users = yield* Effect.forEach(names, (name) =>
+        Effect.map(repo.provision(profile(name), ctx), (r) => r.user)
+      )
+      yield* repo.setRole(users[0]!.id, "admin", actorOf(alice))
+      yield* repo.setRole(users[2]!.id, "admin", actorOf(alice))
+      const ids = (page: { users: ReadonlyArray<User> }) => page.users.map((u) => u.identity)
+      expect(ids(yield* repo.list({ role: "admin" }))).toEqual(["proxy:bob", "proxy:dave"])
+      expect(ids(yield* repo.list({ role: "owner" }))).toEqual(["proxy:alice"])
+      expect(ids(yield* repo.list({ role: "admin", q: "DAVE" }))).toEqual(["proxy:dave"])
+      expect(ids(yield* repo.list({ role: "auditor" }))).toEqual([])
+    })
+  )
+
+  it.scopedLive(
+    "pages forwards with after and backwards with before, each with the links on either side, within a filter",
+    () =>
+      Effect.gen(function* () {
+        const { repo } = yield* setup
+        // Seven users; the search "k" matches five of them (k1…k5), with others in between.
+        for (const name of ["k1", "other-a", "k2", "k3", "other-b", "k4", "k5"])
+          yield* repo.provision(profile(name), ctx)
+        const ids = (page: { users: ReadonlyArray<User> }) => page.users.map((u) => u.identity.slice("proxy:".length))
+        const first = yield* repo.list({ q: "k", limit: 2 })
+        expect([ids(first), first.prev]).toEqual([["k1", "k2"], undefined])
+        const second = yield* repo.list({ q: "k", limit: 2, after: first.next })
+        expect(ids(second)).toEqual(["k3", "k4"])
+        expect(second.prev).toBe(second.users[0]!.id)
+        const third = yield* repo.list({ q: "k", limit: 2, after: second.next })
+        expect([ids(third), third.next]).toEqual([["k5"], undefined])
+        // Backwards from the last page: the same pages, in the same order within each.
+        const back = yield* repo.list({ q: "k", limit: 2, before: third.prev })
+        expect(ids(back)).toEqual(["k3", "k4"])
+        expect(back.next).toBe(back.users[1]!.id)
+        const start = yield* repo.list({ q: "k", limit: 2, before: back.prev })
+        expect([ids(start), start.prev]).toEqual([["k1", "k2"], undefined])
+        expect(start.next).toBe(start.users[1]!.id)
+        // Before the first user: an empty page with no links; an unknown cursor is refused.
+        expect(yield* repo.list({ before: start.users[0]!.id })).toEqual({
+          users: [],
+          next: undefined,
+          prev: undefined
+        })
+        expect((yield* Effect.flip(repo.list({ before: UserId.make("no-such-user") })))._tag).toBe("UserNotFound")
+        // Unfiltered, a page after a cursor links back even when its cursor itself is not shown.
+        const unfiltered = yield* repo.list({ limit: 3, after: first.users[0]!.id })
+        expect([ids(unfiltered), unfiltered.prev]).toEqual([["other-a", "k2", "k3"], unfiltered.users[0]!.id])
       })
   )
 

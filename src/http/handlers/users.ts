@@ -10,12 +10,39 @@ import { canManageUsers } from "../../domain/permissions.js"
 import { headtowerApi } from "../Authentication.js"
 import { roleCheck } from "./roles.js"
 
-/** The next page, as RFC 8288 `Link` (GitHub's and Gitea's listings do the same). */
-const linkNext = (limit: number | undefined, after: UserId) => {
-  const query = new URLSearchParams({ ...(limit === undefined ? {} : { limit: String(limit) }), after })
-  return HttpApp.appendPreResponseHandler((_request, response) =>
-    Effect.succeed(HttpServerResponse.setHeader(response, "link", `</api/users?${query}>; rel="next"`))
-  )
+/** What a listing was asked for, apart from its cursor: every link repeats it. */
+interface ListingQuery {
+  readonly limit?: number | undefined
+  readonly q?: string | undefined
+  readonly role?: string | undefined
+}
+
+/**
+ * The pages on either side, as RFC 8288 `Link` values (GitHub's and Gitea's listings do the
+ * same), each repeating the search and filter; none when there is neither.
+ */
+const linkPages = (
+  asked: ListingQuery,
+  page: { readonly next: UserId | undefined; readonly prev: UserId | undefined }
+) => {
+  const link = (cursor: "after" | "before", id: UserId, rel: string) => {
+    const query = new URLSearchParams({
+      ...(asked.limit === undefined ? {} : { limit: String(asked.limit) }),
+      [cursor]: id,
+      ...(asked.q === undefined || asked.q === "" ? {} : { q: asked.q }),
+      ...(asked.role === undefined ? {} : { role: asked.role })
+    })
+    return `</api/users?${query}>; rel="${rel}"`
+  }
+  const links = [
+    ...(page.next === undefined ? [] : [link("after", page.next, "next")]),
+    ...(page.prev === undefined ? [] : [link("before", page.prev, "prev")])
+  ]
+  return links.length === 0
+    ? Effect.void
+    : HttpApp.appendPreResponseHandler((_request, response) =>
+        Effect.succeed(HttpServerResponse.setHeader(response, "link", links.join(", ")))
+      )
 }
 
 export const UsersRoutes = HttpLayerRouter.addAll(
@@ -28,7 +55,7 @@ export const UsersRoutes = HttpLayerRouter.addAll(
     return [
       api.requiring("read_users").route("users", "list", ({ urlParams }) =>
         users.list(urlParams).pipe(
-          Effect.tap(({ next }) => (next === undefined ? Effect.void : linkNext(urlParams.limit, next))),
+          Effect.tap((page) => linkPages(urlParams, page)),
           Effect.map(({ users }) => users)
         )
       ),

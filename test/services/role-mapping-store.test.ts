@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Metric, Option, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -78,6 +78,18 @@ const open = (database: DatabaseConfig, syncTtlSeconds = 0) => {
   )
 }
 
+/** headtower_users_provisioned_total for one role, from the process's metric registry. */
+const provisionedAs = (role: string) =>
+  Effect.map(Metric.snapshot, (pairs) =>
+    pairs
+      .filter(
+        (p) =>
+          p.metricKey.name === "headtower_users_provisioned_total" &&
+          p.metricKey.tags.some((t) => t.key === "role" && t.value === role)
+      )
+      .reduce((sum, p) => sum + Number((p.metricState as { readonly count?: number | bigint }).count ?? 0), 0)
+  )
+
 const asActor = (user: User) => ({ userId: user.id, identity: user.identity, clientIp: "127.0.0.1" })
 const failureOf = (exit: Exit.Exit<unknown, { readonly _tag: string; readonly message: string }>) =>
   Exit.match(exit, {
@@ -97,8 +109,11 @@ describe.each(stores)("roles from the proxy's groups on $name", (store) => {
       const { repo, signIn } = yield* setup()
       const root = yield* signIn("root", "staff")
       expect([root.role, root.roleSource]).toEqual(["owner", "manual"])
+      const adminsBefore = yield* provisionedAs("admin")
       const bob = yield* signIn("bob", "dev, ops")
       expect([bob.role, bob.roleSource, bob.roleGroups]).toEqual(["admin", "groups", ["ops"]])
+      // The first-login metric counts the role the mapping gave, not "member".
+      expect((yield* provisionedAs("admin")) - adminsBefore).toBe(1)
       const carol = yield* signIn("carol")
       expect([carol.role, carol.roleSource]).toEqual(["member", "manual"])
       const provisioned = (yield* repo.audit(10)).find((e) => e.subjectId === bob.id)!

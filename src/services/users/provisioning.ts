@@ -2,16 +2,19 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import { groupsActor, mappedChange, mappedDetail, type MappedRoleDecision } from "../../domain/roleMapping.js"
-import { type Profile, User, UserId } from "../../domain/User.js"
+import { type Profile, Role, User, UserId } from "../../domain/User.js"
 import { countProvisioned } from "../Metrics.js"
 import type { Spans } from "../spans.js"
 import { auditInsert } from "./audit.js"
 import { decodeUsers, encodeUserRow, USER_COLUMNS } from "./rows.js"
 import { type RunStatement, storeErrors, withDirectTransaction } from "./storeErrors.js"
 
-// Built once: tagging a metric allocates and hashes a new key.
-const countOwnerProvisioned = countProvisioned("owner")
-const countMemberProvisioned = countProvisioned("member")
+// Built once per role: tagging a metric allocates and hashes a new key. A first sign-in can be
+// any role the mapping decides, so each has its own counter.
+const countProvisionedAs = Object.fromEntries(Role.literals.map((role) => [role, countProvisioned(role)])) as Record<
+  Role,
+  ReturnType<typeof countProvisioned>
+>
 
 /** What a sign-in asks of the store besides the profile: the client, and the mapping's decision when groups are known. */
 export interface SignInContext {
@@ -154,7 +157,7 @@ export const makeProvisioning = (sql: SqlClient.SqlClient, { annotate, method }:
           "user.created": result.created,
           "user.role": result.user.role
         }))
-        if (result.created) yield* result.user.role === "owner" ? countOwnerProvisioned : countMemberProvisioned
+        if (result.created) yield* countProvisionedAs[result.user.role]
         return result
       })
     )

@@ -1,8 +1,10 @@
 import { type AuthFlavour, SESSION_COOKIE, startAuthService } from "./support/authService.js"
+import { expect, it } from "vitest"
+import { startCaddy } from "./support/caddy.js"
 import { docsFlow, docsSuite } from "./support/docsFlow.js"
 import { renderDocsProxy } from "./support/docsProxies.js"
 import { type ProxyAuthYaml, startHeadtower } from "./support/headtower.js"
-import { freePort } from "./support/net.js"
+import { freePort, rawRequest } from "./support/net.js"
 import { startNginx } from "./support/nginx.js"
 
 /*
@@ -94,4 +96,57 @@ docsFlow("nginx-authentik.conf", {
   // @goauthentik_proxy_signin: to the outpost's sign-in start.
   signedOutStatus: 302,
   userHeader: "X-authentik-username"
+})
+
+// Authelia answers 200 with no Remote-* header at all when an access rule says `bypass`.
+const bypass = (uri: string) => uri.startsWith("/api/me?public")
+
+const behindCaddy = async (file: string) => {
+  const auth = await startAuthService({ flavour: "authelia", sessions: { "session-alice": alice }, bypass })
+  stops.push(auth.stop)
+  const headtower = await startHeadtower({
+    workDir: work.dir,
+    name: `behind-${file}`,
+    headscaleUrl: await headscaleUrl()
+  })
+  stops.push(headtower.stop)
+  const port = await freePort()
+  const caddyfile = renderDocsProxy(file, {
+    LISTEN: `127.0.0.1:${port}`,
+    AUTHELIA: `127.0.0.1:${auth.port}`,
+    HEADTOWER: `127.0.0.1:${headtower.port}`
+  })
+  const caddy = await startCaddy({ workDir: work.dir, caddyfile, readyPort: port, name: file })
+  stops.push(caddy.stop)
+  return { port, headtower }
+}
+
+let caddyExample: ReturnType<typeof behindCaddy> | undefined
+const caddyForwardAuth = () => (caddyExample ??= behindCaddy("Caddyfile.authelia-forward-auth"))
+
+const autheliaForged = [
+  ["Remote-User", "root"],
+  ["Remote-Email", "evil@example.com"],
+  ["Remote-Name", "Evil"],
+  ["Remote-Groups", "headtower-owners"],
+  ["Remote-Picture", "https://evil.example/x.png"]
+] as const
+
+docsFlow("Caddyfile.authelia-forward-auth", {
+  setup: caddyForwardAuth,
+  signIn: [["Cookie", `${SESSION_COOKIE.authelia}=session-alice`]],
+  expected,
+  forged: autheliaForged,
+  // Authelia's forward-auth endpoint answers 302 to the portal itself; Caddy passes it on.
+  signedOutStatus: 401
+})
+
+it("Caddyfile.authelia-forward-auth: when Authelia answers 200 without Remote-User, the client's own never reaches Headtower", async () => {
+  const { port } = await caddyForwardAuth()
+  const r = await rawRequest({ port, path: "/api/me?public=1", headers: autheliaForged })
+  // Headtower saw no identity header at all: neither the client's copy nor Caddy 2.6's
+  // unfilled "{http.reverse_proxy.header.Remote-User}" (without the example's removals, that
+  // text signs in as the instance's owner).
+  expect(r.json?._tag).toBe("MissingIdentityHeader")
+  expect(r.status).toBe(401)
 })

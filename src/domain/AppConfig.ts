@@ -39,6 +39,11 @@ const ProxyAuth = Schema.Struct({
   emailHeader: optionalKey("email_header", HeaderName),
   nameHeader: optionalKey("name_header", HeaderName),
   pictureHeader: optionalKey("picture_header", HeaderName),
+  /**
+   * How the proxy encodes non-ASCII header values: `none` (raw UTF-8), or `rfc2047`
+   * encoded-words (`tailscale serve`'s Tailscale-User-Login and Tailscale-User-Name).
+   */
+  headerEncoding: key("header_encoding", oneOf("none", "rfc2047"), "none"),
   allowedCidrs: key("allowed_cidrs", Cidrs, LOCALHOST_CIDRS),
   ipHeader: optionalKey("ip_header", HeaderName),
   /**

@@ -1,4 +1,5 @@
 import type { ProxyAuthConfig } from "./AppConfig.js"
+import { decodeEncodedWords } from "./encodedWords.js"
 import { AmbiguousHeader, type IdentityError, InvalidHeader, MissingIdentityHeader } from "./errors.js"
 import type { RequestFacts } from "./RequestFacts.js"
 import type { Identity, Profile } from "./User.js"
@@ -97,14 +98,17 @@ type Read =
   | { readonly _tag: "Invalid"; readonly reason: string }
 
 /** The one value of a header: absent, rejected (sent twice, not UTF-8, control characters), or text. */
-const readHeader = (facts: RequestFacts, header: string): Read => {
+const readHeader = (config: ProxyAuthConfig, facts: RequestFacts, header: string): Read => {
   const values = facts.headers.get(header.toLowerCase())
   if (values === undefined || values.length === 0) return { _tag: "Absent" }
   if (values.length > 1) {
     // Decision 4: never joined, never first-wins.
     return { _tag: "Ambiguous", reason: `${header} was sent ${values.length} times` }
   }
-  const decoded = decodeHeaderValue(values[0]!)
+  // Encoded-words decode to text that then meets every check below, like any other value.
+  const words = config.headerEncoding === "rfc2047" ? decodeEncodedWords(values[0]!) : undefined
+  if (words?._tag === "Malformed") return { _tag: "Invalid", reason: `${header} ${words.reason}` }
+  const decoded = words?._tag === "Decoded" ? words.value : decodeHeaderValue(values[0]!)
   if (decoded === undefined) return { _tag: "Invalid", reason: `${header} is not valid UTF-8` }
   if (FORBIDDEN.test(decoded)) return { _tag: "Invalid", reason: `${header} contains control or formatting characters` }
   const value = trimOws(decoded)
@@ -139,7 +143,7 @@ export const checkPicture = (v: string): string | undefined => {
 
 export const extractProfile = (config: ProxyAuthConfig, facts: RequestFacts): ProfileRead => {
   const header = config.userHeader
-  const user = readHeader(facts, header)
+  const user = readHeader(config, facts, header)
   if (user._tag === "Absent") return { _tag: "Rejected", rejection: missing(header, `${header} is missing`) }
   if (user._tag === "Ambiguous") return { _tag: "Rejected", rejection: ambiguous(header, user.reason) }
   if (user._tag === "Invalid") return { _tag: "Rejected", rejection: invalid(header, user.reason) }
@@ -154,7 +158,7 @@ export const extractProfile = (config: ProxyAuthConfig, facts: RequestFacts): Pr
     check: (v: string) => string | undefined
   ): string | null | HeaderRejection => {
     if (header === undefined) return null
-    const read = readHeader(facts, header)
+    const read = readHeader(config, facts, header)
     switch (read._tag) {
       case "Absent":
         return null

@@ -28,6 +28,7 @@ describe("check-config's effective configuration", () => {
           email_header: null,
           name_header: null,
           picture_header: null,
+          header_encoding: "none",
           allowed_cidrs: ["127.0.0.1/32", "::1/128"],
           ip_header: null,
           ip_header_mode: "first",

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { caddyPasswordHash, startCaddy } from "./support/caddy.js"
-import { basicAuthHeader, type DocsFlow, docsFlow, docsSuite } from "./support/docsFlow.js"
+import { basicAuthFlow, docsFlow, docsSuite } from "./support/docsFlow.js"
 import { renderDocsProxy } from "./support/docsProxies.js"
 import { startHeadtower } from "./support/headtower.js"
 import { freePort } from "./support/net.js"
@@ -13,16 +13,7 @@ import { htpasswdLine, startNginx } from "./support/nginx.js"
  * fails.
  */
 
-const basic = {
-  signIn: [basicAuthHeader("alice:alice-password")],
-  expected: { identity: "proxy:alice", email: null, name: null },
-  forged: [
-    ["Remote-User", "root"],
-    ["Remote-Email", "evil@example.com"],
-    ["Remote-Picture", "https://evil.example/x.png"]
-  ],
-  signedOutStatus: 401
-} satisfies Omit<DocsFlow, "setup">
+const basic = basicAuthFlow
 
 const { work, stops, headscaleUrl } = docsSuite("docs-examples")
 

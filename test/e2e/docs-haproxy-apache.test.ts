@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process"
 import { chmodSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { basicAuthHeader, type DocsFlow, docsFlow, docsSuite } from "./support/docsFlow.js"
+import { basicAuthFlow, docsFlow, docsSuite } from "./support/docsFlow.js"
 import { renderDocsProxy } from "./support/docsProxies.js"
 import { startApache, startHaproxy } from "./support/haproxyApache.js"
 import { type Headtower, startHeadtower } from "./support/headtower.js"
@@ -76,18 +76,7 @@ const apache = memo(async () => {
   return { port, headtower }
 })
 
-const basic = {
-  signIn: [basicAuthHeader("alice:alice-password")],
-  expected: { identity: "proxy:alice", email: null, name: null },
-  forged: [
-    ["Remote-User", "root"],
-    ["Remote-User", "admin"],
-    ["Remote-Email", "evil@example.com"],
-    ["Remote-Name", "Evil"],
-    ["Remote-Picture", "https://evil.example/x.png"]
-  ],
-  signedOutStatus: 401
-} satisfies Omit<DocsFlow, "setup">
+const basic = basicAuthFlow
 
 const forwardedFor = (name: string, setup: () => Promise<{ port: number; headtower: Headtower }>) =>
   describe(`docs/proxies: ${name} and X-Forwarded-For`, () => {

@@ -35,6 +35,20 @@ export interface DocsFlow {
 
 const STRANGER = "127.0.0.3"
 
+/** The basic-auth examples: alice signs in with a password and has no profile metadata. */
+export const basicAuthFlow = {
+  signIn: [basicAuthHeader("alice:alice-password")],
+  expected: { identity: "proxy:alice", email: null, name: null },
+  forged: [
+    ["Remote-User", "root"],
+    ["Remote-User", "admin"],
+    ["Remote-Email", "evil@example.com"],
+    ["Remote-Name", "Evil"],
+    ["Remote-Picture", "https://evil.example/x.png"]
+  ],
+  signedOutStatus: 401
+} satisfies Omit<DocsFlow, "setup">
+
 export const docsFlow = (name: string, flow: DocsFlow) =>
   describe(`docs/proxies: ${name}`, () => {
     let port = 0

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the real components the end-to-end tests drive:
-# nginx and Caddy (proxies in front of Headtower), Chromium (the Users page) and
+# nginx, Caddy, HAProxy and Apache httpd (proxies in front of Headtower), Chromium (the Users page) and
 # PostgreSQL (the shared user store). Only what is missing is installed.
 set -euo pipefail
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+[ -x /usr/sbin/apache2 ] || need+=(apache2)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 # The nginx tests hash their htpasswd entries with `openssl passwd -apr1`.
@@ -20,7 +22,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
 # Debian enables these on install; the tests start their own instances from generated configs.
-for svc in nginx caddy postgresql; do
+for svc in nginx caddy haproxy apache2 postgresql; do
   (command -v systemctl >/dev/null && systemctl stop "$svc") >/dev/null 2>&1 || true
 done
-echo "test dependencies present: nginx caddy chromium postgresql openssl wrk"
+echo "test dependencies present: nginx caddy haproxy apache2 chromium postgresql openssl wrk"

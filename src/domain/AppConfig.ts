@@ -40,11 +40,16 @@ const ProxyAuth = Schema.Struct({
   emailHeader: optionalKey("email_header", HeaderName),
   nameHeader: optionalKey("name_header", HeaderName),
   pictureHeader: optionalKey("picture_header", HeaderName),
-  /** The proxy's groups, `groupsSeparator`-separated; absent leaves roles as they are (src/domain/groups.ts). */
+  /** The proxy's groups, `groupsSeparator`-separated; absent leaves roles as they are (src/domain/roleMapping.ts). */
   groupsHeader: optionalKey("groups_header", HeaderName),
   groupsSeparator: key("groups_separator", GroupsSeparator, ","),
   /** Role → groups, in precedence order; undefined when roles are left to the Users page. */
   roleMapping: optionalKey("role_mapping", RoleMapping),
+  /**
+   * How the proxy encodes non-ASCII header values: `none` (raw UTF-8), or `rfc2047`
+   * encoded-words (`tailscale serve`'s Tailscale-User-Login and Tailscale-User-Name).
+   */
+  headerEncoding: key("header_encoding", oneOf("none", "rfc2047"), "none"),
   allowedCidrs: key("allowed_cidrs", Cidrs, LOCALHOST_CIDRS),
   ipHeader: optionalKey("ip_header", HeaderName),
   /**

@@ -1,4 +1,5 @@
 import type { ProxyAuthConfig } from "./AppConfig.js"
+import { decodeEncodedWords } from "./encodedWords.js"
 import { AmbiguousHeader, type IdentityError, InvalidHeader, MissingIdentityHeader } from "./errors.js"
 import type { RequestFacts } from "./RequestFacts.js"
 import type { Identity, Profile } from "./User.js"
@@ -114,14 +115,17 @@ type Read =
   | { readonly _tag: "Invalid"; readonly reason: string }
 
 /** The one value of a header: absent, rejected (sent twice, not UTF-8, control characters), or text. */
-const readHeader = (facts: RequestFacts, header: string): Read => {
+const readHeader = (config: ProxyAuthConfig, facts: RequestFacts, header: string): Read => {
   const values = facts.headers.get(header.toLowerCase())
   if (values === undefined || values.length === 0) return { _tag: "Absent" }
   if (values.length > 1) {
     // Decision 4: never joined, never first-wins.
     return { _tag: "Ambiguous", reason: `${header} was sent ${values.length} times` }
   }
-  const decoded = decodeHeaderValue(values[0]!)
+  // Encoded-words decode to text that then meets every check below, like any other value.
+  const words = config.headerEncoding === "rfc2047" ? decodeEncodedWords(values[0]!) : undefined
+  if (words?._tag === "Malformed") return { _tag: "Invalid", reason: `${header} ${words.reason}` }
+  const decoded = words?._tag === "Decoded" ? words.value : decodeHeaderValue(values[0]!)
   if (decoded === undefined) return { _tag: "Invalid", reason: `${header} is not valid UTF-8` }
   if (FORBIDDEN.test(decoded)) return { _tag: "Invalid", reason: `${header} contains control or formatting characters` }
   const value = trimOws(decoded)
@@ -161,7 +165,7 @@ const readGroups = (config: ProxyAuthConfig, facts: RequestFacts): Groups | Head
   if (raw !== undefined && raw.length === 1 && raw[0]!.length > GROUP_LIMITS.totalBytes) {
     return invalid(header, `${header} is longer than ${GROUP_LIMITS.totalBytes} bytes`)
   }
-  const read = readHeader(facts, header)
+  const read = readHeader(config, facts, header)
   switch (read._tag) {
     case "Absent":
       return undefined
@@ -206,7 +210,7 @@ export const checkPicture = (v: string): string | undefined => {
 
 export const extractProfile = (config: ProxyAuthConfig, facts: RequestFacts): ProfileRead => {
   const header = config.userHeader
-  const user = readHeader(facts, header)
+  const user = readHeader(config, facts, header)
   if (user._tag === "Absent") return { _tag: "Rejected", rejection: missing(header, `${header} is missing`) }
   if (user._tag === "Ambiguous") return { _tag: "Rejected", rejection: ambiguous(header, user.reason) }
   if (user._tag === "Invalid") return { _tag: "Rejected", rejection: invalid(header, user.reason) }
@@ -221,7 +225,7 @@ export const extractProfile = (config: ProxyAuthConfig, facts: RequestFacts): Pr
     check: (v: string) => string | undefined
   ): string | null | HeaderRejection => {
     if (header === undefined) return null
-    const read = readHeader(facts, header)
+    const read = readHeader(config, facts, header)
     switch (read._tag) {
       case "Absent":
         return null

@@ -31,6 +31,7 @@ describe("check-config's effective configuration", () => {
           groups_header: null,
           groups_separator: ",",
           role_mapping: null,
+          header_encoding: "none",
           allowed_cidrs: ["127.0.0.1/32", "::1/128"],
           ip_header: null,
           ip_header_mode: "first",

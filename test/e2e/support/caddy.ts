@@ -26,8 +26,10 @@ export const startCaddy = async (options: {
   readonly workDir: string
   readonly caddyfile: string
   readonly readyPort: number
+  /** The subdirectory of `workDir`, when one file runs several Caddys. */
+  readonly name?: string
 }): Promise<Caddy> => {
-  const dir = join(options.workDir, "caddy")
+  const dir = join(options.workDir, options.name ?? "caddy")
   mkdirSync(dir, { recursive: true })
   const file = join(dir, "Caddyfile")
   writeFileSync(file, options.caddyfile)

@@ -13,14 +13,26 @@ import { startNginx } from "./support/nginx.js"
  * stand-in for the identity service (Authelia and authentik are not in Debian).
  *
  * The stand-ins also answer with the user's groups (Remote-Groups: headtower-admins,dev;
- * X-authentik-groups: headtower-admins|dev) and the examples pass them on. Once issue 17's
- * groups_header and role_mapping land, the signed-in test should also assert the mapped role,
- * and the forged-header test that a client's own groups header does not change it.
+ * X-authentik-groups: headtower-admins|dev), the examples pass them on, and Headtower maps
+ * them to roles (role_mapping): a client's own groups header must never reach it.
  */
 
 const { work, stops, headscaleUrl } = docsSuite("docs-forward-auth")
 const PROXY_SOURCE = "127.0.0.2"
 const alice = { user: "alice", email: "alice@example.com", name: "Alice Liddell", groups: ["headtower-admins", "dev"] }
+const sessions = {
+  "session-alice": alice,
+  "session-bob": { user: "bob", email: "bob@example.com", name: "Bob", groups: ["dev", "headtower-admins"] },
+  "session-carol": { user: "carol", email: "carol@example.com", name: "Carol", groups: ["dev"] }
+}
+const ROLE_MAPPING = { admin: ["headtower-admins"] }
+
+/** bob is in the admins group, carol is not and forges it. */
+const groupsFlow = (cookie: string, groupsHeader: string) => ({
+  admin: [["Cookie", `${cookie}=session-bob`]] as const,
+  member: [["Cookie", `${cookie}=session-carol`]] as const,
+  forged: [groupsHeader, "headtower-admins"] as const
+})
 
 const behindNginx = async (options: {
   readonly file: string
@@ -28,7 +40,7 @@ const behindNginx = async (options: {
   readonly authVar: string
   readonly proxyAuth: ProxyAuthYaml
 }) => {
-  const auth = await startAuthService({ flavour: options.flavour, sessions: { "session-alice": alice } })
+  const auth = await startAuthService({ flavour: options.flavour, sessions })
   stops.push(auth.stop)
   const headtower = await startHeadtower({
     workDir: work.dir,
@@ -57,7 +69,7 @@ docsFlow("nginx-authelia.conf", {
       file: "nginx-authelia.conf",
       flavour: "authelia",
       authVar: "AUTHELIA",
-      proxyAuth: {}
+      proxyAuth: { groups_header: "Remote-Groups", role_mapping: ROLE_MAPPING }
     }),
   signIn: [["Cookie", `${SESSION_COOKIE.authelia}=session-alice`]],
   expected,
@@ -69,7 +81,8 @@ docsFlow("nginx-authelia.conf", {
     ["Remote-Picture", "https://evil.example/x.png"]
   ],
   // error_page 401 =302: to the portal named in Authelia's Location.
-  signedOutStatus: 302
+  signedOutStatus: 302,
+  groups: groupsFlow(SESSION_COOKIE.authelia, "Remote-Groups")
 })
 
 docsFlow("nginx-authentik.conf", {
@@ -81,7 +94,10 @@ docsFlow("nginx-authentik.conf", {
       proxyAuth: {
         user_header: "X-authentik-username",
         email_header: "X-authentik-email",
-        name_header: "X-authentik-name"
+        name_header: "X-authentik-name",
+        groups_header: "X-authentik-groups",
+        groups_separator: "|",
+        role_mapping: ROLE_MAPPING
       }
     }),
   signIn: [["Cookie", `${SESSION_COOKIE.authentik}=session-alice`]],
@@ -95,19 +111,21 @@ docsFlow("nginx-authentik.conf", {
   ],
   // @goauthentik_proxy_signin: to the outpost's sign-in start.
   signedOutStatus: 302,
-  userHeader: "X-authentik-username"
+  userHeader: "X-authentik-username",
+  groups: groupsFlow(SESSION_COOKIE.authentik, "X-authentik-groups")
 })
 
 // Authelia answers 200 with no Remote-* header at all when an access rule says `bypass`.
 const bypass = (uri: string) => uri.startsWith("/api/me?public")
 
 const behindCaddy = async (file: string) => {
-  const auth = await startAuthService({ flavour: "authelia", sessions: { "session-alice": alice }, bypass })
+  const auth = await startAuthService({ flavour: "authelia", sessions, bypass })
   stops.push(auth.stop)
   const headtower = await startHeadtower({
     workDir: work.dir,
     name: `behind-${file}`,
-    headscaleUrl: await headscaleUrl()
+    headscaleUrl: await headscaleUrl(),
+    proxyAuth: { groups_header: "Remote-Groups", role_mapping: ROLE_MAPPING }
   })
   stops.push(headtower.stop)
   const port = await freePort()
@@ -138,7 +156,8 @@ docsFlow("Caddyfile.authelia-forward-auth", {
   expected,
   forged: autheliaForged,
   // Authelia's forward-auth endpoint answers 302 to the portal itself; Caddy passes it on.
-  signedOutStatus: 401
+  signedOutStatus: 401,
+  groups: groupsFlow(SESSION_COOKIE.authelia, "Remote-Groups")
 })
 
 it("Caddyfile.authelia-forward-auth: when Authelia answers 200 without Remote-User, the client's own never reaches Headtower", async () => {

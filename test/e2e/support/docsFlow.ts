@@ -31,6 +31,16 @@ export interface DocsFlow {
   readonly signedOutStatus: number
   /** The identity header as Headtower is configured to read it. */
   readonly userHeader?: string
+  /**
+   * Where the identity service also vouches for groups and Headtower maps them (role_mapping
+   * `admin: ["headtower-admins"]`): a user the service puts in that group, one it does not,
+   * and the client's own copy of the groups header claiming it.
+   */
+  readonly groups?: {
+    readonly admin: HeaderList
+    readonly member: HeaderList
+    readonly forged: readonly [string, string]
+  }
 }
 
 const STRANGER = "127.0.0.3"
@@ -69,6 +79,17 @@ export const docsFlow = (name: string, flow: DocsFlow) =>
       expect(me.status).toBe(200)
       expect(me.json).toMatchObject({ ...flow.expected, picture: null })
     })
+
+    if (flow.groups !== undefined) {
+      const groups = flow.groups
+      it("the identity service's groups decide the role; a client's own groups header never does", async () => {
+        // After the owner (the first test): a later user's role comes from the mapping.
+        const admin = await rawRequest({ port, path: "/api/me", headers: groups.admin })
+        expect([admin.status, admin.json?.role]).toEqual([200, "admin"])
+        const member = await rawRequest({ port, path: "/api/me", headers: [...groups.member, groups.forged] })
+        expect([member.status, member.json?.role]).toEqual([200, "member"])
+      })
+    }
 
     it("without credentials the proxy refuses, whatever headers the client sends", async () => {
       const r = await rawRequest({ port, path: "/api/me", headers: flow.forged })

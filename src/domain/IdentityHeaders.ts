@@ -108,6 +108,14 @@ export const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u
  */
 const trimOws = (value: string): string => value.replace(/^[ \t]+|[ \t]+$/g, "")
 
+/*
+ * A value that is nothing but a proxy's own unfilled placeholder: Caddy 2.6's `copy_headers`
+ * sends `{http.reverse_proxy.header.Remote-User}` literally when the auth service's answer
+ * lacks that header, which would sign in a "user" nobody vouched for (the instance's owner, as
+ * the first). No directory names anyone that, so it is refused rather than believed.
+ */
+const UNFILLED_PLACEHOLDER = /^\{http\.[^{}]*\}$/
+
 type Read =
   | { readonly _tag: "Absent" }
   | { readonly _tag: "Value"; readonly value: string }
@@ -129,6 +137,8 @@ const readHeader = (config: ProxyAuthConfig, facts: RequestFacts, header: string
   if (decoded === undefined) return { _tag: "Invalid", reason: `${header} is not valid UTF-8` }
   if (FORBIDDEN.test(decoded)) return { _tag: "Invalid", reason: `${header} contains control or formatting characters` }
   const value = trimOws(decoded)
+  if (UNFILLED_PLACEHOLDER.test(value))
+    return { _tag: "Invalid", reason: `${header} is a proxy's unfilled placeholder` }
   // Nothing but Unicode spaces is no value at all; anything else is kept exactly.
   return { _tag: "Value", value: value.trim() === "" ? "" : value }
 }

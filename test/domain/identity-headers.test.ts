@@ -75,6 +75,17 @@ describe("identity headers", () => {
     expect(rejectionOf([["Remote-User", "Andr\u00e9"]])._tag).toBe("Invalid")
   })
 
+  it("a proxy's unfilled placeholder is refused, never believed as an identity (Caddy 2.6 copy_headers)", () => {
+    for (const placeholder of ["{http.reverse_proxy.header.Remote-User}", " {http.request.header.X-User} "]) {
+      expect(rejectionOf([["Remote-User", placeholder]])).toMatchObject({
+        _tag: "Invalid",
+        reason: "Remote-User is a proxy's unfilled placeholder"
+      })
+    }
+    // Braces alone are a name like any other.
+    expect(profileOf([["Remote-User", "{alice}"]]).identity).toBe("proxy:{alice}")
+  })
+
   it("control characters, tab included, and bidi overrides are rejected", () => {
     for (const bad of [
       "al\tice",

@@ -17,7 +17,7 @@ export { ConfigError, loadConfig, Settings } from "./services/Settings.js"
 export { Identity, type Profile, Role, User, UserId } from "./domain/User.js"
 export { Capability, can, canManageUsers, canViewUsers, capabilitiesOf } from "./domain/permissions.js"
 export { type HeaderLookup, type RequestFacts, requestFacts } from "./domain/RequestFacts.js"
-export type { HeadscaleCredentials } from "./domain/Headscale.js"
+export type { HeadscaleCredentials, HeadscaleNode } from "./domain/Headscale.js"
 export {
   AmbiguousHeader,
   type AuthenticationError,

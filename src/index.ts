@@ -51,7 +51,13 @@ export { HeadscaleClient } from "./services/HeadscaleClient.js"
 // The HTTP edge: request facts, authenticated routes of a host's contract, serving behind the edge.
 export { requestFactsOf } from "./http/requestFacts.js"
 export { apiAuthentication, authenticatedRoute, CurrentUser } from "./http/Authentication.js"
-export { ProxyAuthentication, ProxyAuthenticationLive, requireCapability } from "./http/ProxyAuthentication.js"
+export {
+  ProxyAuthentication,
+  ProxyAuthenticationLive,
+  RequestBodyLimit,
+  RequestBodyLimitLive,
+  requireCapability
+} from "./http/ProxyAuthentication.js"
 export { RequestBodyRefusal } from "./http/Api.js"
 export { HttpServerLive, serveRoutes } from "./http/Server.js"
 export { redactHeadersInSpans, withTracing } from "./services/Tracing.js"

@@ -6,15 +6,17 @@ import type { Capability } from "../domain/permissions.js"
 import { Authenticator } from "../services/Authenticator.js"
 import { Settings } from "../services/Settings.js"
 import { UserRepository } from "../services/UserRepository.js"
+import { RequestBodyRefusal } from "./Api.js"
 import { CurrentUser, requestAuthentication } from "./Authentication.js"
 import { capabilityCheck } from "./handlers/roles.js"
+import { boundedBody } from "./requestBody.js"
 
 /*
  * Proxy authentication for a host that serves its contract with `HttpApiBuilder` groups rather
  * than through `apiAuthentication`'s routes. The same judgement: the middleware runs
  * `authenticate` (requestAuthentication, as every other route does) before the endpoint decodes
  * its request. The price is HttpApiBuilder's per-endpoint path and one `provideService` per
- * request for `CurrentUser` (docs/performance.md); the platform's own limits only, not the edge's.
+ * request for `CurrentUser` (docs/performance.md), and another for the bounded body.
  */
 
 /**
@@ -34,6 +36,23 @@ export const ProxyAuthenticationLive = Layer.effect(
     const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
     return ProxyAuthentication.of(Effect.flatMap(HttpServerRequest.HttpServerRequest, authenticate))
   })
+)
+
+/**
+ * The request body within the route's limit, as every other route reads it (requestBody.ts):
+ * HttpApiBuilder would read whatever it is sent. Added to a group *before* ProxyAuthentication
+ * (`.middleware(RequestBodyLimit).middleware(ProxyAuthentication)`: the last added runs first),
+ * so a stranger's body is never read; refused `PayloadTooLarge`, `UnsupportedMediaType` or
+ * `MalformedBody`.
+ */
+export class RequestBodyLimit extends HttpApiMiddleware.Tag<RequestBodyLimit>()("headtower/RequestBodyLimit", {
+  provides: HttpServerRequest.HttpServerRequest,
+  failure: RequestBodyRefusal
+}) {}
+
+export const RequestBodyLimitLive = Layer.succeed(
+  RequestBodyLimit,
+  RequestBodyLimit.of(Effect.flatMap(HttpServerRequest.HttpServerRequest, boundedBody))
 )
 
 /**

@@ -15,6 +15,8 @@ import {
   ProxyAuthentication,
   ProxyAuthenticationLive,
   ProxyAuthLive,
+  RequestBodyLimit,
+  RequestBodyLimitLive,
   requireCapability,
   serveRoutes
 } from "../../src/index.js"
@@ -24,7 +26,8 @@ import { refusedWith, signedIn, testConfig, testUser } from "../../src/testing/i
  * A host that serves its own contract with HttpApiBuilder groups, proxy authentication as its
  * HttpApiMiddleware, over a real socket: a refusal is answered with its status and
  * `{ _tag, message }` before the handler runs, a signed-in handler reads the user from
- * CurrentUser, and requireCapability refuses 403 a role without the capability.
+ * CurrentUser, requireCapability refuses 403 a role without the capability, and
+ * RequestBodyLimit bounds a signed-in user's body (a stranger's is never read).
  */
 
 const Who = Schema.Struct({ identity: Schema.String, clientIp: Schema.String })
@@ -36,6 +39,12 @@ class HostGroup extends HttpApiGroup.make("host")
       .addSuccess(Schema.Struct({ count: Schema.Number }))
       .addError(Forbidden)
   )
+  .add(
+    HttpApiEndpoint.patch("rename", "/name")
+      .setPayload(Schema.Struct({ name: Schema.String }))
+      .addSuccess(Schema.Struct({ name: Schema.String }))
+  )
+  .middleware(RequestBodyLimit)
   .middleware(ProxyAuthentication) {}
 
 class HostApi extends HttpApi.make("host").add(HostGroup) {}
@@ -55,6 +64,7 @@ const HostLive = HttpApiBuilder.group(HostApi, "host", (handlers) =>
         return { count: 3 }
       })
     )
+    .handle("rename", ({ payload }) => Effect.sync(() => (handled++, { name: payload.name })))
 )
 
 /**
@@ -63,13 +73,19 @@ const HostLive = HttpApiBuilder.group(HostApi, "host", (handlers) =>
  */
 const served = <A, E>(services: Layer.Layer<A, E>) =>
   serveRoutes(HttpLayerRouter.addHttpApi(HostApi).pipe(Layer.provide(HostLive))).pipe(
-    Layer.provide(ProxyAuthenticationLive),
+    Layer.provide([ProxyAuthenticationLive, RequestBodyLimitLive]),
     Layer.provide(services),
     Layer.provideMerge(NodeHttpServer.layerTest)
   )
 
 const get = (path: string, headers: Record<string, string> = {}) =>
   HttpClient.execute(HttpClientRequest.get(path).pipe(HttpClientRequest.setHeaders(headers)))
+
+const patch = (path: string, body: string) =>
+  HttpClient.execute(HttpClientRequest.patch(path).pipe(HttpClientRequest.bodyText(body, "application/json")))
+
+/** A JSON body past the 4 KiB limit of PATCH routes. */
+const oversized = JSON.stringify({ name: "x".repeat(8_000) })
 
 describe("ProxyAuthentication (HttpApiMiddleware)", () => {
   it.scoped("a refusal is answered with its status and { _tag, message }, and the handler never runs", () =>
@@ -136,5 +152,30 @@ describe("ProxyAuthentication (HttpApiMiddleware)", () => {
         expect(yield* response.json).toMatchObject({ _tag: "RequestHeadersTooLarge" })
         expect(handled).toBe(before)
       }).pipe(Effect.provide(served(signedIn(testUser("alice")))))
+  )
+
+  it.scoped("a signed-in user's body is read within the route's limit and decoded for the handler", () =>
+    Effect.gen(function* () {
+      const response = yield* patch("/name", JSON.stringify({ name: "alice" }))
+      expect(response.status).toBe(200)
+      expect(yield* response.json).toEqual({ name: "alice" })
+      const before = handled
+      const tooLarge = yield* patch("/name", oversized)
+      expect(tooLarge.status).toBe(413)
+      expect(yield* tooLarge.json).toMatchObject({ _tag: "PayloadTooLarge" })
+      const onGet = yield* HttpClient.execute(
+        HttpClientRequest.get("/whoami").pipe(HttpClientRequest.bodyText("{}", "application/json"))
+      )
+      expect(onGet.status).toBe(413)
+      expect(handled).toBe(before)
+    }).pipe(Effect.provide(served(signedIn(testUser("alice")))))
+  )
+
+  it.scoped("a stranger's oversized body is refused by authentication, never read", () =>
+    Effect.gen(function* () {
+      const response = yield* patch("/name", oversized)
+      expect(response.status).toBe(403)
+      expect(yield* response.json).toEqual({ _tag: "ClientNotAllowed", message: "not from here" })
+    }).pipe(Effect.provide(served(refusedWith(new ClientNotAllowed({ message: "not from here" })))))
   )
 })

@@ -17,7 +17,7 @@ export { ConfigError, loadConfig, Settings } from "./services/Settings.js"
 export { Identity, type Profile, Role, User, UserId } from "./domain/User.js"
 export { Capability, can, canManageUsers, canViewUsers, capabilitiesOf } from "./domain/permissions.js"
 export { type HeaderLookup, type RequestFacts, requestFacts } from "./domain/RequestFacts.js"
-export type { HeadscaleCredentials } from "./domain/Headscale.js"
+export type { HeadscaleCredentials, HeadscaleNode } from "./domain/Headscale.js"
 export {
   AmbiguousHeader,
   type AuthenticationError,
@@ -52,6 +52,13 @@ export { HeadscaleClient } from "./services/HeadscaleClient.js"
 // The HTTP edge: request facts, authenticated routes of a host's contract, serving behind the edge.
 export { requestFactsOf } from "./http/requestFacts.js"
 export { apiAuthentication, authenticatedRoute, CurrentUser } from "./http/Authentication.js"
+export {
+  ProxyAuthentication,
+  ProxyAuthenticationLive,
+  RequestBodyLimit,
+  RequestBodyLimitLive,
+  requireCapability
+} from "./http/ProxyAuthentication.js"
 export { RequestBodyRefusal } from "./http/Api.js"
 export { HttpServerLive, serveRoutes } from "./http/Server.js"
 export { redactHeadersInSpans, withTracing } from "./services/Tracing.js"

@@ -9,13 +9,13 @@ import { Context, Effect } from "effect"
 import type { ServerResponse } from "node:http"
 import type { ProxyAuthConfig } from "../domain/AppConfig.js"
 import { type AuthenticationError, type Forbidden, statusOf } from "../domain/errors.js"
-import { can, type Capability } from "../domain/permissions.js"
+import type { Capability } from "../domain/permissions.js"
 import { type Authenticated, Authenticator } from "../services/Authenticator.js"
 import { Settings } from "../services/Settings.js"
 import { UserRepository } from "../services/UserRepository.js"
 import { HeadtowerApi } from "./Api.js"
 import { apiRouter } from "./apiRoutes.js"
-import { roleCheck } from "./handlers/roles.js"
+import { capabilityCheck } from "./handlers/roles.js"
 import { refusalResponse } from "./edge.js"
 import { requestFactsOf } from "./requestFacts.js"
 import { boundedBody } from "./requestBody.js"
@@ -76,14 +76,14 @@ export const apiAuthentication = <ApiId extends string, Groups extends HttpApiGr
 ) =>
   Effect.gen(function* () {
     const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
-    const allowed = roleCheck(yield* UserRepository)
+    const guard = capabilityCheck(yield* UserRepository)
     const router = yield* apiRouter(api)
     /**
      * Routes for signed-in users whose role has `capability` (permissions.ts), judged on the
      * role the store holds now: anyone else is refused 403 Forbidden before the handler runs.
      */
     const requiring = (capability: Capability) => {
-      const check = allowed((role) => can(role, capability), capability.replace("_", " "))
+      const check = guard(capability)
       return router.admitted<Authenticated, AuthenticationError | Forbidden>((request) =>
         Effect.flatMap(authenticate(request), check)
       )

@@ -9,6 +9,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, Effect, ParseResult, Schema } from "effect"
 import type * as Types from "effect/Types"
+import type { RequestBodyRefusal } from "./Api.js"
 import { boundedBody } from "./requestBody.js"
 
 /*
@@ -48,6 +49,30 @@ export type EndpointHandler<
   | HttpApiGroup.HttpApiGroup.ErrorWithName<Groups, GroupName>,
   R
 >
+
+/** Every error endpoint `Name` of group `GroupName` answers: its own, its group's and the API's. */
+type DeclaredErrors<
+  Groups extends HttpApiGroup.HttpApiGroup.Any,
+  ApiError,
+  GroupName extends string,
+  Name extends string
+> =
+  | HttpApiEndpoint.HttpApiEndpoint.Error<Endpoint<Groups, GroupName, Name>>
+  | ApiError
+  | HttpApiGroup.HttpApiGroup.ErrorWithName<Groups, GroupName>
+
+/**
+ * `unknown` when the contract declares every refusal `E` a route answers before its handler
+ * runs; otherwise an object naming the ones it omits, which no endpoint's name is, so serving
+ * the route does not compile (test/http/undeclared-refusals.test.ts). Without it the encoder would
+ * not know those refusals, and each would be answered 500.
+ */
+type Declares<E, Declared> = [Exclude<E, Declared>] extends [never]
+  ? unknown
+  : { readonly "the contract does not declare": Exclude<E, Declared> }
+
+/** What any route may refuse before its handler: the body (requestBody.ts). */
+type BodyRefusal = typeof RequestBodyRefusal.Type
 
 /**
  * How a route admits a request before its body is read: it decides, and hands the handler what
@@ -95,7 +120,7 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
       R
     >(
       groupName: GroupName,
-      name: Name,
+      name: Name & Declares<BodyRefusal, DeclaredErrors<Groups, ApiError, GroupName, Name>>,
       handler: EndpointHandler<Groups, ApiError, GroupName, Name, [], R>
     ) => serve(groupName, name, undefined, handler as never) as HttpLayerRouter.Route<unknown, R>
     const admitted = <A, E>(admission: Admission<A, E>) => ({
@@ -105,7 +130,7 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
         R
       >(
         groupName: GroupName,
-        name: Name,
+        name: Name & Declares<BodyRefusal | E, DeclaredErrors<Groups, ApiError, GroupName, Name>>,
         handler: EndpointHandler<Groups, ApiError, GroupName, Name, [A], R>
       ) =>
         serve(groupName, name, admission as Admission<unknown, unknown>, handler as never) as HttpLayerRouter.Route<

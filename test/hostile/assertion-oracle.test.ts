@@ -8,9 +8,8 @@ import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { AssertionVerifier } from "../../src/services/AssertionVerifier.js"
 import { type Authenticated, Authenticator } from "../../src/services/Authenticator.js"
 import { quietTracer } from "../../src/services/spans.js"
-import { testConfigLayer } from "../../src/testing/config.js"
+import { InMemoryUserStore, testConfigLayer } from "../../src/testing/index.js"
 import { assertionConfig, AUDIENCE, ISSUER, makeKey, sign, type TestKey, unsigned } from "../fixtures/jwks.js"
-import { memoryUsers } from "../fixtures/memoryUsers.js"
 import { blockList, inList, referenceClientIp } from "./referenceClientIp.js"
 
 /*
@@ -111,7 +110,7 @@ describe("authenticate oracle, assertion mode", () => {
         const facts = requestFacts(s.peer, headers)
         const layer = (quiet: boolean) =>
           Layer.merge(Authenticator.Default, AssertionVerifier.Default).pipe(
-            Layer.provide(memoryUsers()),
+            Layer.provide(InMemoryUserStore),
             Layer.provide(
               testConfigLayer({
                 allowedCidrs: s.allowed,

@@ -9,7 +9,7 @@ import { requestFacts } from "../../src/domain/RequestFacts.js"
 import { AssertionKeyTiming, AssertionVerifier } from "../../src/services/AssertionVerifier.js"
 import { DEFAULT_KEY_TIMING } from "../../src/services/assertion/keySet.js"
 import { Authenticator } from "../../src/services/Authenticator.js"
-import { testConfigLayer } from "../../src/testing/config.js"
+import { InMemoryUserStore, testConfigLayer } from "../../src/testing/index.js"
 import {
   assertionConfig,
   AUDIENCE,
@@ -22,7 +22,6 @@ import {
   type TestKey,
   unsigned
 } from "../fixtures/jwks.js"
-import { memoryUsers } from "../fixtures/memoryUsers.js"
 import { allAttributeText, recordSpans } from "../fixtures/recordingTracer.js"
 
 /*
@@ -53,7 +52,7 @@ afterAll(async () => {
 
 const layerFor = (assertion: AssertionConfig, overrides: { allowedCidrs?: ReadonlyArray<string> } = {}) =>
   Layer.merge(Authenticator.Default, AssertionVerifier.Default).pipe(
-    Layer.provide(memoryUsers()),
+    Layer.provide(InMemoryUserStore),
     Layer.provide(Layer.succeed(AssertionKeyTiming, { ...DEFAULT_KEY_TIMING, cooldownMs: 30_000 })),
     Layer.provideMerge(testConfigLayer({ assertion, ...overrides }))
   )

@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import { Forbidden } from "../../domain/errors.js"
+import { can, type Capability } from "../../domain/permissions.js"
 import type { Role } from "../../domain/User.js"
 import type { Authenticated } from "../../services/Authenticator.js"
 import type { UserRepository } from "../../services/UserRepository.js"
@@ -17,3 +18,7 @@ export const roleCheck =
       if (user.disabled || !allowed(user.role)) return yield* forbidden
       return { ...current, user }
     })
+
+/** The guard of routes for users whose role has `capability` (permissions.ts), on the role the store holds now. */
+export const capabilityCheck = (users: UserRepository) => (capability: Capability) =>
+  roleCheck(users)((role) => can(role, capability), capability.replace("_", " "))

@@ -122,6 +122,12 @@ type Read =
   | { readonly _tag: "Ambiguous"; readonly reason: string }
   | { readonly _tag: "Invalid"; readonly reason: string }
 
+type Refused = Extract<Read, { readonly _tag: "Ambiguous" | "Invalid" }>
+
+/** What a required header's refused read means to the client: sent twice is ambiguous, the rest invalid. */
+const refusal = (header: string, read: Refused): HeaderRejection =>
+  read._tag === "Ambiguous" ? ambiguous(header, read.reason) : invalid(header, read.reason)
+
 /** The one value of a header: absent, rejected (sent twice, not UTF-8, control characters), or text. */
 const readHeader = (config: ProxyAuthConfig, facts: RequestFacts, header: string): Read => {
   const values = facts.headers.get(header.toLowerCase())
@@ -176,19 +182,11 @@ const readGroups = (config: ProxyAuthConfig, facts: RequestFacts): Groups | Head
     return invalid(header, `${header} is longer than ${GROUP_LIMITS.totalBytes} bytes`)
   }
   const read = readHeader(config, facts, header)
-  switch (read._tag) {
-    case "Absent":
-      return undefined
-    case "Ambiguous":
-      return ambiguous(header, read.reason)
-    case "Invalid":
-      return invalid(header, read.reason)
-    case "Value": {
-      const groups = splitGroups(read.value, config.groupsSeparator)
-      const problem = groupsProblem(groups)
-      return problem === undefined ? groups : invalid(header, `${header} ${problem}`)
-    }
-  }
+  if (read._tag === "Absent") return undefined
+  if (read._tag !== "Value") return refusal(header, read)
+  const groups = splitGroups(read.value, config.groupsSeparator)
+  const problem = groupsProblem(groups)
+  return problem === undefined ? groups : invalid(header, `${header} ${problem}`)
 }
 
 const isRejection = (v: unknown): v is HeaderRejection => typeof v === "object" && v !== null && "error" in v
@@ -222,8 +220,7 @@ export const extractProfile = (config: ProxyAuthConfig, facts: RequestFacts): Pr
   const header = config.userHeader
   const user = readHeader(config, facts, header)
   if (user._tag === "Absent") return { _tag: "Rejected", rejection: missing(header, `${header} is missing`) }
-  if (user._tag === "Ambiguous") return { _tag: "Rejected", rejection: ambiguous(header, user.reason) }
-  if (user._tag === "Invalid") return { _tag: "Rejected", rejection: invalid(header, user.reason) }
+  if (user._tag !== "Value") return { _tag: "Rejected", rejection: refusal(header, user) }
   if (user.value === "") return { _tag: "Rejected", rejection: missing(header, `${header} is empty`) }
   if (Buffer.byteLength(user.value, "utf8") > LIMITS.identityBytes) {
     return { _tag: "Rejected", rejection: invalid(header, `${header} is longer than ${LIMITS.identityBytes} bytes`) }

@@ -1,7 +1,8 @@
 import Sqlite from "better-sqlite3"
-import { type Browser, chromium, type Page } from "playwright-core"
+import type { Browser, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
+import { launchChromium } from "./support/chromium.js"
 import { E2E_API_KEY, startHeadtower } from "./support/headtower.js"
 import { freePort, rawRequest } from "./support/net.js"
 import { basicAuthServer, htpasswdLine, profileMaps, startNginx } from "./support/nginx.js"
@@ -67,20 +68,7 @@ beforeAll(async () => {
   } finally {
     db.close()
   }
-  browser = await chromium.launch({
-    executablePath: process.env["E2E_CHROMIUM"] ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync"
-    ]
-  })
+  browser = await launchChromium()
   stops.push(() => browser.close())
 }, 120_000)
 

@@ -1,5 +1,6 @@
-import { type Browser, chromium } from "playwright-core"
+import type { Browser } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { launchChromium } from "./support/chromium.js"
 import { type Headtower, startHeadtower } from "./support/headtower.js"
 import { rawRequest } from "./support/net.js"
 import { makeWorkDir } from "./support/workdir.js"
@@ -35,20 +36,7 @@ beforeAll(async () => {
   ] as const) {
     expect((await signIn(user, groups)).status, `${user} signs in`).toBe(200)
   }
-  browser = await chromium.launch({
-    executablePath: process.env["E2E_CHROMIUM"] ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync"
-    ]
-  })
+  browser = await launchChromium()
 }, 240_000)
 
 afterAll(async () => {

@@ -1,9 +1,10 @@
 import Sqlite from "better-sqlite3"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
+import type { Browser, BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
+import { launchChromium } from "./support/chromium.js"
 import { E2E_API_KEY, type Headtower, startHeadtower } from "./support/headtower.js"
 import { freePort, rawRequest } from "./support/net.js"
 import { basicAuthServer, htpasswdLine, profileMaps, startNginx } from "./support/nginx.js"
@@ -79,21 +80,7 @@ beforeAll(async () => {
     expect(res.status, `${user} signs in`).toBe(200)
   }
 
-  // Playwright's launch() gives every run a fresh, throw-away user-data-dir.
-  browser = await chromium.launch({
-    executablePath: process.env["E2E_CHROMIUM"] ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync"
-    ]
-  })
+  browser = await launchChromium()
   stops.push(() => browser.close())
 })
 

@@ -428,6 +428,34 @@ describe("finding 4: answers that depend on the identity say so to caches and br
     }
   )
 
+  it.each([
+    ["a stranger's request (403)", ["Remote-User: owner"], STRANGER, "/api/me", 403],
+    ["no identity header (401)", [], PROXY, "/api/me", 401],
+    ["a member on the owner's route (403)", ["Remote-User: member"], PROXY, "/api/users", 403]
+  ] as const)("a refusal says it depends on who asked as well: %s", async (_, lines, from, path, status) => {
+    const r = await send(direct.port, lines, { path, from })
+    expect(r.status).toBe(status)
+    expect(r.headers.get("cache-control")).toBe("no-store")
+    expect(r.headers.get("vary")).toMatch(/Remote-User/)
+    expect(r.headers.get("x-content-type-options")).toBe("nosniff")
+  })
+
+  it("the answer made once for a signed-in user is the same for each request, and HEAD sends its head only", async () => {
+    const first = await send(direct.port, ["Remote-User: member"])
+    const again = await send(direct.port, ["Remote-User: member"])
+    expect(again.status).toBe(200)
+    expect(again.body).toEqual(first.body)
+    expect([...again.headers].filter(([name]) => name !== "date")).toEqual(
+      [...first.headers].filter(([name]) => name !== "date")
+    )
+    const head = await send(direct.port, ["Remote-User: member"], { method: "HEAD" })
+    expect(head.status).toBe(200)
+    expect(head.headers.get("content-length")).toBe(first.headers.get("content-length"))
+    expect(head.headers.get("cache-control")).toBe("no-store")
+    expect(head.body.length).toBe(0)
+    await stillServes(direct)
+  })
+
   it("refusals, health and unknown routes say nosniff too", async () => {
     for (const [path, from] of [
       ["/api/me", STRANGER],

@@ -128,7 +128,7 @@ const listEveryUser = async (port: number) => {
     if (response.status !== 200) throw new Error(`GET ${path}: HTTP ${response.status}`)
     users += ((await response.json()) as Array<unknown>).length
     pages += 1
-    path = /^<([^>]*)>; rel="next"$/.exec(response.headers.get("link") ?? "")?.[1]
+    path = /<([^>]*)>; rel="next"/.exec(response.headers.get("link") ?? "")?.[1]
   }
   return { pages, users, seconds: (performance.now() - start) / 1000 }
 }

@@ -10,7 +10,6 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, Effect, ParseResult, Schema } from "effect"
 import type * as Types from "effect/Types"
 import type { RequestBodyRefusal } from "./Api.js"
-import { setOnNodeResponse } from "./answers.js"
 import { boundedBody } from "./requestBody.js"
 import { successAnswers } from "./successAnswers.js"
 
@@ -83,13 +82,6 @@ type BodyRefusal = typeof RequestBodyRefusal.Type
 export type Admission<A, E> = (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<A, E>
 
 /**
- * Headers every answer of a route carries (an authenticated route's `Cache-Control` and `Vary`):
- * made into its success answers once (successAnswers.ts), set on Node's response for any other
- * answer (a refusal, a failure, a response the handler made).
- */
-export type AnswerHeaders = Readonly<Record<string, string>>
-
-/**
  * Every failure of an API route as the contract's response (`{ _tag, message }` with its
  * status, a decode error with its issues); anything the contract does not name (a defect)
  * stays a failure, which the server answers 500 without a body.
@@ -114,14 +106,13 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
       groupName: string,
       name: string,
       admission: Admission<unknown, unknown> | undefined,
-      handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>,
-      answerHeaders?: AnswerHeaders
+      handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>
     ): HttpLayerRouter.Route<unknown, unknown> => {
       const endpoint = (api as unknown as HttpApi.HttpApi.AnyWithProps).groups[groupName]!.endpoints[name]!
       return HttpLayerRouter.route(
         endpoint.method as "GET" | "PATCH",
         endpoint.path,
-        errors(endpointEffect(endpoint, admission, handler, answerHeaders))
+        errors(endpointEffect(endpoint, admission, handler))
       )
     }
     const route = <
@@ -133,7 +124,7 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
       name: Name & Declares<BodyRefusal, DeclaredErrors<Groups, ApiError, GroupName, Name>>,
       handler: EndpointHandler<Groups, ApiError, GroupName, Name, [], R>
     ) => serve(groupName, name, undefined, handler as never) as HttpLayerRouter.Route<unknown, R>
-    const admitted = <A, E>(admission: Admission<A, E>, answerHeaders?: AnswerHeaders) => ({
+    const admitted = <A, E>(admission: Admission<A, E>) => ({
       route: <
         const GroupName extends HttpApiGroup.HttpApiGroup.Name<Groups>,
         const Name extends HttpApiGroup.HttpApiGroup.EndpointsWithName<Groups, GroupName>["name"],
@@ -143,13 +134,10 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
         name: Name & Declares<BodyRefusal | E, DeclaredErrors<Groups, ApiError, GroupName, Name>>,
         handler: EndpointHandler<Groups, ApiError, GroupName, Name, [A], R>
       ) =>
-        serve(
-          groupName,
-          name,
-          admission as Admission<unknown, unknown>,
-          handler as never,
-          answerHeaders
-        ) as HttpLayerRouter.Route<unknown, R>
+        serve(groupName, name, admission as Admission<unknown, unknown>, handler as never) as HttpLayerRouter.Route<
+          unknown,
+          R
+        >
     })
     return { route, admitted }
   })
@@ -162,8 +150,7 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
 const endpointEffect = (
   endpoint: HttpApiEndpoint.HttpApiEndpoint.AnyWithProps,
   admit: ((request: HttpServerRequest.HttpServerRequest) => Effect.Effect<unknown, unknown>) | undefined,
-  handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>,
-  answerHeaders?: AnswerHeaders
+  handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown> => {
   const decodePath = endpoint.pathSchema._tag === "Some" ? Schema.decodeUnknown(endpoint.pathSchema.value) : undefined
   const decodeQuery =
@@ -173,19 +160,10 @@ const endpointEffect = (
   // Synchronously: the contract's success schemas need no services.
   const success = successAnswers(
     endpoint.successSchema as Schema.Schema<unknown, unknown>,
-    HttpApiSchema.getStatusSuccess(endpoint.successSchema),
-    answerHeaders
+    HttpApiSchema.getStatusSuccess(endpoint.successSchema)
   )
-  // A success answer carries answerHeaders already; any other answer gets them on Node's response.
-  const markOther = answerHeaders === undefined ? () => {} : setOnNodeResponse(answerHeaders)
-  const respond = (
-    httpRequest: HttpServerRequest.HttpServerRequest,
-    value: unknown
-  ): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> => {
-    if (!HttpServerResponse.isServerResponse(value)) return success(value)
-    markOther(httpRequest)
-    return Effect.succeed(value)
-  }
+  const respond = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> =>
+    HttpServerResponse.isServerResponse(value) ? Effect.succeed(value) : success(value)
   const decodeAndHandle = (
     context: Context.Context<never>,
     httpRequest: HttpServerRequest.HttpServerRequest,
@@ -193,7 +171,7 @@ const endpointEffect = (
   ) => {
     const request: Record<string, unknown> = { request: httpRequest }
     if (decodePath === undefined && decodeQuery === undefined && decodePayload === undefined) {
-      return Effect.flatMap(handler(request, admitted), (value) => respond(httpRequest, value))
+      return Effect.flatMap(handler(request, admitted), respond)
     }
     return Effect.gen(function* () {
       if (decodePath !== undefined) {
@@ -204,7 +182,7 @@ const endpointEffect = (
       }
       // boundedBody left only JSON bodies within the limit to the methods that take one.
       if (decodePayload !== undefined) request.payload = yield* decodePayload(yield* Effect.orDie(httpRequest.json))
-      return yield* Effect.flatMap(handler(request, admitted), (value) => respond(httpRequest, value))
+      return yield* Effect.flatMap(handler(request, admitted), respond)
     })
   }
   return Effect.contextWithEffect((context: Context.Context<never>) => {
@@ -213,8 +191,7 @@ const endpointEffect = (
     const answer = (admitted: unknown) =>
       Effect.flatMap(boundedBody(httpRequest), (bounded) => decodeAndHandle(context, bounded, admitted))
     return (admit === undefined ? answer(undefined) : Effect.flatMap(admit(httpRequest), answer)).pipe(
-      Effect.catchIf(ParseResult.isParseError, HttpApiDecodeError.refailParseError),
-      Effect.tapErrorCause(() => Effect.sync(() => markOther(httpRequest)))
+      Effect.catchIf(ParseResult.isParseError, HttpApiDecodeError.refailParseError)
     )
   })
 }

@@ -18,7 +18,7 @@ const shared = (value: unknown): value is object =>
 
 /**
  * An endpoint's success answers: the value encoded with the contract's success schema, as JSON,
- * with the status the contract gives it and the route's `answerHeaders`. A value the handler hands out again (the signed-in
+ * with the status the contract gives it. A value the handler hands out again (the signed-in
  * user the cache holds, a frozen constant) gets the answer made for it before, by identity:
  * encoding, JSON text and the response with the edge's headers cost ~20 µs per request
  * (docs/performance.md), and answers and those values are immutable. The oldest kept answer
@@ -27,18 +27,13 @@ const shared = (value: unknown): value is object =>
 /** The contract's schema refused the value, or JSON cannot write it (a bigint, a cycle). */
 type Failure = ParseResult.ParseError | HttpBody.HttpBodyError
 
-export const successAnswers = (
-  schema: Schema.Schema<unknown, unknown>,
-  status: number,
-  answerHeaders: Readonly<Record<string, string>> = {}
-) => {
+export const successAnswers = (schema: Schema.Schema<unknown, unknown>, status: number) => {
   const encode = Schema.encodeEither(schema)
-  const headers = { ...EDGE_HEADERS, ...answerHeaders }
   const kept = new Map<object, HttpServerResponse.HttpServerResponse>()
   const make = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, Failure> => {
     const encoded = encode(value)
     if (encoded._tag === "Left") return Effect.fail(encoded.left)
-    return HttpServerResponse.json(encoded.right, { status, headers })
+    return HttpServerResponse.json(encoded.right, { status, headers: EDGE_HEADERS })
   }
   return (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, Failure> => {
     if (!shared(value)) return make(value)

@@ -11,7 +11,6 @@ import { Context, Effect, ParseResult, Schema } from "effect"
 import type * as Types from "effect/Types"
 import type { RequestBodyRefusal } from "./Api.js"
 import { boundedBody } from "./requestBody.js"
-import { successAnswers } from "./successAnswers.js"
 
 /*
  * The API contract (Api.ts) served as plain router routes. `HttpApiBuilder` served the same
@@ -158,12 +157,13 @@ const endpointEffect = (
   const decodePayload =
     endpoint.payloadSchema._tag === "Some" ? Schema.decodeUnknown(endpoint.payloadSchema.value) : undefined
   // Synchronously: the contract's success schemas need no services.
-  const success = successAnswers(
-    endpoint.successSchema as Schema.Schema<unknown, unknown>,
-    HttpApiSchema.getStatusSuccess(endpoint.successSchema)
-  )
-  const respond = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> =>
-    HttpServerResponse.isServerResponse(value) ? Effect.succeed(value) : success(value)
+  const encodeSuccess = Schema.encodeEither(endpoint.successSchema as Schema.Schema<unknown, unknown>)
+  const status = HttpApiSchema.getStatusSuccess(endpoint.successSchema)
+  const respond = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> => {
+    if (HttpServerResponse.isServerResponse(value)) return Effect.succeed(value)
+    const body = encodeSuccess(value)
+    return body._tag === "Left" ? Effect.fail(body.left) : HttpServerResponse.json(body.right, { status })
+  }
   const decodeAndHandle = (
     context: Context.Context<never>,
     httpRequest: HttpServerRequest.HttpServerRequest,

@@ -440,7 +440,7 @@ describe("finding 4: answers that depend on the identity say so to caches and br
     expect(r.headers.get("x-content-type-options")).toBe("nosniff")
   })
 
-  it("the answer made once for a signed-in user is the same for each request, and HEAD sends its head only", async () => {
+  it("a signed-in user gets the same answer on each request, and HEAD sends its head only", async () => {
     const first = await send(direct.port, ["Remote-User: member"])
     const again = await send(direct.port, ["Remote-User: member"])
     expect(again.status).toBe(200)

@@ -2,7 +2,7 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Option } from "effect"
-import type { IncomingMessage } from "node:http"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { MalformedBody, PayloadTooLarge, UnsupportedMediaType } from "../domain/errors.js"
 import { refuse } from "./edge.js"
 import { bodyLimitOf } from "./limits.js"
@@ -26,8 +26,13 @@ const malformed = new MalformedBody({ message: "the body is not valid UTF-8 JSON
 const isJson = (contentType: string | undefined) =>
   contentType !== undefined && contentType.split(";")[0]!.trim().toLowerCase() === "application/json"
 
-/** Reads the body, failing as soon as more than `limit` bytes arrived; the rest is left to Node to discard. */
-const readAtMost = (message: IncomingMessage, limit: number) =>
+/**
+ * Reads the body, failing as soon as more than `limit` bytes arrived. The rest is left to Node
+ * to discard, but only once the refusal is written: until then the request stays paused, so the
+ * client's sending stalls on TCP's window however long the answer takes (a few ms, longer on a
+ * busy server), and no CPU goes to discarding a refused body before the refusal is out.
+ */
+const readAtMost = (message: IncomingMessage, response: ServerResponse, limit: number) =>
   Effect.async<Buffer, PayloadTooLarge | MalformedBody>((resume) => {
     const chunks: Array<Buffer> = []
     let size = 0
@@ -40,6 +45,10 @@ const readAtMost = (message: IncomingMessage, limit: number) =>
       size += chunk.length
       if (size <= limit) return void chunks.push(chunk)
       stop()
+      message.pause()
+      const discard = () => message.resume()
+      response.once("finish", discard)
+      response.once("close", discard)
       resume(Effect.fail(tooLarge(limit)))
     }
     const onEnd = () => {
@@ -94,10 +103,9 @@ export const boundedBody = (
       }
       if (!isJson(message.headers["content-type"])) return Effect.fail(notJson)
       // The server leaves `Expect: 100-continue` to us (Server.ts): the client sends its body only now.
-      if (message.headers.expect?.toLowerCase() === "100-continue") {
-        NodeHttpServerRequest.toServerResponse(request).writeContinue()
-      }
-      return readAtMost(message, limit).pipe(
+      const response = NodeHttpServerRequest.toServerResponse(request) as ServerResponse
+      if (message.headers.expect?.toLowerCase() === "100-continue") response.writeContinue()
+      return readAtMost(message, response, limit).pipe(
         Effect.flatMap(jsonText),
         Effect.map((text) => withText(request, text))
       )

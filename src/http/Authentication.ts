@@ -1,4 +1,3 @@
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type * as HttpApi from "@effect/platform/HttpApi"
 import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
@@ -6,7 +5,6 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, Effect } from "effect"
-import type { ServerResponse } from "node:http"
 import type { ProxyAuthConfig } from "../domain/AppConfig.js"
 import { type AuthenticationError, type Forbidden, statusOf } from "../domain/errors.js"
 import type { Capability } from "../domain/permissions.js"
@@ -16,6 +14,7 @@ import { UserRepository } from "../services/UserRepository.js"
 import { HeadtowerApi } from "./Api.js"
 import { apiRouter } from "./apiRoutes.js"
 import { capabilityCheck } from "./handlers/roles.js"
+import { setOnNodeResponse } from "./answers.js"
 import { refusalResponse } from "./edge.js"
 import { requestFactsOf } from "./requestFacts.js"
 import { boundedBody } from "./requestBody.js"
@@ -23,13 +22,9 @@ import { boundedBody } from "./requestBody.js"
 /**
  * What every answer of an authenticated route says to caches: it depends on who asked, and
  * who asked travels in request headers no shared cache keys on. `no-store` keeps it out of
- * every cache; `Vary` names those headers for any cache that would keep it anyway. Set on Node's
- * response before the route answers, so every answer carries them, whoever makes it (a refusal,
- * an answer, the server's 500): Node adds them to the head it writes. (Set on the platform's
- * response instead, each answer is copied twice and a failure needs a pre-response handler;
- * the two measured the same, docs/performance.md.)
+ * every cache; `Vary` names those headers for any cache that would keep it anyway.
  */
-const identityDependent = (proxyAuth: ProxyAuthConfig) => {
+export const identityHeaders = (proxyAuth: ProxyAuthConfig): Readonly<Record<string, string>> => {
   const names = [
     proxyAuth.userHeader,
     proxyAuth.emailHeader,
@@ -38,13 +33,7 @@ const identityDependent = (proxyAuth: ProxyAuthConfig) => {
     proxyAuth.ipHeader,
     proxyAuth.assertion?.header
   ]
-  const vary = names.filter((name) => name !== undefined).join(", ")
-  return (request: HttpServerRequest.HttpServerRequest): void => {
-    // A request not backed by Node has no such response; authenticate refuses it anyway (requestFacts.ts).
-    const response = NodeHttpServerRequest.toServerResponse(request) as ServerResponse | undefined
-    response?.setHeader("cache-control", "no-store")
-    response?.setHeader("vary", vary)
-  }
+  return { "cache-control": "no-store", vary: names.filter((name) => name !== undefined).join(", ") }
 }
 
 /**
@@ -52,7 +41,7 @@ const identityDependent = (proxyAuth: ProxyAuthConfig) => {
  * as depending on who asked: the API routes and the pages share it.
  */
 export const requestAuthentication = (authenticator: Authenticator, proxyAuth: ProxyAuthConfig) => {
-  const markIdentityDependent = identityDependent(proxyAuth)
+  const markIdentityDependent = setOnNodeResponse(identityHeaders(proxyAuth))
   return (request: HttpServerRequest.HttpServerRequest) => {
     markIdentityDependent(request)
     return authenticator.authenticate(requestFactsOf(request))
@@ -67,7 +56,8 @@ export const requestAuthentication = (authenticator: Authenticator, proxyAuth: P
  * takes the user has no other way to be served: `route` passes none, and the compiler refuses
  * it there (test/http/authenticated-routes.test.ts). Passed, not provided:
  * `Effect.provideService` would cost each request a fiber-ref `locally` (~15 µs,
- * docs/performance.md). `requiring(capability).route` also checks the user's role.
+ * docs/performance.md). `requiring(capability).route` also checks the user's role. Every
+ * answer carries `identityHeaders` (apiRoutes.ts: `answerHeaders`).
  * The contract's groups declare `AuthenticationFailure` (and `Forbidden`) among their errors,
  * so each refusal is answered with its own status.
  */
@@ -75,7 +65,10 @@ export const apiAuthentication = <ApiId extends string, Groups extends HttpApiGr
   api: HttpApi.HttpApi<ApiId, Groups, ApiError, ApiR>
 ) =>
   Effect.gen(function* () {
-    const authenticate = requestAuthentication(yield* Authenticator, (yield* Settings).server.proxyAuth)
+    const authenticator = yield* Authenticator
+    const answerHeaders = identityHeaders((yield* Settings).server.proxyAuth)
+    const authenticate = (request: HttpServerRequest.HttpServerRequest) =>
+      authenticator.authenticate(requestFactsOf(request))
     const guard = capabilityCheck(yield* UserRepository)
     const router = yield* apiRouter(api)
     /**
@@ -84,13 +77,14 @@ export const apiAuthentication = <ApiId extends string, Groups extends HttpApiGr
      */
     const requiring = (capability: Capability) => {
       const check = guard(capability)
-      return router.admitted<Authenticated, AuthenticationError | Forbidden>((request) =>
-        Effect.flatMap(authenticate(request), check)
+      return router.admitted<Authenticated, AuthenticationError | Forbidden>(
+        (request) => Effect.flatMap(authenticate(request), check),
+        answerHeaders
       )
     }
     return {
       route: router.route,
-      authenticated: router.admitted<Authenticated, AuthenticationError>(authenticate),
+      authenticated: router.admitted<Authenticated, AuthenticationError>(authenticate, answerHeaders),
       requiring
     }
   })

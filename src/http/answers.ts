@@ -1,6 +1,9 @@
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
+import type { ServerResponse } from "node:http"
 
 /**
  * `change` applied to whatever `app` answers. An answer the app gives is changed directly;
@@ -17,4 +20,19 @@ export const changeAnswer = (
       onFailure: (cause) => Effect.zipRight(whenFailed, Effect.failCause(cause)),
       onSuccess: (response) => Effect.succeed(change(response))
     })
+}
+
+/**
+ * `headers` set on Node's response to `request` before any answer is made, so every answer
+ * carries them, whoever makes it (a refusal, an answer, the server's 500): Node adds them to the
+ * head it writes. A request not backed by Node has no such response (authenticate refuses it
+ * anyway, requestFacts.ts).
+ */
+export const setOnNodeResponse = (headers: Readonly<Record<string, string>>) => {
+  const entries = Object.entries(headers)
+  return (request: HttpServerRequest.HttpServerRequest): void => {
+    const response = NodeHttpServerRequest.toServerResponse(request) as ServerResponse | undefined
+    if (response === undefined || response.headersSent) return
+    for (const [name, value] of entries) response.setHeader(name, value)
+  }
 }

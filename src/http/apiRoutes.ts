@@ -10,7 +10,9 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, Effect, ParseResult, Schema } from "effect"
 import type * as Types from "effect/Types"
 import type { RequestBodyRefusal } from "./Api.js"
+import { setOnNodeResponse } from "./answers.js"
 import { boundedBody } from "./requestBody.js"
+import { successAnswers } from "./successAnswers.js"
 
 /*
  * The API contract (Api.ts) served as plain router routes. `HttpApiBuilder` served the same
@@ -81,6 +83,13 @@ type BodyRefusal = typeof RequestBodyRefusal.Type
 export type Admission<A, E> = (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<A, E>
 
 /**
+ * Headers every answer of a route carries (an authenticated route's `Cache-Control` and `Vary`):
+ * made into its success answers once (successAnswers.ts), set on Node's response for any other
+ * answer (a refusal, a failure, a response the handler made).
+ */
+export type AnswerHeaders = Readonly<Record<string, string>>
+
+/**
  * Every failure of an API route as the contract's response (`{ _tag, message }` with its
  * status, a decode error with its issues); anything the contract does not name (a defect)
  * stays a failure, which the server answers 500 without a body.
@@ -105,13 +114,14 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
       groupName: string,
       name: string,
       admission: Admission<unknown, unknown> | undefined,
-      handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>
+      handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>,
+      answerHeaders?: AnswerHeaders
     ): HttpLayerRouter.Route<unknown, unknown> => {
       const endpoint = (api as unknown as HttpApi.HttpApi.AnyWithProps).groups[groupName]!.endpoints[name]!
       return HttpLayerRouter.route(
         endpoint.method as "GET" | "PATCH",
         endpoint.path,
-        errors(endpointEffect(endpoint, admission, handler))
+        errors(endpointEffect(endpoint, admission, handler, answerHeaders))
       )
     }
     const route = <
@@ -123,7 +133,7 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
       name: Name & Declares<BodyRefusal, DeclaredErrors<Groups, ApiError, GroupName, Name>>,
       handler: EndpointHandler<Groups, ApiError, GroupName, Name, [], R>
     ) => serve(groupName, name, undefined, handler as never) as HttpLayerRouter.Route<unknown, R>
-    const admitted = <A, E>(admission: Admission<A, E>) => ({
+    const admitted = <A, E>(admission: Admission<A, E>, answerHeaders?: AnswerHeaders) => ({
       route: <
         const GroupName extends HttpApiGroup.HttpApiGroup.Name<Groups>,
         const Name extends HttpApiGroup.HttpApiGroup.EndpointsWithName<Groups, GroupName>["name"],
@@ -133,10 +143,13 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
         name: Name & Declares<BodyRefusal | E, DeclaredErrors<Groups, ApiError, GroupName, Name>>,
         handler: EndpointHandler<Groups, ApiError, GroupName, Name, [A], R>
       ) =>
-        serve(groupName, name, admission as Admission<unknown, unknown>, handler as never) as HttpLayerRouter.Route<
-          unknown,
-          R
-        >
+        serve(
+          groupName,
+          name,
+          admission as Admission<unknown, unknown>,
+          handler as never,
+          answerHeaders
+        ) as HttpLayerRouter.Route<unknown, R>
     })
     return { route, admitted }
   })
@@ -149,7 +162,8 @@ export const apiRouter = <ApiId extends string, Groups extends HttpApiGroup.Http
 const endpointEffect = (
   endpoint: HttpApiEndpoint.HttpApiEndpoint.AnyWithProps,
   admit: ((request: HttpServerRequest.HttpServerRequest) => Effect.Effect<unknown, unknown>) | undefined,
-  handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>
+  handler: (request: unknown, admitted: unknown) => Effect.Effect<unknown, unknown, unknown>,
+  answerHeaders?: AnswerHeaders
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown> => {
   const decodePath = endpoint.pathSchema._tag === "Some" ? Schema.decodeUnknown(endpoint.pathSchema.value) : undefined
   const decodeQuery =
@@ -157,12 +171,20 @@ const endpointEffect = (
   const decodePayload =
     endpoint.payloadSchema._tag === "Some" ? Schema.decodeUnknown(endpoint.payloadSchema.value) : undefined
   // Synchronously: the contract's success schemas need no services.
-  const encodeSuccess = Schema.encodeEither(endpoint.successSchema as Schema.Schema<unknown, unknown>)
-  const status = HttpApiSchema.getStatusSuccess(endpoint.successSchema)
-  const respond = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> => {
-    if (HttpServerResponse.isServerResponse(value)) return Effect.succeed(value)
-    const body = encodeSuccess(value)
-    return body._tag === "Left" ? Effect.fail(body.left) : HttpServerResponse.json(body.right, { status })
+  const success = successAnswers(
+    endpoint.successSchema as Schema.Schema<unknown, unknown>,
+    HttpApiSchema.getStatusSuccess(endpoint.successSchema),
+    answerHeaders
+  )
+  // A success answer carries answerHeaders already; any other answer gets them on Node's response.
+  const markOther = answerHeaders === undefined ? () => {} : setOnNodeResponse(answerHeaders)
+  const respond = (
+    httpRequest: HttpServerRequest.HttpServerRequest,
+    value: unknown
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> => {
+    if (!HttpServerResponse.isServerResponse(value)) return success(value)
+    markOther(httpRequest)
+    return Effect.succeed(value)
   }
   const decodeAndHandle = (
     context: Context.Context<never>,
@@ -171,7 +193,7 @@ const endpointEffect = (
   ) => {
     const request: Record<string, unknown> = { request: httpRequest }
     if (decodePath === undefined && decodeQuery === undefined && decodePayload === undefined) {
-      return Effect.flatMap(handler(request, admitted), respond)
+      return Effect.flatMap(handler(request, admitted), (value) => respond(httpRequest, value))
     }
     return Effect.gen(function* () {
       if (decodePath !== undefined) {
@@ -182,7 +204,7 @@ const endpointEffect = (
       }
       // boundedBody left only JSON bodies within the limit to the methods that take one.
       if (decodePayload !== undefined) request.payload = yield* decodePayload(yield* Effect.orDie(httpRequest.json))
-      return yield* Effect.flatMap(handler(request, admitted), respond)
+      return yield* Effect.flatMap(handler(request, admitted), (value) => respond(httpRequest, value))
     })
   }
   return Effect.contextWithEffect((context: Context.Context<never>) => {
@@ -191,7 +213,8 @@ const endpointEffect = (
     const answer = (admitted: unknown) =>
       Effect.flatMap(boundedBody(httpRequest), (bounded) => decodeAndHandle(context, bounded, admitted))
     return (admit === undefined ? answer(undefined) : Effect.flatMap(admit(httpRequest), answer)).pipe(
-      Effect.catchIf(ParseResult.isParseError, HttpApiDecodeError.refailParseError)
+      Effect.catchIf(ParseResult.isParseError, HttpApiDecodeError.refailParseError),
+      Effect.tapErrorCause(() => Effect.sync(() => markOther(httpRequest)))
     )
   })
 }

@@ -85,7 +85,13 @@ const boundedErrorBody = (response: HttpServerResponse.HttpServerResponse) => {
  * reads the answer instead of a reset.)
  */
 const edgeHeaders = (response: HttpServerResponse.HttpServerResponse) =>
-  HttpServerResponse.setHeader(boundedErrorBody(response), "x-content-type-options", "nosniff")
+  // An answer made with EDGE_HEADERS (successAnswers.ts) already says it: no copy of it is made.
+  response.status < 400 && response.headers["x-content-type-options"] === "nosniff"
+    ? response
+    : HttpServerResponse.setHeader(boundedErrorBody(response), "x-content-type-options", "nosniff")
+
+/** The headers the edge adds to every answer, for answers made once and kept (successAnswers.ts). */
+export const EDGE_HEADERS = { "x-content-type-options": "nosniff" } as const
 
 const withEdgeHeaders = changeAnswer(edgeHeaders)
 

@@ -16,17 +16,17 @@ const shared = (value: unknown): value is object =>
   !Array.isArray(value) &&
   (Object.isFrozen(value) || Object.getPrototypeOf(value) !== Object.prototype)
 
-/**
- * An endpoint's success answers: the value encoded with the contract's success schema, as JSON,
- * with the status the contract gives it and the route's `answerHeaders`. A value the handler hands out again (the signed-in
- * user the cache holds, a frozen constant) gets the answer made for it before, by identity:
- * encoding, JSON text and the response with the edge's headers cost ~20 µs per request
- * (docs/performance.md), and answers and those values are immutable. The oldest kept answer
- * makes room for a new one.
- */
 /** The contract's schema refused the value, or JSON cannot write it (a bigint, a cycle). */
 type Failure = ParseResult.ParseError | HttpBody.HttpBodyError
 
+/**
+ * An endpoint's success answers: the value encoded with the contract's success schema, as JSON,
+ * with the status the contract gives it and the route's `answerHeaders`. A value the handler
+ * hands out again (the signed-in user the cache holds, a frozen constant) gets the answer made
+ * for it before, by identity: encoding, JSON text and the response with the edge's headers cost
+ * ~20 µs per request (docs/performance.md), and answers and those values are immutable. The
+ * oldest kept answer makes room for a new one.
+ */
 export const successAnswers = (
   schema: Schema.Schema<unknown, unknown>,
   status: number,

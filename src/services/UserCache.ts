@@ -34,6 +34,8 @@ interface Entry {
   readonly expiresAt: number
   /** The groups the user was signed in with (groupsKey), undefined when unknown. */
   readonly groups: string | undefined
+  /** When the entry last moved to the end of the order, counted in moves. */
+  touched: number
 }
 
 /** Groups as one comparable string: a group never holds a newline (the reader refuses control characters). */
@@ -43,13 +45,20 @@ const groupsKey = (groups: Groups): string | undefined => groups?.join("\n")
 const sameProfile = (user: User, profile: Profile) =>
   user.email === profile.email && user.name === profile.name && user.picture === profile.picture
 
-/** The users remembered per identity, least recently used first (a Map iterates in insertion order). */
+/**
+ * The users remembered per identity, least recently used first (a Map iterates in insertion
+ * order). A recalled entry moves to the end only when it is not in the newer half already (it
+ * moved fewer than size/2 moves ago): the busy users' requests then cost a lookup, not a delete
+ * and an insert each, and eviction still takes the entry that moved longest ago (an approximate
+ * least-recently-used order).
+ */
 const memory = (ttlMs: number) => {
   const entries = new Map<Identity, Entry>()
+  let moves = 0
   return {
     remember: (user: User, groups: string | undefined, now: number) => {
       entries.delete(user.identity)
-      entries.set(user.identity, { user, expiresAt: now + ttlMs, groups })
+      entries.set(user.identity, { user, expiresAt: now + ttlMs, groups, touched: ++moves })
       if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!)
     },
     /** The user remembered for these headers, now the most recently used; undefined when unknown, expired or changed. */
@@ -57,8 +66,11 @@ const memory = (ttlMs: number) => {
       const entry = entries.get(profile.identity)
       if (entry === undefined || entry.expiresAt <= now || !sameProfile(entry.user, profile)) return undefined
       if (groups !== undefined && groups !== entry.groups) return undefined
-      entries.delete(profile.identity)
-      entries.set(profile.identity, entry)
+      if (moves - entry.touched > entries.size >> 1) {
+        entries.delete(profile.identity)
+        entries.set(profile.identity, entry)
+        entry.touched = ++moves
+      }
       return entry.user
     },
     forget: (identity: Identity) => entries.delete(identity)

@@ -78,13 +78,19 @@ export const apiAuthentication = <ApiId extends string, Groups extends HttpApiGr
     const requiring = (capability: Capability) => {
       const check = guard(capability)
       return router.admitted<Authenticated, AuthenticationError | Forbidden>(
-        (request) => Effect.flatMap(authenticate(request), check),
+        { decide: (request) => Effect.flatMap(authenticate(request), check) },
         answerHeaders
       )
     }
     return {
       route: router.route,
-      authenticated: router.admitted<Authenticated, AuthenticationError>(authenticate, answerHeaders),
+      authenticated: router.admitted<Authenticated, AuthenticationError>(
+        {
+          decide: authenticate,
+          now: (request, now) => authenticator.authenticateNow(requestFactsOf(request), now)
+        },
+        answerHeaders
+      ),
       requiring
     }
   })

@@ -58,14 +58,10 @@ const headscaleCounter = counterFamily(
  * its tag as the reason; a defect is counted as an error so a broken store shows up on the
  * dashboard. (`Metric.trackDuration` would time successes only.)
  */
-export const observeAuthentication = <A, E extends { readonly _tag: string }, R>(
-  effect: Effect.Effect<A, E, R>,
-  /** When the decision started (`performance.now()`), if before this effect runs. */
-  startedAt?: number
-) =>
+export const observeAuthentication = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.suspend(() => {
     // A monotonic clock read, not Clock: two of those (bigint hrtime, a fiber lookup each) cost more than a cache hit.
-    const start = startedAt ?? performance.now()
+    const start = performance.now()
     return Effect.flatMap(Effect.exit(effect), (exit) => {
       // An interruption (the client went away) is not a decision: not counted, not timed.
       const counter = Exit.isSuccess(exit) ? authenticated : counterOf(exit.cause)

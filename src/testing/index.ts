@@ -100,7 +100,10 @@ const storeWith = (methods: Partial<UserRepository>) => {
 }
 
 const authenticatorLayer = (authenticate: Authenticator["authenticate"], settings: ReturnType<typeof testConfig>) =>
-  Layer.merge(Layer.succeed(Authenticator, Authenticator.make({ authenticate })), Layer.succeed(Settings, settings))
+  Layer.merge(
+    Layer.succeed(Authenticator, Authenticator.make({ authenticate, authenticateNow: () => undefined })),
+    Layer.succeed(Settings, settings)
+  )
 
 /**
  * The real user store over a private in-memory SQLite database, migrated, fresh each time the

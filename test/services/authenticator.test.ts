@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Cause, Clock, Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { decideClientIp } from "../../src/domain/ClientIp.js"
 import { extractProfile } from "../../src/domain/IdentityHeaders.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
@@ -8,6 +8,7 @@ import { AssertionVerifier } from "../../src/services/AssertionVerifier.js"
 import { Authenticator } from "../../src/services/Authenticator.js"
 import { ClientIpResolver } from "../../src/services/ClientIpResolver.js"
 import { IdentityExtractor } from "../../src/services/IdentityExtractor.js"
+import { untraced } from "../../src/services/Tracing.js"
 import { UserCache } from "../../src/services/UserCache.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
 import { type ProxyAuthOverrides, TEST_API_KEY, testConfig, testConfigLayer } from "../../src/testing/config.js"
@@ -331,5 +332,51 @@ describe("Authenticator.authenticate", () => {
         )
       )
     })
+  })
+
+  describe("authenticateNow, the cached half without an effect", () => {
+    const alice = requestFacts("127.0.0.1", [["Remote-User", "alice"]])
+    const stranger = requestFacts("203.0.113.9", [["Remote-User", "alice"]])
+    const bob = requestFacts("127.0.0.1", [["Remote-User", "bob"]])
+    // The cache on (the test config turns it off), so that alice is held after her sign-in.
+    const authenticator = Authenticator.Default.pipe(
+      Layer.provide(InMemoryUserStore),
+      Layer.provide(testConfigLayer({ syncTtlSeconds: 10 }))
+    )
+
+    /** authenticateNow's answers for alice (after authenticate signed her in), a stranger and bob. */
+    const answers = Effect.gen(function* () {
+      const auth = yield* Authenticator
+      const signedIn = yield* auth.authenticate(alice)
+      const now = yield* Clock.currentTimeMillis
+      return {
+        signedIn,
+        alice: auth.authenticateNow(alice, now),
+        stranger: auth.authenticateNow(stranger, now),
+        bob: auth.authenticateNow(bob, now),
+        bobLater: yield* Effect.exit(auth.authenticate(bob))
+      }
+    })
+
+    it.scoped("quiet: a cached user is answered as authenticate answers; anything else is left to authenticate", () =>
+      Effect.gen(function* () {
+        const context = yield* Layer.build(untraced(authenticator))
+        const result = yield* Effect.provide(answers, context)
+        expect(result.alice?.user).toBe(result.signedIn.user)
+        expect(result.alice?.credentials.apiKey).toBe(result.signedIn.credentials.apiKey)
+        expect(result.stranger).toBeUndefined()
+        // Unknown to the cache: nothing decided here, and authenticate then signs bob in.
+        expect(result.bob).toBeUndefined()
+        expect(Exit.isSuccess(result.bobLater)).toBe(true)
+      })
+    )
+
+    it.scoped("with spans recorded it answers nothing, so every request goes through authenticate and its spans", () =>
+      Effect.gen(function* () {
+        const result = yield* Effect.provide(answers, authenticator)
+        expect(result.signedIn.user.identity).toBe("proxy:alice")
+        expect(result.alice).toBeUndefined()
+      })
+    )
   })
 })

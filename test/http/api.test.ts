@@ -1,17 +1,12 @@
 import { USERS_QUERY_MAX } from "../../src/domain/User.js"
-import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Layer, ManagedRuntime } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { RoutesLive } from "../../src/http/Server.js"
-import { Settings } from "../../src/services/Settings.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
 import { TEST_API_KEY, testConfig } from "../../src/testing/config.js"
 import { type FakeHeadscale, sampleNodes, sampleUsers, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
+import { serveRoutes } from "./support/servedRoutes.js"
 
 /*
  * The HTTP contract over a real socket, with the server built in process from the same
@@ -22,7 +17,7 @@ const PROXY = "127.0.0.2"
 const STRANGER = "127.0.0.3"
 let dir: string
 let headscale: FakeHeadscale
-let runtime: ManagedRuntime.ManagedRuntime<HttpServer.HttpServer, unknown>
+let server: Awaited<ReturnType<typeof serveRoutes>> | undefined
 let port: number
 
 const call = (
@@ -49,17 +44,12 @@ beforeAll(async () => {
       headscale: { ...testConfig().headscale, url: headscale.url, timeoutMs: 1_000 }
     }
   )
-  const layer = RoutesLive.pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })),
-    Layer.provide(Layer.succeed(Settings, config))
-  )
-  runtime = ManagedRuntime.make(layer)
-  const server = await runtime.runPromise(HttpServer.HttpServer)
-  port = (server.address as HttpServer.TcpAddress).port
+  server = await serveRoutes(config)
+  port = server.port
 })
 
 afterAll(async () => {
-  await runtime?.dispose()
+  await server?.stop()
   await headscale?.close()
   rmSync(dir, { recursive: true, force: true })
 })

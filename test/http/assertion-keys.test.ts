@@ -1,19 +1,15 @@
-import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { Layer, Logger, LogLevel } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { RoutesLive } from "../../src/http/Server.js"
 import { AssertionKeyTiming } from "../../src/services/AssertionVerifier.js"
 import { DEFAULT_KEY_TIMING } from "../../src/services/assertion/keySet.js"
-import { Settings } from "../../src/services/Settings.js"
 import { rawRequest } from "../e2e/support/net.js"
 import { TEST_API_KEY, testConfig } from "../../src/testing/config.js"
 import { type FakeHeadscale, startFakeHeadscale } from "../../src/testing/fakeHeadscale.js"
 import { assertionConfig, type JwksServer, makeKey, sign, startJwksServer, type TestKey } from "../fixtures/jwks.js"
+import { serveRoutes } from "./support/servedRoutes.js"
 
 /*
  * The key server's outage seen over HTTP, with the server built in process from the layers
@@ -27,7 +23,7 @@ let dir: string
 let headscale: FakeHeadscale
 let keys: JwksServer
 let key: TestKey
-let runtime: ManagedRuntime.ManagedRuntime<HttpServer.HttpServer, unknown>
+let server: Awaited<ReturnType<typeof serveRoutes>> | undefined
 let port: number
 
 beforeAll(async () => {
@@ -42,26 +38,23 @@ beforeAll(async () => {
       headscale: { ...testConfig().headscale, url: headscale.url, timeoutMs: 1_000 }
     }
   )
-  const layer = RoutesLive.pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })),
-    Layer.provide(Layer.succeed(Settings, config)),
-    Layer.provide(
+  server = await serveRoutes(
+    config,
+    Layer.mergeAll(
       Layer.succeed(AssertionKeyTiming, {
         ...DEFAULT_KEY_TIMING,
         cooldownMs: 200,
         refreshEveryMs: 200,
         maxAgeMs: 60_000
-      })
-    ),
-    Layer.provide(Logger.minimumLogLevel(LogLevel.None))
+      }),
+      Logger.minimumLogLevel(LogLevel.None)
+    )
   )
-  runtime = ManagedRuntime.make(layer)
-  const server = await runtime.runPromise(HttpServer.HttpServer)
-  port = (server.address as HttpServer.TcpAddress).port
+  port = server.port
 })
 
 afterAll(async () => {
-  await runtime?.dispose()
+  await server?.stop()
   await headscale?.close()
   await keys?.stop()
   rmSync(dir, { recursive: true, force: true })

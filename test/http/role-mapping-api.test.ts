@@ -1,15 +1,10 @@
-import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Layer, ManagedRuntime } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { RoutesLive } from "../../src/http/Server.js"
-import { Settings } from "../../src/services/Settings.js"
 import { testConfig } from "../../src/testing/config.js"
 import { rawRequest, type RawResponse } from "../e2e/support/net.js"
+import { serveRoutes } from "./support/servedRoutes.js"
 
 /*
  * Roles from the proxy's groups over a real socket, with the server's own layers: the API shows
@@ -19,7 +14,7 @@ import { rawRequest, type RawResponse } from "../e2e/support/net.js"
 
 const PROXY = "127.0.0.2"
 let dir: string
-let runtime: ManagedRuntime.ManagedRuntime<HttpServer.HttpServer, unknown>
+let server: Awaited<ReturnType<typeof serveRoutes>> | undefined
 let port: number
 
 const call = (
@@ -52,17 +47,12 @@ beforeAll(async () => {
     },
     { database: { kind: "sqlite", path: join(dir, "users.db") } }
   )
-  const layer = RoutesLive.pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })),
-    Layer.provide(Layer.succeed(Settings, config))
-  )
-  runtime = ManagedRuntime.make(layer)
-  const server = await runtime.runPromise(HttpServer.HttpServer)
-  port = (server.address as HttpServer.TcpAddress).port
+  server = await serveRoutes(config)
+  port = server.port
 })
 
 afterAll(async () => {
-  await runtime?.dispose()
+  await server?.stop()
   rmSync(dir, { recursive: true, force: true })
 })
 

@@ -1,16 +1,11 @@
-import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import Sqlite from "better-sqlite3"
-import { Layer, ManagedRuntime } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { RoutesLive } from "../../src/http/Server.js"
-import { Settings } from "../../src/services/Settings.js"
 import { rawRequest } from "../e2e/support/net.js"
 import { testConfig } from "../../src/testing/config.js"
+import { serveRoutes } from "./support/servedRoutes.js"
 
 /*
  * The sign-in cache seen from outside, over a real socket, with a long sync_ttl: a change
@@ -18,7 +13,7 @@ import { testConfig } from "../../src/testing/config.js"
  */
 
 let dir: string
-let runtime: ManagedRuntime.ManagedRuntime<HttpServer.HttpServer, unknown>
+let server: Awaited<ReturnType<typeof serveRoutes>> | undefined
 let port: number
 
 const call = (path: string, user: string, options: { method?: string; body?: unknown } = {}) =>
@@ -33,17 +28,12 @@ const call = (path: string, user: string, options: { method?: string; body?: unk
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "headtower-cache-"))
   const config = testConfig({ syncTtlSeconds: 3600 }, { database: { kind: "sqlite", path: join(dir, "users.db") } })
-  runtime = ManagedRuntime.make(
-    RoutesLive.pipe(
-      Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 })),
-      Layer.provide(Layer.succeed(Settings, config))
-    )
-  )
-  port = ((await runtime.runPromise(HttpServer.HttpServer)).address as HttpServer.TcpAddress).port
+  server = await serveRoutes(config)
+  port = server.port
 })
 
 afterAll(async () => {
-  await runtime?.dispose()
+  await server?.stop()
   rmSync(dir, { recursive: true, force: true })
 })
 

@@ -1,8 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Layer, Metric, Option, Redacted } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Context, Effect, Exit, Layer, Metric, Option } from "effect"
 import type { DatabaseConfig } from "../../src/domain/AppConfig.js"
 import type { AuditEvent } from "../../src/domain/AuditEvent.js"
 import { requestFacts } from "../../src/domain/RequestFacts.js"
@@ -12,37 +9,14 @@ import { Authenticator } from "../../src/services/Authenticator.js"
 import { DatabaseLive } from "../../src/services/Database.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
 import { testConfigLayer } from "../../src/testing/config.js"
-import { type PostgresServer, startPostgres } from "../fixtures/postgres.js"
+import { realStores } from "../fixtures/realStores.js"
 
 /*
  * Roles from the proxy's groups, end to end through the real Authenticator (judgement, sign-in
  * cache, store) on both real stores: a SQLite file and PostgreSQL.
  */
 
-let pg: PostgresServer | undefined
-const tempDirs: Array<string> = []
-beforeAll(async () => {
-  pg = await startPostgres()
-})
-afterAll(async () => {
-  await pg?.stop()
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
-})
-
-const stores = [
-  {
-    name: "a SQLite file",
-    fresh: async (): Promise<DatabaseConfig> => {
-      const dir = mkdtempSync(join(tmpdir(), "headtower-groups-"))
-      tempDirs.push(dir)
-      return { kind: "sqlite", path: join(dir, "headtower.db") }
-    }
-  },
-  {
-    name: "PostgreSQL",
-    fresh: async (): Promise<DatabaseConfig> => ({ kind: "postgres", url: Redacted.make(await pg!.createDatabase()) })
-  }
-]
+const { stores } = realStores()
 
 const MAPPING: ReadonlyArray<RoleRule> = [
   { role: "admin", groups: ["headtower-admins", "ops"] },

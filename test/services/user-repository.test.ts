@@ -1,11 +1,10 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Migrator, SqlClient } from "@effect/sql"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Either, Fiber, Layer, Option, Redacted } from "effect"
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
+import { existsSync, mkdirSync } from "node:fs"
+import { dirname } from "node:path"
 import type { DatabaseConfig } from "../../src/domain/AppConfig.js"
 import type { AuditActor } from "../../src/domain/AuditEvent.js"
 import { Identity, Profile, Role, type User, UserId, USERS_PAGE_MAX } from "../../src/domain/User.js"
@@ -14,52 +13,14 @@ import auditMigration from "../../src/migrations/0002_audit.js"
 import { DatabaseLive } from "../../src/services/Database.js"
 import { UserRepository } from "../../src/services/UserRepository.js"
 import { testConfigLayer } from "../../src/testing/config.js"
-import { type PostgresServer, startPostgres } from "../fixtures/postgres.js"
+import { realStores } from "../fixtures/realStores.js"
 
 /*
  * One suite, two real stores: a SQLite file in a temp directory and a PostgreSQL server
  * started for this file. Every test gets a fresh, empty database.
  */
 
-let pg: PostgresServer | undefined
-const tempDirs: Array<string> = []
-beforeAll(async () => {
-  pg = await startPostgres()
-})
-afterAll(async () => {
-  await pg?.stop()
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
-})
-
-interface Store {
-  readonly name: string
-  readonly kind: DatabaseConfig["kind"]
-  /** A fresh, empty database (not yet created on disk for SQLite). */
-  readonly fresh: () => Promise<DatabaseConfig>
-  /** A database that cannot be opened at all. */
-  readonly unopenable: () => DatabaseConfig
-}
-
-const stores: ReadonlyArray<Store> = [
-  {
-    name: "a SQLite file",
-    kind: "sqlite",
-    fresh: async () => {
-      const dir = mkdtempSync(join(tmpdir(), "headtower-sqlite-"))
-      tempDirs.push(dir)
-      // A directory that does not exist yet: the layer must create it.
-      return { kind: "sqlite", path: join(dir, "data", "headtower.db") }
-    },
-    // A path below a regular file cannot be created, even by root.
-    unopenable: () => ({ kind: "sqlite", path: "/dev/null/headtower/headtower.db" })
-  },
-  {
-    name: "PostgreSQL",
-    kind: "postgres",
-    fresh: async () => ({ kind: "postgres", url: Redacted.make(await pg!.createDatabase()) }),
-    unopenable: () => ({ kind: "postgres", url: Redacted.make(`postgres://postgres@127.0.0.1:${pg!.port}/no_such_db`) })
-  }
-]
+const { stores, postgres } = realStores()
 
 const layerFor = (database: DatabaseConfig) =>
   UserRepository.DefaultWithoutDependencies.pipe(
@@ -503,7 +464,7 @@ describe.each(stores)("UserRepository on $name", (store) => {
         yield* repo.provision(profile("alice"), ctx)
         if (database.kind === "postgres") {
           const name = new URL(Redacted.value(database.url)).pathname.slice(1)
-          yield* Effect.promise(() => pg!.psql(`DROP DATABASE "${name}" WITH (FORCE)`))
+          yield* Effect.promise(() => postgres().psql(`DROP DATABASE "${name}" WITH (FORCE)`))
           expect((yield* Effect.flip(repo.list()))._tag).toBe("UserStoreUnavailable")
           expect((yield* Effect.flip(repo.provision(profile("bob"), ctx)))._tag).toBe("UserStoreUnavailable")
         } else {

@@ -106,7 +106,8 @@ export const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u
  * would also strip NBSP, U+3000 and the other Unicode spaces, turning "\u00a0alice" into
  * "alice": another identity, which the exact-value rule above forbids.
  */
-const trimOws = (value: string): string => value.replace(/^[ \t]+|[ \t]+$/g, "")
+const trimOws = (value: string): string => (OWS_AT_ENDS.test(value) ? value.replace(/^[ \t]+|[ \t]+$/g, "") : value)
+const OWS_AT_ENDS = /^[ \t]|[ \t]$/
 
 /*
  * A value that is nothing but a proxy's own unfilled placeholder: Caddy 2.6's `copy_headers`
@@ -141,9 +142,12 @@ const readHeader = (config: ProxyAuthConfig, facts: RequestFacts, header: string
   if (words?._tag === "Malformed") return { _tag: "Invalid", reason: `${header} ${words.reason}` }
   const decoded = words?._tag === "Decoded" ? words.value : decodeHeaderValue(values[0]!)
   if (decoded === undefined) return { _tag: "Invalid", reason: `${header} is not valid UTF-8` }
-  if (FORBIDDEN.test(decoded)) return { _tag: "Invalid", reason: `${header} contains control or formatting characters` }
+  // Printable ASCII (most values) holds none of FORBIDDEN's characters: the Unicode scan is skipped.
+  if (!PRINTABLE_ASCII.test(decoded) && FORBIDDEN.test(decoded)) {
+    return { _tag: "Invalid", reason: `${header} contains control or formatting characters` }
+  }
   const value = trimOws(decoded)
-  if (UNFILLED_PLACEHOLDER.test(value))
+  if (value.startsWith("{") && UNFILLED_PLACEHOLDER.test(value))
     return { _tag: "Invalid", reason: `${header} is a proxy's unfilled placeholder` }
   // Nothing but Unicode spaces is no value at all; anything else is kept exactly.
   return { _tag: "Value", value: value.trim() === "" ? "" : value }

@@ -61,7 +61,7 @@ const memory = (ttlMs: number) => {
       entries.set(user.identity, { user, expiresAt: now + ttlMs, groups, touched: ++moves })
       if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!)
     },
-    /** The user remembered for these headers, now the most recently used; undefined when unknown, expired or changed. */
+    /** The user remembered for these headers, now recently used (above); undefined when unknown, expired or changed. */
     recall: (profile: Profile, groups: string | undefined, now: number): User | undefined => {
       const entry = entries.get(profile.identity)
       if (entry === undefined || entry.expiresAt <= now || !sameProfile(entry.user, profile)) return undefined

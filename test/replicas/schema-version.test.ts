@@ -1,41 +1,18 @@
 import { SqlClient } from "@effect/sql"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
 import type { DatabaseConfig } from "../../src/domain/AppConfig.js"
 import { LATEST_MIGRATION } from "../../src/migrations/index.js"
 import { DatabaseLive } from "../../src/services/Database.js"
 import { testConfigLayer } from "../../src/testing/config.js"
-import { type PostgresServer, startPostgres } from "../fixtures/postgres.js"
+import { realStores } from "../fixtures/realStores.js"
 
 /*
  * An older replica against a store a newer release has migrated: it must refuse to start,
  * naming both versions, on SQLite and on a real PostgreSQL.
  */
 
-let pg: PostgresServer | undefined
-const dirs: Array<string> = []
-beforeAll(async () => {
-  pg = await startPostgres()
-})
-afterAll(async () => {
-  await pg?.stop()
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-})
-
-const stores: ReadonlyArray<{ readonly name: string; readonly fresh: () => Promise<DatabaseConfig> }> = [
-  {
-    name: "SQLite",
-    fresh: async () => {
-      const dir = mkdtempSync(join(tmpdir(), "headtower-schema-"))
-      dirs.push(dir)
-      return { kind: "sqlite", path: join(dir, "headtower.db") }
-    }
-  },
-  { name: "PostgreSQL", fresh: async () => ({ kind: "postgres", url: Redacted.make(await pg!.createDatabase()) }) }
-]
+const { stores } = realStores()
 
 const database = (config: DatabaseConfig) =>
   DatabaseLive.pipe(Layer.provide(testConfigLayer(undefined, { database: config })))

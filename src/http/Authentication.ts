@@ -31,6 +31,8 @@ export const identityHeaders = (proxyAuth: ProxyAuthConfig): Readonly<Record<str
     proxyAuth.nameHeader,
     proxyAuth.pictureHeader,
     proxyAuth.ipHeader,
+    // With role_mapping the groups decide the role an answer shows.
+    proxyAuth.groupsHeader,
     proxyAuth.assertion?.header
   ]
   return { "cache-control": "no-store", vary: names.filter((name) => name !== undefined).join(", ") }

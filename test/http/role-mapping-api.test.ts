@@ -99,4 +99,21 @@ describe("role_mapping over the API", () => {
       ["groups:staff", "admin→member (groups: staff)"]
     ])
   })
+
+  it("answers and refusals vary on the groups header too: the groups decide the role they show", async () => {
+    const answered = await call("/api/me", "dave", "ops")
+    const refused = await rawRequest({
+      port,
+      path: "/api/me",
+      localAddress: PROXY,
+      headers: [
+        ["Remote-User", "dave"],
+        ["Remote-User", "erin"]
+      ]
+    })
+    expect([answered.status, refused.status]).toEqual([200, 400])
+    for (const response of [answered, refused]) {
+      expect(String(response.headers.vary).split(", ")).toContain("Remote-Groups")
+    }
+  })
 })

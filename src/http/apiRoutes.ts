@@ -220,22 +220,24 @@ const endpointEffect = (
     // What the admission established is the handler's second argument (a public handler gets none and takes none).
     const answer = (admitted: unknown) =>
       Effect.flatMap(boundedBody(httpRequest), (bounded) => decodeAndHandle(context, bounded, admitted))
-    const admittedNow =
-      admitNow === undefined
-        ? undefined
-        : admitNow(
-            httpRequest,
-            Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock).unsafeCurrentTimeMillis()
-          )
-    const answered =
-      admission === undefined
-        ? answer(undefined)
-        : admittedNow !== undefined
-          ? answer(admittedNow)
-          : Effect.flatMap(admission.decide(httpRequest), answer)
-    return answered.pipe(
-      Effect.catchIf(ParseResult.isParseError, HttpApiDecodeError.refailParseError),
-      Effect.tapErrorCause(() => Effect.sync(() => markOther(httpRequest)))
+    const finish = (answered: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown>) =>
+      answered.pipe(
+        Effect.catchIf(ParseResult.isParseError, HttpApiDecodeError.refailParseError),
+        Effect.tapErrorCause(() => Effect.sync(() => markOther(httpRequest)))
+      )
+    if (admission === undefined) return finish(answer(undefined))
+    let admittedNow: unknown
+    if (admitNow !== undefined) {
+      try {
+        const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+        admittedNow = admitNow(httpRequest, clock.unsafeCurrentTimeMillis())
+      } catch (defect) {
+        // As a throw inside an effect would be: a defect, its answer marked like any other.
+        return finish(Effect.die(defect))
+      }
+    }
+    return finish(
+      admittedNow !== undefined ? answer(admittedNow) : Effect.flatMap(admission.decide(httpRequest), answer)
     )
   })
 }

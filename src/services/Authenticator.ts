@@ -137,7 +137,10 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
      * holds, at `now`), counted and timed as authenticate counts it; undefined for anything
      * else, which authenticate then decides, and always while spans are recorded (each request
      * then has its spans). A route that has the time at hand skips authenticate's clock read
-     * and two more runtime steps per request with it (docs/performance.md).
+     * and two more runtime steps per request with it (docs/performance.md). `now` must be the
+     * Clock's time: it is what expires cached users (sync_ttl_seconds). An Authenticator made
+     * by hand with another `authenticate` (a decorator adding a check) must answer undefined
+     * here, or its check is skipped for cached users (headtower/testing's does).
      */
     const authenticateNow = (facts: RequestFacts, now: number): Authenticated | undefined => {
       if (tracing.recording) return undefined

@@ -87,6 +87,9 @@ const cachedGrant =
     return user === undefined || admitUser(user) !== undefined ? undefined : grant(user, judgement.client)
   }
 
+/** A grant, not a judgement: judgements (and Pending) carry a `_tag`, an Authenticated does not. */
+const isGrant = (decided: Authenticated | Judgement | Pending): decided is Authenticated => !("_tag" in decided)
+
 /**
  * The trust boundary: the judgement (src/domain/trust.ts), then sign-in (provisioning) and the
  * disabled check — so nothing is written for any request the judgement rejects.
@@ -132,37 +135,44 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
 
     const fromCache = cachedGrant(users.recall, granted)
 
-    /**
-     * authenticate's answer when it needs no effect (a trusted request whose user the cache
-     * holds, at `now`), counted and timed as authenticate counts it; undefined for anything
-     * else, which authenticate then decides, and always while spans are recorded (each request
-     * then has its spans). A route that has the time at hand skips authenticate's clock read
-     * and two more runtime steps per request with it (docs/performance.md). `now` must be the
-     * Clock's time: it is what expires cached users (sync_ttl_seconds). An Authenticator made
-     * by hand with another `authenticate` (a decorator adding a check) must answer undefined
-     * here, or its check is skipped for cached users (headtower/testing's does).
-     */
-    const authenticateNow = (facts: RequestFacts, now: number): Authenticated | undefined => {
-      if (tracing.recording) return undefined
+    /** The judgement, or the grant when the cache answers it (counted and timed as authenticate counts it). */
+    const judgeCached = (facts: RequestFacts, now: number): Authenticated | Judgement | Pending => {
       const start = performance.now()
-      const cached = fromCache(judgeTrust(settings, decide, facts), now)
-      if (cached !== undefined) recordAuthenticated(start)
+      const judgement = judgeTrust(settings, decide, facts)
+      const cached = fromCache(judgement, now)
+      if (cached === undefined) return judgement
+      recordAuthenticated(start)
       return cached
     }
 
+    /**
+     * authenticate's answer when it needs no effect (a trusted request whose user the cache
+     * holds, at `now`); undefined for anything else, which authenticate then decides, and always
+     * while spans are recorded (each request then has its spans). A route that has the time at
+     * hand skips authenticate's clock read and two more runtime steps per request with it
+     * (docs/performance.md). `now` must be the Clock's time: it is what expires cached users
+     * (sync_ttl_seconds). An Authenticator made by hand with another `authenticate` (a decorator
+     * adding a check) must answer undefined here, or its check is skipped for cached users
+     * (headtower/testing's does).
+     */
+    const authenticateNow = (facts: RequestFacts, now: number): Authenticated | undefined => {
+      if (tracing.recording) return undefined
+      const decided = judgeCached(facts, now)
+      return isGrant(decided) ? decided : undefined
+    }
+
     // Every authentication is counted and timed (headtower_authentications_total, …_duration_seconds).
-    const decided = (facts: RequestFacts) =>
-      observeAuthentication(Effect.suspend(() => conclude(facts, judgeTrust(settings, decide, facts))))
     const authenticate = tracing.method("Authenticator.authenticate")(
       // With spans recorded every request replays its steps, so each has its span; in quiet
-      // mode a cached user costs one clock read (measured: ~15 µs → ~2 µs, docs/performance.md)
-      // and anything else is judged again by the full path.
+      // mode a cached user costs one clock read (measured: ~15 µs → ~2 µs, docs/performance.md),
+      // and anything else is finished from the same judgement by the full path.
       tracing.recording
-        ? decided
+        ? (facts: RequestFacts) =>
+            observeAuthentication(Effect.suspend(() => conclude(facts, judgeTrust(settings, decide, facts))))
         : (facts: RequestFacts) =>
             Effect.clockWith((clock) => {
-              const cached = authenticateNow(facts, clock.unsafeCurrentTimeMillis())
-              return cached === undefined ? decided(facts) : Effect.succeed(cached)
+              const decided = judgeCached(facts, clock.unsafeCurrentTimeMillis())
+              return isGrant(decided) ? Effect.succeed(decided) : observeAuthentication(conclude(facts, decided))
             })
     )
 

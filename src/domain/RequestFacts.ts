@@ -1,9 +1,9 @@
 import type { PeerCertificate } from "./clientCertificate.js"
 
 /**
- * What authenticate may know about one request. Built by the HTTP edge from Node's
- * `headersDistinct` (every value of every header, not the comma-joined `headers`), so a
- * header sent twice is visible as two values. Values are as Node decoded them (Latin-1).
+ * What authenticate may know about one request. Built by the HTTP edge from Node's raw headers
+ * (every value of every header, not the comma-joined `headers`), so a header sent twice is
+ * visible as two values. Values are as Node decoded them (Latin-1).
  */
 export interface RequestFacts {
   /** The raw socket peer address as Node reports it (may be `::ffff:a.b.c.d`); undefined when unknown. */

@@ -187,7 +187,10 @@ const endpointEffect = (
     httpRequest: HttpServerRequest.HttpServerRequest,
     value: unknown
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> => {
-    if (!HttpServerResponse.isServerResponse(value)) return success(value)
+    // A value answered before (the cached user, a constant) needs no check of what it is.
+    const kept = success.kept(value)
+    if (kept !== undefined) return kept
+    if (!HttpServerResponse.isServerResponse(value)) return success.answer(value)
     markOther(httpRequest)
     return Effect.succeed(value)
   }

@@ -19,6 +19,17 @@ const shared = (value: unknown): value is object =>
 /** The contract's schema refused the value, or JSON cannot write it (a bigint, a cycle). */
 type Failure = ParseResult.ParseError | HttpBody.HttpBodyError
 
+/** One endpoint's success answers (`successAnswers`). */
+export interface SuccessAnswers {
+  /**
+   * The answer made for `value` before, if one is kept: such a value is a success (only
+   * successes are kept), so a route answers it without checking what it is first.
+   */
+  readonly kept: (value: unknown) => Effect.Effect<HttpServerResponse.HttpServerResponse> | undefined
+  /** `value`'s answer: the one kept for it, or made now (and kept when `value` is shared). */
+  readonly answer: (value: unknown) => Effect.Effect<HttpServerResponse.HttpServerResponse, Failure>
+}
+
 /**
  * An endpoint's success answers: the value encoded with the contract's success schema, as JSON,
  * with the status the contract gives it and the route's `answerHeaders`. A value the handler
@@ -31,22 +42,24 @@ export const successAnswers = (
   schema: Schema.Schema<unknown, unknown>,
   status: number,
   answerHeaders: Readonly<Record<string, string>> = {}
-) => {
+): SuccessAnswers => {
   const encode = Schema.encodeEither(schema)
   const headers = { ...EDGE_HEADERS, ...answerHeaders }
-  const kept = new Map<object, HttpServerResponse.HttpServerResponse>()
+  // The effect that answers, not only the response: an effect is a value, run as often as asked.
+  const kept = new Map<unknown, Effect.Effect<HttpServerResponse.HttpServerResponse>>()
   const make = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, Failure> => {
     const encoded = encode(value)
     if (encoded._tag === "Left") return Effect.fail(encoded.left)
     return HttpServerResponse.json(encoded.right, { status, headers })
   }
-  return (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, Failure> => {
+  const answer = (value: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, Failure> => {
     if (!shared(value)) return make(value)
-    const answer = kept.get(value)
-    if (answer !== undefined) return Effect.succeed(answer)
+    const answered = kept.get(value)
+    if (answered !== undefined) return answered
     return Effect.tap(make(value), (made) => {
       if (kept.size >= KEPT_PER_ENDPOINT) kept.delete(kept.keys().next().value!)
-      kept.set(value, made)
+      kept.set(value, Effect.succeed(made))
     })
   }
+  return { kept: (value) => kept.get(value), answer }
 }

@@ -5,7 +5,7 @@ import { successAnswers } from "../../src/http/successAnswers.js"
 class Thing extends Schema.Class<Thing>("Thing")({ id: Schema.String }) {}
 
 const answer = (value: unknown, answers = successAnswers(Thing as Schema.Schema<unknown, unknown>, 200)) =>
-  Effect.runSync(answers(value))
+  Effect.runSync(answers.answer(value))
 
 const text = (response: ReturnType<typeof answer>) =>
   response.body._tag === "Uint8Array" ? new TextDecoder().decode(response.body.body) : undefined
@@ -27,12 +27,23 @@ describe("successAnswers: an endpoint's success answers, made once per shared va
     expect(text(b)).toBe(text(first))
   })
 
+  it("kept: the answer made for a shared value before, and nothing for a value never answered or not shared", () => {
+    const answers = successAnswers(Thing as Schema.Schema<unknown, unknown>, 200)
+    const a = new Thing({ id: "a" })
+    expect(answers.kept(a)).toBeUndefined()
+    const first = answer(a, answers)
+    expect(Effect.runSync(answers.kept(a)!)).toBe(first)
+    const plain = { id: "p" }
+    answer(plain, answers)
+    expect(answers.kept(plain)).toBeUndefined()
+  })
+
   it("a plain object the handler may change is encoded afresh every time", () => {
     const answers = successAnswers(Schema.Struct({ n: Schema.Number }) as Schema.Schema<unknown, unknown>, 200)
     const value = { n: 1 }
-    const first = Effect.runSync(answers(value))
+    const first = Effect.runSync(answers.answer(value))
     value.n = 2
-    const second = Effect.runSync(answers(value))
+    const second = Effect.runSync(answers.answer(value))
     expect(second).not.toBe(first)
     expect(text(second)).toBe('{"n":2}')
   })
@@ -50,7 +61,7 @@ describe("successAnswers: an endpoint's success answers, made once per shared va
   it("a value the contract's schema refuses fails with the ParseError, nothing is kept", () => {
     const answers = successAnswers(Thing as Schema.Schema<unknown, unknown>, 200)
     const wrong = Object.freeze({ id: 1 })
-    const exit = Effect.runSyncExit(answers(wrong))
+    const exit = Effect.runSyncExit(answers.answer(wrong))
     expect(exit._tag).toBe("Failure")
   })
 })

@@ -111,10 +111,11 @@ export class Authenticator extends Effect.Service<Authenticator>()("headtower/Au
     const replay = replaySteps(tracing, exportIdentity)
     const budget = rejectionLogBudget()
     // trustSettings judges proxy auth off without an API key, so a trusted request always has one.
-    const apiKey = Option.getOrUndefined(config.headscale.apiKey)
+    // One object for every grant: it is the configuration's key, the same for every request.
+    const credentials: HeadscaleCredentials = Object.freeze({ apiKey: Option.getOrUndefined(config.headscale.apiKey)! })
     const granted = (user: User, client: ClientIpDecision): Authenticated => ({
       user,
-      credentials: { apiKey: apiKey! },
+      credentials,
       clientIp: client.clientIp.text
     })
 

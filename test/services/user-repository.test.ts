@@ -380,6 +380,26 @@ describe.each(stores)("UserRepository on $name", (store) => {
     })
   )
 
+  it.scopedLive("a large touchLastSeen batch lets the event loop run between every few dozen rows", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      // Counts the event loop's turns while the batch is written (SQLite's driver is synchronous).
+      let writing = true
+      let turns = 0
+      const tick = () => {
+        if (!writing) return
+        turns += 1
+        setImmediate(tick)
+      }
+      setImmediate(tick)
+      yield* repo.touchLastSeen(
+        Array.from({ length: 640 }, () => ({ id: crypto.randomUUID() as User["id"], at: new Date() }))
+      )
+      writing = false
+      expect(turns).toBeGreaterThanOrEqual(9)
+    })
+  )
+
   it.scopedLive("migrations are idempotent: a second start on the same database keeps the data", () =>
     Effect.gen(function* () {
       const database = yield* Effect.promise(() => store.fresh())

@@ -10,13 +10,6 @@ export interface LastSeen {
   readonly at: Date
 }
 
-/*
- * Batched last-seen writes from the login cache. Each row is its own statement outside any
- * transaction: the writes are independent and monotonic (an older timestamp never wins),
- * and holding one row lock at a time means a batch can never deadlock with a role change
- * that locks several rows. Unknown ids are ignored.
- */
-
 /**
  * Rows written between two turns of the event loop. SQLite's driver is synchronous (~0.1 ms a
  * row), and Effect yields to its own scheduler through microtasks, which let no request in:
@@ -31,6 +24,12 @@ const eventLoopTurn = Effect.async<void>((resume) => {
   return Effect.sync(() => clearImmediate(turn))
 })
 
+/*
+ * Batched last-seen writes from the login cache. Each row is its own statement outside any
+ * transaction: the writes are independent and monotonic (an older timestamp never wins),
+ * and holding one row lock at a time means a batch can never deadlock with a role change
+ * that locks several rows. Unknown ids are ignored.
+ */
 export const makeLastSeen = (sql: SqlClient.SqlClient, { annotate, method }: Spans) => {
   const touchOne = ({ at, id }: LastSeen) => {
     const iso = at.toISOString()

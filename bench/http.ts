@@ -9,6 +9,14 @@ import { wrk, type WrkResult } from "./wrk.js"
  * HTTP throughput at concurrency 64, every target measured in the same run, interleaved
  * (round 1 of every target, then round 2, ...) so a noisy neighbour hits them all alike.
  * Every request carries the same proxy headers, including those that skip auth.
+ *
+ * The targets compared by a target ratio sit next to each other (/healthz, /api/me, Express),
+ * so each round's ratio is of two windows seconds apart: this host's speed drifts by up to 2×
+ * within a minute, and a ratio of windows 30 s apart swung by ±10 points. Odd rounds run in
+ * reverse order: the first window on a server after its core ran other servers costs a few
+ * percent more than the next (forward rounds, /healthz first, gave no-auth ÷ /api/me 94, 88,
+ * 94, 89; reversed rounds 82, 88, 84, 88, even after 1 s of unmeasured load), and before this
+ * /api/me was always that first window.
  */
 
 const HEADERS = ["Remote-User: bench-user-0", "Remote-Email: bench-user-0@example.com"]
@@ -38,7 +46,7 @@ export interface TargetResult extends WrkResult {
   readonly name: string
   /** Server CPU time per answered request: robust to other load on the machine, unlike req/s. */
   readonly serverCpuUsPerRequest: number
-  /** The same, round by round (the median above is over these). */
+  /** The same, round by round (the median above is over these; ratios pair rounds). */
   readonly serverCpuUsPerRequestByRound: ReadonlyArray<number>
 }
 
@@ -66,26 +74,24 @@ export const benchHttp = async (options: { dir: string; rounds: number; seconds:
     )
     servers.push(express)
     const targets: ReadonlyArray<Target> = [
-      { name: "Headtower GET /api/me (proxy auth)", server: main, path: "/api/me" },
       { name: "Headtower GET /healthz (no auth)", server: main, path: "/healthz" },
-      { name: "Headtower GET /api/me, spans recorded (no exporter)", server: traced, path: "/api/me" },
+      { name: "Headtower GET /api/me (proxy auth)", server: main, path: "/api/me" },
+      { name: "Express 5, same check (peer)", server: express, path: "/api/me" },
       { name: "node:http, same check (floor)", server: bare, path: "/api/me" },
-      { name: "Express 5, same check (peer)", server: express, path: "/api/me" }
+      { name: "Headtower GET /api/me, spans recorded (no exporter)", server: traced, path: "/api/me" }
     ]
+    const load = (target: Target, seconds: number) =>
+      wrk({ url: `http://127.0.0.1:${target.server.port}${target.path}`, seconds, connections: 64, headers: HEADERS })
     const run = async (target: Target, seconds: number): Promise<Sample> => {
       const cpuBefore = target.server.cpuMs()
-      const result = await wrk({
-        url: `http://127.0.0.1:${target.server.port}${target.path}`,
-        seconds,
-        connections: 64,
-        headers: HEADERS
-      })
+      const result = await load(target, seconds)
       return { ...result, serverCpuUsPerRequest: ((target.server.cpuMs() - cpuBefore) * 1000) / result.requests }
     }
-    for (const target of targets) await run(target, options.warmupSeconds)
+    for (const target of targets) await load(target, options.warmupSeconds)
     const samples = new Map<string, Array<Sample>>(targets.map((t) => [t.name, []]))
     for (let round = 0; round < options.rounds; round++) {
-      for (const target of targets) samples.get(target.name)!.push(await run(target, options.seconds))
+      const order = round % 2 === 0 ? targets : [...targets].reverse()
+      for (const target of order) samples.get(target.name)!.push(await run(target, options.seconds))
     }
     return targets.map((t): TargetResult => {
       const runs = samples.get(t.name)!

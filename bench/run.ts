@@ -6,7 +6,7 @@ import { benchHttp, benchMemory } from "./http.js"
 import { benchCachedAuthenticate, benchProvisioning, benchScale } from "./inProcess.js"
 import { pinning, pinSelfWithLoad } from "./pinning.js"
 import { build, ROOT } from "./processes.js"
-import { round } from "./stats.js"
+import { median, round } from "./stats.js"
 import { tempDir } from "./store.js"
 import { benchClientCertificates } from "./tls.js"
 
@@ -101,8 +101,8 @@ const main = async () => {
     pinSelfWithLoad()
     const http = await benchHttp({
       dir: tmp.dir,
-      rounds: quick ? 1 : 3,
-      seconds: quick ? 3 : 8,
+      rounds: quick ? 2 : 8,
+      seconds: quick ? 2 : 3,
       warmupSeconds: quick ? 2 : 4
     })
     for (const t of http) {
@@ -115,21 +115,20 @@ const main = async () => {
     }
     const find = (prefix: string) => http.find((t) => t.name.startsWith(prefix))!
     const rps = (prefix: string) => find(prefix).requestsPerSecond
-    const cpu = (prefix: string) => find(prefix).serverCpuUsPerRequest
     const me = rps("Headtower GET /api/me (proxy auth)")
     const authVsNoAuth = me / rps("Headtower GET /healthz")
     const vsExpress = me / rps("Express 5")
     const vsFloor = me / rps("node:http")
     // Throughput ratios from CPU cost: what each server would do with a core to itself. These
-    // are the targets (issue 14): the ratio of the medians, and each round's own ratio beside it.
-    const cpuAuthVsNoAuth = cpu("Headtower GET /healthz") / cpu("Headtower GET /api/me (proxy auth)")
-    const cpuVsExpress = cpu("Express 5") / cpu("Headtower GET /api/me (proxy auth)")
+    // are the targets (issue 14): each round's ratio of two adjacent windows, and their median.
     const byRound = (numerator: string, denominator: string) => {
       const over = find(denominator).serverCpuUsPerRequestByRound
       return find(numerator).serverCpuUsPerRequestByRound.map((us, i) => us / over[i]!)
     }
     const cpuAuthVsNoAuthByRound = byRound("Headtower GET /healthz", "Headtower GET /api/me (proxy auth)")
     const cpuVsExpressByRound = byRound("Express 5", "Headtower GET /api/me (proxy auth)")
+    const cpuAuthVsNoAuth = median(cpuAuthVsNoAuthByRound)
+    const cpuVsExpress = median(cpuVsExpressByRound)
     const percent = (ratio: number) => `${round(ratio * 100, 1)}%`
     const rounds = (ratios: ReadonlyArray<number>) => `(rounds: ${ratios.map((r) => round(r * 100, 0)).join(", ")})`
     row("proxy auth / no auth, same server (req/s)", percent(authVsNoAuth))

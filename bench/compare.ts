@@ -1,11 +1,11 @@
 import { execFileSync, execSync } from "node:child_process"
 import { symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { roundOrder, serverCpuPerRequest } from "./http.js"
 import { compiled, ROOT, type Server, startFlags, startServer } from "./processes.js"
 import { pinSelfWithLoad } from "./pinning.js"
 import { median, round } from "./stats.js"
 import { configYaml, tempDir } from "./store.js"
-import { wrk } from "./wrk.js"
 
 /*
  * `npm run bench:compare -- <git revision> [rounds]`: this tree against an earlier revision, in
@@ -19,7 +19,6 @@ import { wrk } from "./wrk.js"
 const [revision, roundsArg] = process.argv.slice(2)
 if (revision === undefined) throw new Error("usage: npm run bench:compare -- <git revision> [rounds]")
 const rounds = Number(roundsArg ?? 5)
-const HEADERS = ["Remote-User: bench-user-0", "Remote-Email: bench-user-0@example.com"]
 
 /** `revision` exported and compiled (src and bench) next to this tree's node_modules. */
 const buildRevision = (dir: string) => {
@@ -54,16 +53,8 @@ const headtower = (name: string, dir: string, root: string) =>
   )
 
 /** Server CPU µs per request of `path`, `seconds` of wrk at concurrency 64. */
-const cpuPerRequest = async (server: Server, path: string, seconds: number) => {
-  const before = server.cpuMs()
-  const result = await wrk({
-    url: `http://127.0.0.1:${server.port}${path}`,
-    seconds,
-    connections: 64,
-    headers: HEADERS
-  })
-  return ((server.cpuMs() - before) * 1000) / result.requests
-}
+const cpuPerRequest = async (server: Server, path: string, seconds: number) =>
+  (await serverCpuPerRequest(server, path, seconds)).serverCpuUsPerRequest
 
 const main = async () => {
   const tmp = tempDir()
@@ -101,7 +92,7 @@ const main = async () => {
     targets.push(["Express 5: GET /api/me (CPU µs/request)", express, "/api/me"])
     for (const [, server, path] of targets) await cpuPerRequest(server, path, 3)
     for (let r = 0; r < rounds; r++) {
-      for (const [key, server, path] of targets) note(key, await cpuPerRequest(server, path, 6))
+      for (const [key, server, path] of roundOrder(targets, r)) note(key, await cpuPerRequest(server, path, 6))
     }
 
     const m = (key: string) => median(figures.get(key)!)

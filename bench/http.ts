@@ -54,6 +54,22 @@ interface Sample extends WrkResult {
   readonly serverCpuUsPerRequest: number
 }
 
+/** `seconds` of wrk on `server`'s `path`, and the server's CPU time per answered request meanwhile. */
+export const serverCpuPerRequest = async (server: Server, path: string, seconds: number): Promise<Sample> => {
+  const cpuBefore = server.cpuMs()
+  const result = await wrk({
+    url: `http://127.0.0.1:${server.port}${path}`,
+    seconds,
+    connections: 64,
+    headers: HEADERS
+  })
+  return { ...result, serverCpuUsPerRequest: ((server.cpuMs() - cpuBefore) * 1000) / result.requests }
+}
+
+/** Odd rounds visit the targets in reverse, so none is always the first window after the others. */
+export const roundOrder = <A>(targets: ReadonlyArray<A>, round: number): ReadonlyArray<A> =>
+  round % 2 === 0 ? targets : [...targets].reverse()
+
 export const benchHttp = async (options: { dir: string; rounds: number; seconds: number; warmupSeconds: number }) => {
   const servers: Array<Server> = []
   try {
@@ -80,18 +96,12 @@ export const benchHttp = async (options: { dir: string; rounds: number; seconds:
       { name: "node:http, same check (floor)", server: bare, path: "/api/me" },
       { name: "Headtower GET /api/me, spans recorded (no exporter)", server: traced, path: "/api/me" }
     ]
-    const load = (target: Target, seconds: number) =>
-      wrk({ url: `http://127.0.0.1:${target.server.port}${target.path}`, seconds, connections: 64, headers: HEADERS })
-    const run = async (target: Target, seconds: number): Promise<Sample> => {
-      const cpuBefore = target.server.cpuMs()
-      const result = await load(target, seconds)
-      return { ...result, serverCpuUsPerRequest: ((target.server.cpuMs() - cpuBefore) * 1000) / result.requests }
-    }
-    for (const target of targets) await load(target, options.warmupSeconds)
+    const run = (target: Target, seconds: number) => serverCpuPerRequest(target.server, target.path, seconds)
+    for (const target of targets) await run(target, options.warmupSeconds)
     const samples = new Map<string, Array<Sample>>(targets.map((t) => [t.name, []]))
     for (let round = 0; round < options.rounds; round++) {
-      const order = round % 2 === 0 ? targets : [...targets].reverse()
-      for (const target of order) samples.get(target.name)!.push(await run(target, options.seconds))
+      for (const target of roundOrder(targets, round))
+        samples.get(target.name)!.push(await run(target, options.seconds))
     }
     return targets.map((t): TargetResult => {
       const runs = samples.get(t.name)!

@@ -184,6 +184,12 @@ const main = async () => {
       "≤ 200 MB",
       memory.peakMiB * 1.048576 <= 200
     )
+    // The load is a freshly started server's first seconds, every request a user not yet cached.
+    const { load } = memory
+    row(
+      "that load, 100,000 users in turn, fresh server: req/s; p50 / p99 ms; errors",
+      `${fmt(load.requestsPerSecond)}; ${round(load.p50Ms)} / ${round(load.p99Ms)}; ${load.errors}`
+    )
     const { listing } = memory
     row(
       `server RSS after the owner lists all ${fmt(listing.users)} users, ${fmt(listing.pages)} pages in ${round(

@@ -3,9 +3,10 @@ import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { requestFacts } from "../src/domain/RequestFacts.js"
 import { Authenticator } from "../src/services/Authenticator.js"
+import { UserRepository } from "../src/services/UserRepository.js"
 import { quietTracer } from "../src/services/spans.js"
 import { median, percentile } from "./stats.js"
-import { benchIdentity, populate, servicesRuntime, tempDir } from "./store.js"
+import { benchIdentity, populate, populatedId, servicesRuntime, tempDir } from "./store.js"
 
 /*
  * authenticate measured in this process, without HTTP: the production Authenticator over a
@@ -171,5 +172,36 @@ export const benchScale = async (options: { runs: number; calls: number }) => {
   } finally {
     await small.close()
     await large.close()
+  }
+}
+
+/**
+ * The login cache's batched last_seen write: batches of `batch` known users (spread over a
+ * store of `users`, each a later time than the batch before) through `touchLastSeen`, one run
+ * uncounted; CPU µs per row, median of `runs`.
+ */
+export const benchLastSeen = async (options: { users: number; batch: number; runs: number }) => {
+  const tmp = tempDir()
+  const runtime = servicesRuntime(join(tmp.dir, "last-seen.db"), 10)
+  try {
+    await runtime.runPromise(populate(options.users))
+    const perRow: Array<number> = []
+    for (let r = -1; r < options.runs; r++) {
+      const at = new Date(Date.now() + (r + 2) * 1000)
+      const entries = Array.from({ length: options.batch }, (_, k) => ({
+        id: populatedId((r * options.batch + k * 7919) % options.users),
+        at
+      }))
+      const cpu = process.cpuUsage()
+      await runtime.runPromise(
+        withTracer(false)(Effect.flatMap(UserRepository, (users) => users.touchLastSeen(entries)))
+      )
+      const { user, system } = process.cpuUsage(cpu)
+      if (r >= 0) perRow.push((user + system) / options.batch)
+    }
+    return { cpuUsPerRow: median(perRow), runsCpuUsPerRow: perRow }
+  } finally {
+    await runtime.dispose()
+    tmp.remove()
   }
 }

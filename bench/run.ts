@@ -3,7 +3,7 @@ import { cpus } from "node:os"
 import { join } from "node:path"
 import { benchKnownToken, benchNewTokens } from "./assertion.js"
 import { benchHttp, benchMemory } from "./http.js"
-import { benchCachedAuthenticate, benchProvisioning, benchScale } from "./inProcess.js"
+import { benchCachedAuthenticate, benchLastSeen, benchProvisioning, benchScale } from "./inProcess.js"
 import { pinning, pinSelfWithLoad } from "./pinning.js"
 import { build, ROOT } from "./processes.js"
 import { median, round } from "./stats.js"
@@ -96,6 +96,13 @@ const main = async () => {
     row("authenticate, store read, 10 users p50 (µs)", String(round(scale.small.p50Us, 1)))
     row("authenticate, store read, 100,000 users p50 (µs)", String(round(scale.large.p50Us, 1)))
     row("latency ratio 100,000 / 10 users", String(round(scale.ratio)), "≤ 1.2", scale.ratio <= 1.2)
+
+    console.error("last_seen batches…")
+    const lastSeen = await benchLastSeen({ users: 100_000, batch: quick ? 640 : 6_400, runs })
+    row(
+      `last_seen batch write, ${fmt(quick ? 640 : 6_400)} of 100,000 users (CPU µs per row)`,
+      `${round(lastSeen.cpuUsPerRow, 1)} (runs: ${lastSeen.runsCpuUsPerRow.map((us) => round(us, 1)).join(", ")})`
+    )
 
     console.error(`HTTP at concurrency 64, ${pinning}…`)
     pinSelfWithLoad()
@@ -211,6 +218,7 @@ const main = async () => {
       cachedTraced,
       provisioning,
       scale,
+      lastSeen,
       http,
       tls,
       ratios: {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { AppConfig } from "../src/domain/AppConfig.js"
+import type { UserId } from "../src/domain/User.js"
 import { parseConfig } from "../src/domain/config/parse.js"
 import { Authenticator } from "../src/services/Authenticator.js"
 import { DatabaseLive } from "../src/services/Database.js"
@@ -72,6 +73,9 @@ export const servicesRuntime = (dbPath: string, syncTtl: number, traced = false)
 
 export const benchIdentity = (i: number) => `bench-user-${i}`
 
+/** The id `populate` gives its `i`th user. */
+export const populatedId = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}` as UserId
+
 /** Inserts `count` members straight into the store, 500 rows a statement, in one transaction. */
 export const populate = (count: number) =>
   Effect.gen(function* () {
@@ -83,7 +87,7 @@ export const populate = (count: number) =>
           const rows = []
           for (let i = start; i < Math.min(count, start + 500); i++) {
             rows.push({
-              id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+              id: populatedId(i),
               identity: `proxy:${benchIdentity(i)}`,
               email: `${benchIdentity(i)}@example.com`,
               name: null,

@@ -509,6 +509,35 @@ describe.each(stores)("UserRepository on $name", (store) => {
     20_000
   )
 
+  it.scopedLive.runIf(store.kind === "sqlite")(
+    "a last_seen batch waits out another connection's write lock, then writes every row",
+    () =>
+      Effect.gen(function* () {
+        const { database, repo } = yield* setup
+        const users = yield* Effect.forEach(["alice", "bob", "carol"], (name) =>
+          Effect.map(repo.provision(profile(name), ctx), (provisioned) => provisioned.user)
+        )
+        const at = new Date(users[0]!.lastSeenAt.getTime() + 60_000)
+        // 200 rows (4 chunks), the known users last, so they fall in the last chunk.
+        const unknown = Array.from({ length: 197 }, () => ({ id: crypto.randomUUID() as User["id"], at }))
+        const { sql } = yield* open(database)
+        const locked = yield* Deferred.make<void>()
+        const holder = yield* Effect.fork(
+          sql.withTransaction(
+            sql`UPDATE users SET name = name`.pipe(
+              Effect.zipRight(Deferred.succeed(locked, undefined)),
+              Effect.zipRight(Effect.sleep("300 millis"))
+            )
+          )
+        )
+        yield* Deferred.await(locked)
+        yield* repo.touchLastSeen([...unknown, ...users.map((user) => ({ id: user.id, at }))])
+        yield* Fiber.join(holder)
+        for (const user of users) expect((yield* repo.get(user.id)).lastSeenAt.getTime()).toBe(at.getTime())
+      }),
+    20_000
+  )
+
   it.scopedLive.runIf(store.kind === "sqlite")("the SQLite file is created with its directory, in WAL mode", () =>
     Effect.gen(function* () {
       const { database, sql } = yield* setup

@@ -189,7 +189,7 @@ export const benchLastSeen = async (options: { users: number; batch: number; run
     for (let r = -1; r < options.runs; r++) {
       const at = new Date(Date.now() + (r + 2) * 1000)
       const entries = Array.from({ length: options.batch }, (_, k) => ({
-        id: populatedId((r * options.batch + k * 7919) % options.users),
+        id: populatedId(((r + 1) * options.batch + k * 7919) % options.users),
         at
       }))
       const cpu = process.cpuUsage()

@@ -98,9 +98,10 @@ const main = async () => {
     row("latency ratio 100,000 / 10 users", String(round(scale.ratio)), "≤ 1.2", scale.ratio <= 1.2)
 
     console.error("last_seen batches…")
-    const lastSeen = await benchLastSeen({ users: 100_000, batch: quick ? 640 : 6_400, runs })
+    const lastSeenBatch = quick ? 640 : 6_400
+    const lastSeen = await benchLastSeen({ users: 100_000, batch: lastSeenBatch, runs })
     row(
-      `last_seen batch write, ${fmt(quick ? 640 : 6_400)} of 100,000 users (CPU µs per row)`,
+      `last_seen batch write, ${fmt(lastSeenBatch)} of 100,000 users (CPU µs per row)`,
       `${round(lastSeen.cpuUsPerRow, 1)} (runs: ${lastSeen.runsCpuUsPerRow.map((us) => round(us, 1)).join(", ")})`
     )
 
